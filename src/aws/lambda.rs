@@ -1,0 +1,293 @@
+//! The alias store on aws-sdk-lambda: every conversion between SDK types and
+//! ours happens here.
+
+use std::collections::HashMap;
+
+use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::types::AliasRoutingConfiguration;
+use aws_sdk_lambda::Client;
+
+use crate::engine::{AliasState, Canary, PublishedVersion};
+use crate::model::{Target, Version, Weight};
+use crate::ports::{AliasRead, AliasSnapshot, AliasWrite, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct LambdaAliases {
+    client: Client,
+}
+
+impl LambdaAliases {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+/// What an SDK error is, asked through its predicates rather than its text.
+struct Kind {
+    not_found: bool,
+    conflict: bool,
+    throttled: bool,
+    rejected: bool,
+}
+
+/// Reads never conflict.
+fn read_kind(not_found: bool, throttled: bool, rejected: bool) -> Kind {
+    Kind {
+        not_found,
+        conflict: false,
+        throttled,
+        rejected,
+    }
+}
+
+fn map_error<E, R>(e: SdkError<E, R>, kind: impl Fn(&E) -> Kind, target: &Target) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let message = e
+        .as_service_error()
+        .and_then(|s| s.message())
+        .map(str::to_string)
+        .unwrap_or_else(|| DisplayErrorContext(&e).to_string());
+    let k = e.as_service_error().map(&kind);
+    let source = Box::new(e);
+    match k {
+        Some(k) if k.not_found => {
+            let message = if message.to_ascii_lowercase().contains("alias") {
+                format!(
+                    "alias {} of function {} does not exist: create it pointing at the stable \
+                     version with aws lambda create-alias --function-name {} --name {} \
+                     --function-version <stable version>",
+                    target.alias, target.function, target.function, target.alias
+                )
+            } else {
+                format!(
+                    "function {} does not exist in this account and region (check the name and \
+                     AWS_REGION): {message}",
+                    target.function
+                )
+            };
+            StoreError::NotFound { message, source }
+        }
+        Some(k) if k.conflict => StoreError::Conflict { source },
+        Some(k) if k.throttled => StoreError::Throttled { source },
+        Some(k) if k.rejected => StoreError::Rejected { message, source },
+        _ => StoreError::Unavailable { message, source },
+    }
+}
+
+/// Maps an alias configuration to our model; refuses what cannot be managed.
+fn to_state(
+    target: &Target,
+    function_version: Option<&str>,
+    weights: Option<&HashMap<String, f64>>,
+    description: Option<&str>,
+) -> Result<AliasState, StoreError> {
+    let fv = function_version.unwrap_or_default();
+    let stable = Version::parse(fv).map_err(|_| {
+        StoreError::Unmanageable(format!(
+            "alias {target} points at {fv:?}, not a published version: lambda-rollout manages \
+             aliases on published versions; point it at one with aws lambda update-alias \
+             --function-version N"
+        ))
+    })?;
+    let canary = match weights.map(|w| w.iter().collect::<Vec<_>>()) {
+        None => None,
+        Some(w) if w.is_empty() => None,
+        Some(w) if w.len() == 1 => {
+            let (v, f) = w[0];
+            let version = Version::parse(v).map_err(|e| {
+                StoreError::Unmanageable(format!("alias {target} routes to {v:?}: {e}"))
+            })?;
+            let weight = Weight::from_fraction(*f)
+                .map_err(|e| StoreError::Unmanageable(format!("alias {target}: {e}")))?;
+            Some(Canary { version, weight })
+        }
+        Some(w) => {
+            return Err(StoreError::Unmanageable(format!(
+                "alias {target} routes to {} additional versions; lambda-rollout manages one",
+                w.len()
+            )))
+        }
+    };
+    Ok(AliasState {
+        stable,
+        canary,
+        description: description.unwrap_or_default().to_string(),
+    })
+}
+
+impl AliasRead for LambdaAliases {
+    async fn read_alias(&self, target: &Target) -> Result<AliasSnapshot, StoreError> {
+        let out = self
+            .client
+            .get_alias()
+            .function_name(&target.function)
+            .name(&target.alias)
+            .send()
+            .await
+            .map_err(|e| {
+                map_error(
+                    e,
+                    |s| {
+                        read_kind(
+                            s.is_resource_not_found_exception(),
+                            s.is_too_many_requests_exception(),
+                            s.is_invalid_parameter_value_exception(),
+                        )
+                    },
+                    target,
+                )
+            })?;
+        let state = to_state(
+            target,
+            out.function_version(),
+            out.routing_config()
+                .and_then(|r| r.additional_version_weights()),
+            out.description(),
+        )?;
+        let revision = out
+            .revision_id()
+            .ok_or_else(|| {
+                StoreError::Unmanageable(format!(
+                    "alias {target} came back without a RevisionId: writes could not be guarded"
+                ))
+            })?
+            .to_string();
+        Ok(AliasSnapshot { state, revision })
+    }
+
+    async fn published_versions(
+        &self,
+        function: &str,
+    ) -> Result<Vec<PublishedVersion>, StoreError> {
+        let target = Target {
+            function: function.to_string(),
+            alias: String::new(),
+        };
+        let mut pages = self
+            .client
+            .list_versions_by_function()
+            .function_name(function)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                map_error(
+                    e,
+                    |s| {
+                        read_kind(
+                            s.is_resource_not_found_exception(),
+                            s.is_too_many_requests_exception(),
+                            s.is_invalid_parameter_value_exception(),
+                        )
+                    },
+                    &target,
+                )
+            })?;
+            for f in page.versions() {
+                // $LATEST is listed too; it cannot be routed to.
+                let Ok(version) = Version::parse(f.version().unwrap_or_default()) else {
+                    continue;
+                };
+                out.push(PublishedVersion {
+                    version,
+                    role: f.role().unwrap_or_default().to_string(),
+                    dead_letter_target: f
+                        .dead_letter_config()
+                        .and_then(|d| d.target_arn())
+                        .map(str::to_string),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl AliasWrite for LambdaAliases {
+    async fn write_alias(
+        &self,
+        target: &Target,
+        alias: &AliasState,
+        revision: &str,
+    ) -> Result<String, StoreError> {
+        let weights: HashMap<String, f64> = alias
+            .canary
+            .iter()
+            .map(|c| (c.version.to_string(), c.weight.fraction()))
+            .collect();
+        // An empty map clears the routing; leaving it out would keep it.
+        let routing = AliasRoutingConfiguration::builder()
+            .set_additional_version_weights(Some(weights))
+            .build();
+        let out = self
+            .client
+            .update_alias()
+            .function_name(&target.function)
+            .name(&target.alias)
+            .function_version(alias.stable.to_string())
+            .routing_config(routing)
+            .description(&alias.description)
+            .revision_id(revision)
+            .send()
+            .await
+            .map_err(|e| {
+                map_error(
+                    e,
+                    |s| Kind {
+                        not_found: s.is_resource_not_found_exception(),
+                        conflict: s.is_precondition_failed_exception(),
+                        throttled: s.is_too_many_requests_exception(),
+                        rejected: s.is_invalid_parameter_value_exception()
+                            || s.is_resource_conflict_exception(),
+                    },
+                    target,
+                )
+            })?;
+        Ok(out.revision_id().unwrap_or_default().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t() -> Target {
+        Target::new("hello", "live").unwrap()
+    }
+
+    #[test]
+    fn alias_configurations_map_to_the_model() {
+        let w: HashMap<String, f64> = [("7".to_string(), 0.25)].into();
+        let s = to_state(&t(), Some("6"), Some(&w), Some("d")).unwrap();
+        assert_eq!(s.stable.number(), 6);
+        assert_eq!(s.canary.unwrap().version.number(), 7);
+        assert_eq!(s.canary.unwrap().weight.percent(), 25.0);
+        let empty = HashMap::new();
+        assert_eq!(
+            to_state(&t(), Some("6"), Some(&empty), None)
+                .unwrap()
+                .canary,
+            None
+        );
+        assert_eq!(to_state(&t(), Some("6"), None, None).unwrap().canary, None);
+    }
+
+    #[test]
+    fn unmanageable_aliases_are_refused_with_the_fix() {
+        let e = to_state(&t(), Some("$LATEST"), None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("published version") && e.contains("update-alias"),
+            "{e}"
+        );
+        let two: HashMap<String, f64> = [("7".to_string(), 0.1), ("8".to_string(), 0.1)].into();
+        let e = to_state(&t(), Some("6"), Some(&two), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("2 additional versions"), "{e}");
+    }
+}

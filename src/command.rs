@@ -1,0 +1,364 @@
+//! The input: every payload lambda-rollout accepts, parsed and validated once into
+//! a typed `Command`. Nothing past this module sees raw JSON.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::engine::Manual;
+use crate::model::{Target, Version};
+use crate::policy::PolicySpec;
+
+/// A payload that cannot be understood. Nothing is written.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{0}")]
+pub struct InputError(pub String);
+
+pub const ACTIONS: &str = "tick, start, promote, rollback, pause, resume, status";
+pub const MAX_TARGETS: usize = 1000;
+const MAX_REASON: usize = 200;
+
+/// A target and its policy as given in a tick (or `LAMBDA_ROLLOUT_TARGETS`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetSpec {
+    pub target: Target,
+    pub policy: PolicySpec,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Targets given in the payload, or `None` for the configured ones.
+    Tick {
+        targets: Option<Vec<TargetSpec>>,
+        dry_run: bool,
+    },
+    Manual {
+        target: Target,
+        action: Manual,
+        policy: PolicySpec,
+        dry_run: bool,
+    },
+    Status {
+        target: Target,
+        policy: PolicySpec,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    function: String,
+    alias: String,
+    #[serde(default)]
+    policy: Option<PolicySpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTick {
+    #[allow(dead_code)]
+    action: String,
+    #[serde(default)]
+    targets: Option<Vec<Value>>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawVersion {
+    Number(u64),
+    Text(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStart {
+    #[allow(dead_code)]
+    action: String,
+    function: String,
+    alias: String,
+    #[serde(default)]
+    version: Option<RawVersion>,
+    #[serde(default)]
+    force: bool,
+    #[serde(default)]
+    policy: Option<PolicySpec>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// promote, rollback, pause, resume.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSimple {
+    #[allow(dead_code)]
+    action: String,
+    function: String,
+    alias: String,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStatus {
+    #[allow(dead_code)]
+    action: String,
+    function: String,
+    alias: String,
+    #[serde(default)]
+    policy: Option<PolicySpec>,
+}
+
+fn fields<T: DeserializeOwned>(action: &str, v: &Value) -> Result<T, InputError> {
+    serde_json::from_value(v.clone()).map_err(|e| {
+        InputError(format!(
+            "{action}: {e}; see the README's Inputs section for the fields of {action}"
+        ))
+    })
+}
+
+fn target(function: &str, alias: &str) -> Result<Target, InputError> {
+    Target::new(function, alias).map_err(|e| InputError(e.0))
+}
+
+fn reason(r: Option<String>) -> Result<Option<String>, InputError> {
+    match r {
+        Some(r) if r.chars().count() > MAX_REASON => Err(InputError(format!(
+            "reason is {} characters long: keep it to {MAX_REASON}",
+            r.chars().count()
+        ))),
+        r => Ok(r),
+    }
+}
+
+pub fn parse_targets(raw: Vec<Value>) -> Result<Vec<TargetSpec>, InputError> {
+    if raw.len() > MAX_TARGETS {
+        return Err(InputError(format!(
+            "{} targets in one tick: at most {MAX_TARGETS}; split them over several schedules",
+            raw.len()
+        )));
+    }
+    let mut out: Vec<TargetSpec> = Vec::with_capacity(raw.len());
+    for (i, v) in raw.iter().enumerate() {
+        let t: RawTarget = serde_json::from_value(v.clone()).map_err(|e| {
+            InputError(format!(
+                "targets[{i}]: {e}; a target is {{\"function\": \"F\", \"alias\": \"A\", \"policy\": {{...}}}}"
+            ))
+        })?;
+        let target =
+            target(&t.function, &t.alias).map_err(|e| InputError(format!("targets[{i}]: {e}")))?;
+        if out.iter().any(|o| o.target == target) {
+            return Err(InputError(format!(
+                "targets[{i}]: {target} appears twice: give each alias once"
+            )));
+        }
+        out.push(TargetSpec {
+            target,
+            policy: t.policy.unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+impl Command {
+    pub fn parse(payload: &Value) -> Result<Command, InputError> {
+        let Some(obj) = payload.as_object() else {
+            return Err(InputError(format!(
+                "the payload must be a JSON object with an \"action\" ({ACTIONS}), got {}",
+                kind(payload)
+            )));
+        };
+        if obj.contains_key("detail-type") && obj.contains_key("source") {
+            return parse_envelope(payload);
+        }
+        let action = match obj.get("action") {
+            Some(Value::String(a)) => a.as_str(),
+            Some(other) => {
+                return Err(InputError(format!(
+                    "\"action\" must be a string, one of {ACTIONS}; got {}",
+                    kind(other)
+                )))
+            }
+            None => {
+                return Err(InputError(format!(
+                    "the payload has no \"action\": add one of {ACTIONS}"
+                )))
+            }
+        };
+        match action {
+            "tick" => {
+                let raw: RawTick = fields(action, payload)?;
+                let targets = raw.targets.map(parse_targets).transpose()?;
+                Ok(Command::Tick {
+                    targets,
+                    dry_run: raw.dry_run,
+                })
+            }
+            "start" => {
+                let raw: RawStart = fields(action, payload)?;
+                let version = match raw.version {
+                    None => None,
+                    Some(RawVersion::Number(n)) => {
+                        Some(Version::new(n).map_err(|e| InputError(e.0))?)
+                    }
+                    Some(RawVersion::Text(s)) => {
+                        Some(Version::parse(&s).map_err(|e| InputError(e.0))?)
+                    }
+                };
+                Ok(Command::Manual {
+                    target: target(&raw.function, &raw.alias)?,
+                    action: Manual::Start {
+                        version,
+                        force: raw.force,
+                    },
+                    policy: raw.policy.unwrap_or_default(),
+                    dry_run: raw.dry_run,
+                })
+            }
+            "promote" | "rollback" | "pause" | "resume" => {
+                let raw: RawSimple = fields(action, payload)?;
+                let r = reason(raw.reason)?;
+                let manual = match action {
+                    "promote" => Manual::Promote { reason: r },
+                    "rollback" => Manual::Rollback { reason: r },
+                    "pause" => Manual::Pause { reason: r },
+                    _ => Manual::Resume,
+                };
+                Ok(Command::Manual {
+                    target: target(&raw.function, &raw.alias)?,
+                    action: manual,
+                    policy: PolicySpec::default(),
+                    dry_run: raw.dry_run,
+                })
+            }
+            "status" => {
+                let raw: RawStatus = fields(action, payload)?;
+                Ok(Command::Status {
+                    target: target(&raw.function, &raw.alias)?,
+                    policy: raw.policy.unwrap_or_default(),
+                })
+            }
+            other => Err(InputError(format!(
+                "unknown action {other:?}: use one of {ACTIONS}"
+            ))),
+        }
+    }
+}
+
+fn parse_envelope(payload: &Value) -> Result<Command, InputError> {
+    let ev: EventBridgeEvent<Value> = serde_json::from_value(payload.clone())
+        .map_err(|e| InputError(format!("an EventBridge event that cannot be read: {e}")))?;
+    if ev.detail_type == "Scheduled Event" && ev.source == "aws.events" {
+        return Ok(Command::Tick {
+            targets: None,
+            dry_run: false,
+        });
+    }
+    Err(InputError(format!(
+        "EventBridge event {:?} from {:?} is not handled: route only scheduled events \
+         (or a constant Input with an \"action\") to lambda-rollout",
+        ev.detail_type, ev.source
+    )))
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_action_parses() {
+        let ok = [
+            json!({"action":"tick","targets":[{"function":"f","alias":"live","policy":{"steps":[10,100]}}],"dry_run":true}),
+            json!({"action":"tick"}),
+            json!({"action":"start","function":"f","alias":"live","version":"7"}),
+            json!({"action":"start","function":"f","alias":"live","version":7,"force":true}),
+            json!({"action":"start","function":"f","alias":"live"}),
+            json!({"action":"promote","function":"f","alias":"live"}),
+            json!({"action":"rollback","function":"f","alias":"live","reason":"p99 up"}),
+            json!({"action":"pause","function":"f","alias":"live"}),
+            json!({"action":"resume","function":"f","alias":"live"}),
+            json!({"action":"status","function":"f","alias":"live"}),
+            json!({"version":"0","id":"x","detail-type":"Scheduled Event","source":"aws.events","account":"1","time":"2026-11-27T13:00:00Z","region":"us-east-1","resources":[],"detail":{}}),
+        ];
+        for p in ok {
+            Command::parse(&p).unwrap_or_else(|e| panic!("{p}: {e}"));
+        }
+    }
+
+    #[test]
+    fn bad_payloads_name_the_problem() {
+        let cases = [
+            (json!([1, 2]), "JSON object"),
+            (json!({}), "no \"action\""),
+            (json!({"action": 3}), "must be a string"),
+            (json!({"action":"deploy"}), "unknown action \"deploy\""),
+            (
+                json!({"action":"start","function":"f","alias":"live","version":"$LATEST"}),
+                "publish-version",
+            ),
+            (
+                json!({"action":"start","function":"f","alias":"live","version":0}),
+                "start at 1",
+            ),
+            (
+                json!({"action":"start","function":"f","alias":"live","verison":"7"}),
+                "unknown field `verison`",
+            ),
+            (
+                json!({"action":"start","function":"f"}),
+                "missing field `alias`",
+            ),
+            (
+                json!({"action":"promote","function":"f","alias":"$LATEST"}),
+                "not a Lambda alias",
+            ),
+            (
+                json!({"action":"rollback","function":"","alias":"live"}),
+                "not a Lambda function name",
+            ),
+            (
+                json!({"action":"rollback","function":"f","alias":"live","reason":"x".repeat(500)}),
+                "keep it to",
+            ),
+            (
+                json!({"action":"tick","targets":[{"function":"f"}]}),
+                "targets[0]",
+            ),
+            (
+                json!({"action":"tick","targets":[{"function":"f","alias":"a"},{"function":"f","alias":"a"}]}),
+                "appears twice",
+            ),
+            (
+                json!({"action":"tick","targets":[{"function":"f","alias":"a","policy":{"stepz":[1]}}]}),
+                "unknown field `stepz`",
+            ),
+            (json!({"action":"tick","dry_run":"yes"}), "tick:"),
+            (
+                json!({"detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","detail":{}}),
+                "not handled",
+            ),
+        ];
+        for (p, want) in cases {
+            let e = Command::parse(&p).unwrap_err().0;
+            assert!(e.contains(want), "{p}: {e}");
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Environment configuration:
+//!
+//! - `LAMBDA_ROLLOUT_TARGETS`: JSON array of targets, `[{"function":"F","alias":"A","policy":{...}}]`,
+//!   ticked when the payload is the scheduled-event envelope or a tick without targets.
+//! - `LAMBDA_ROLLOUT_POLICY`: JSON policy, the defaults under every target's own policy.
+//!
+//! A bad value is reported when it is needed, not at start-up: promote and
+//! rollback must keep working at 3 a.m. even if someone broke the targets list.
+
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::command::{parse_targets, TargetSpec};
+use crate::policy::PolicySpec;
+
+pub const TARGETS_VAR: &str = "LAMBDA_ROLLOUT_TARGETS";
+pub const POLICY_VAR: &str = "LAMBDA_ROLLOUT_POLICY";
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    targets: Result<Vec<TargetSpec>, ConfigError>,
+    policy: Result<PolicySpec, ConfigError>,
+}
+
+impl Config {
+    pub fn from_env() -> Self {
+        Self::from_values(
+            std::env::var(TARGETS_VAR).ok().as_deref(),
+            std::env::var(POLICY_VAR).ok().as_deref(),
+        )
+    }
+
+    pub fn from_values(targets: Option<&str>, policy: Option<&str>) -> Self {
+        let targets = match targets.map(str::trim) {
+            None | Some("") => Ok(Vec::new()),
+            Some(s) => serde_json::from_str::<Vec<Value>>(s)
+                .map_err(|e| ConfigError {
+                    var: TARGETS_VAR,
+                    message: format!("not a JSON array of targets ({e})"),
+                })
+                .and_then(|v| {
+                    parse_targets(v).map_err(|e| ConfigError {
+                        var: TARGETS_VAR,
+                        message: e.0,
+                    })
+                }),
+        };
+        let policy = match policy.map(str::trim) {
+            None | Some("") => Ok(PolicySpec::default()),
+            Some(s) => serde_json::from_str::<PolicySpec>(s).map_err(|e| ConfigError {
+                var: POLICY_VAR,
+                message: format!("not a policy object ({e})"),
+            }),
+        };
+        Self { targets, policy }
+    }
+
+    pub fn targets(&self) -> Result<&[TargetSpec], ConfigError> {
+        match &self.targets {
+            Ok(t) if t.is_empty() => Err(ConfigError {
+                var: TARGETS_VAR,
+                message: "no targets configured: set it to a JSON array of \
+                          {\"function\",\"alias\",\"policy\"}, or send a tick with \"targets\""
+                    .into(),
+            }),
+            Ok(t) => Ok(t),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    pub fn policy(&self) -> Result<&PolicySpec, ConfigError> {
+        self.policy.as_ref().map_err(Clone::clone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_targets_and_policy() {
+        let c = Config::from_values(
+            Some(r#"[{"function":"hello","alias":"live","policy":{"bake":"1m"}}]"#),
+            Some(r#"{"preset":"Canary10Percent5Minutes"}"#),
+        );
+        assert_eq!(c.targets().unwrap()[0].target.function, "hello");
+        assert_eq!(
+            c.policy().unwrap().preset.as_deref(),
+            Some("Canary10Percent5Minutes")
+        );
+    }
+
+    #[test]
+    fn errors_surface_only_when_used() {
+        let c = Config::from_values(Some("[{"), Some(r#"{"bake":"1m","oops":1}"#));
+        assert!(c
+            .targets()
+            .unwrap_err()
+            .to_string()
+            .starts_with(TARGETS_VAR));
+        assert!(c.policy().unwrap_err().to_string().contains("oops"));
+        let empty = Config::from_values(None, None);
+        assert!(empty.targets().unwrap_err().message.contains("no targets"));
+        assert_eq!(empty.policy().unwrap(), &PolicySpec::default());
+    }
+}

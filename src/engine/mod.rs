@@ -1,0 +1,17 @@
+//! The pure decision engine: no I/O, no clock reads, no AWS types, no logging.
+//!
+//! - `state`: what the alias says (routing) and the record kept in its description
+//! - `step`: where green goes next
+//! - `health`: metrics -> verdict
+//! - `decide`: state + verdict + policy + now -> `Decision`
+
+pub mod decide;
+pub mod health;
+pub mod state;
+pub mod step;
+
+pub use decide::{
+    command, tick, Decision, Manual, Metrics, Outcome, PublishedVersion, Refusal, TickStep,
+};
+pub use health::{judge, MetricsRequest, Observation, Verdict, VersionFigures};
+pub use state::{AliasState, Canary, Description, Phase, Record, Rollout, StateError};

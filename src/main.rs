@@ -1,0 +1,152 @@
+//! Entry point. In Lambda (`AWS_LAMBDA_RUNTIME_API` set) it runs the runtime
+//! loop; elsewhere it is a CLI that runs the same handler once on a payload.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use lambda_rollout::aws;
+use lambda_rollout::config::Config;
+use lambda_rollout::executor::Executor;
+use lambda_rollout::handler::Handler;
+use lambda_rollout::model::UtcTime;
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+
+const HELP: &str = "\
+lambda-rollout: canary / blue-green rollouts of AWS Lambda aliases
+
+In AWS Lambda it serves the runtime API. Outside Lambda it is a CLI:
+
+  lambda-rollout invoke [FILE|-] [--now RFC3339]
+      Run the handler once on the JSON payload in FILE (or standard input), print
+      the response JSON on stdout, exit 0. On error: one line on stderr, exit 1
+      (2 for a usage error). --now replaces the clock (replays, demos).
+
+  lambda-rollout --help | --version
+
+Payloads: {\"action\": \"tick\" | \"start\" | \"promote\" | \"rollback\" | \"pause\" |
+\"resume\" | \"status\", ...}, or an EventBridge scheduled event; see README.md.
+Environment: the standard AWS variables (AWS_REGION, credentials,
+AWS_ENDPOINT_URL), LAMBDA_ROLLOUT_TARGETS, LAMBDA_ROLLOUT_POLICY, RUST_LOG.
+";
+
+fn main() -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lambda-rollout: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return rt.block_on(serve());
+    }
+    rt.block_on(cli(std::env::args().skip(1).collect()))
+}
+
+async fn serve() -> ExitCode {
+    lambda_runtime::tracing::init_default_subscriber();
+    let (aliases, metrics) = aws::clients().await;
+    let handler = Handler::new(Executor::new(aliases, metrics), Config::from_env());
+    let handler = &handler;
+    let run = lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler.handle(&event.payload, UtcTime::now()).await
+    }));
+    match run.await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "runtime loop ended");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Bounds what the CLI reads: Lambda itself caps a synchronous payload at 6 MB.
+const MAX_PAYLOAD: u64 = 6 * 1024 * 1024;
+
+async fn cli(args: Vec<String>) -> ExitCode {
+    let usage = |msg: &str| {
+        eprintln!("lambda-rollout: {msg}; see lambda-rollout --help");
+        ExitCode::from(2)
+    };
+    let mut it = args.iter();
+    match it.next().map(String::as_str) {
+        Some("--help" | "-h" | "help") | None => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Some("--version" | "-V") => {
+            println!("lambda-rollout {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Some("invoke") => {}
+        Some(other) => return usage(&format!("unknown command {other:?}")),
+    }
+    let mut file: Option<&str> = None;
+    let mut now = None;
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--now" => match it.next().map(|s| UtcTime::parse_rfc3339(s)) {
+                Some(Ok(t)) => now = Some(t),
+                Some(Err(e)) => return usage(&format!("--now: {e}")),
+                None => return usage("--now needs a time"),
+            },
+            f if file.is_none() && (!f.starts_with('-') || f == "-") => file = Some(f),
+            other => return usage(&format!("unexpected argument {other:?}")),
+        }
+    }
+    let text = match read_payload(file.unwrap_or("-")) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("lambda-rollout: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let payload: Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("lambda-rollout: bad input: the payload is not valid JSON ({e}); nothing was written");
+            return ExitCode::FAILURE;
+        }
+    };
+    lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
+    let (aliases, metrics) = aws::clients().await;
+    let handler = Handler::new(Executor::new(aliases, metrics), Config::from_env());
+    match handler
+        .handle(&payload, now.unwrap_or_else(UtcTime::now))
+        .await
+    {
+        Ok(resp) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&resp).expect("response serializes")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("lambda-rollout: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_payload(file: &str) -> Result<String, String> {
+    let mut text = String::new();
+    let read = if file == "-" {
+        std::io::stdin()
+            .take(MAX_PAYLOAD + 1)
+            .read_to_string(&mut text)
+    } else {
+        std::fs::File::open(file).and_then(|f| f.take(MAX_PAYLOAD + 1).read_to_string(&mut text))
+    };
+    read.map_err(|e| format!("cannot read the payload from {file}: {e}"))?;
+    if text.len() as u64 > MAX_PAYLOAD {
+        return Err(format!(
+            "the payload in {file} is over 6 MB, Lambda's limit: nothing was done"
+        ));
+    }
+    Ok(text)
+}

@@ -1,0 +1,361 @@
+//! Rollout policy: the raw `PolicySpec` as users write it (per target, from the
+//! environment, presets) and the validated `Policy` the engine runs on.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::model::{format_duration, parse_duration, Weight};
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("policy.{field}: {message}")]
+pub struct PolicyError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn err(field: &'static str, message: impl Into<String>) -> PolicyError {
+    PolicyError {
+        field,
+        message: message.into(),
+    }
+}
+
+/// A policy as written in a tick, a start command or `LAMBDA_ROLLOUT_POLICY`.
+/// Every field is optional; unset fields come from the next layer down.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bake: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_invocations: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_error_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_throttles: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_threshold: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_lag: Option<String>,
+}
+
+/// The validated policy. Steps are strictly increasing and end at 100%, which
+/// means "promote".
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Policy {
+    pub steps: Vec<Weight>,
+    #[serde(serialize_with = "ser_duration")]
+    pub bake: Duration,
+    pub min_invocations: u64,
+    pub max_error_rate: f64,
+    pub max_throttles: Option<u64>,
+    pub failure_threshold: u32,
+    #[serde(serialize_with = "ser_duration")]
+    pub metric_lag: Duration,
+}
+
+fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_duration(*d))
+}
+
+pub const DEFAULT_STEPS: [f64; 4] = [10.0, 25.0, 50.0, 100.0];
+pub const DEFAULT_BAKE: Duration = Duration::from_secs(300);
+pub const DEFAULT_MIN_INVOCATIONS: u64 = 50;
+pub const DEFAULT_MAX_ERROR_RATE: f64 = 1.0;
+pub const DEFAULT_FAILURE_THRESHOLD: u32 = 1;
+pub const DEFAULT_METRIC_LAG: Duration = Duration::from_secs(120);
+
+/// CodeDeploy's Lambda presets, mapped to the same steps and timing, so that a
+/// CodeDeploy user can paste the name they use today.
+pub const PRESETS: [&str; 9] = [
+    "Canary10Percent5Minutes",
+    "Canary10Percent10Minutes",
+    "Canary10Percent15Minutes",
+    "Canary10Percent30Minutes",
+    "Linear10PercentEvery1Minute",
+    "Linear10PercentEvery2Minutes",
+    "Linear10PercentEvery3Minutes",
+    "Linear10PercentEvery10Minutes",
+    "AllAtOnce",
+];
+
+/// Steps (percent) and bake of a preset name, or None if unknown.
+pub fn preset(name: &str) -> Option<(Vec<f64>, Duration)> {
+    let minutes = |m: u64| Duration::from_secs(m * 60);
+    let linear: Vec<f64> = (1..=10).map(|i| f64::from(i) * 10.0).collect();
+    Some(match name {
+        "Canary10Percent5Minutes" => (vec![10.0, 100.0], minutes(5)),
+        "Canary10Percent10Minutes" => (vec![10.0, 100.0], minutes(10)),
+        "Canary10Percent15Minutes" => (vec![10.0, 100.0], minutes(15)),
+        "Canary10Percent30Minutes" => (vec![10.0, 100.0], minutes(30)),
+        "Linear10PercentEvery1Minute" => (linear, minutes(1)),
+        "Linear10PercentEvery2Minutes" => (linear, minutes(2)),
+        "Linear10PercentEvery3Minutes" => (linear, minutes(3)),
+        "Linear10PercentEvery10Minutes" => (linear, minutes(10)),
+        "AllAtOnce" => (vec![100.0], Duration::ZERO),
+        _ => return None,
+    })
+}
+
+impl PolicySpec {
+    /// Resolves layers, most specific first (target, then environment), over the
+    /// built-in defaults, and validates the result.
+    pub fn resolve(layers: &[&PolicySpec]) -> Result<Policy, PolicyError> {
+        for l in layers {
+            l.check_shape()?;
+        }
+        // Steps and a preset describe one shape: the most specific layer that
+        // gives either decides both, so a target's steps beat an env preset.
+        let shape = layers
+            .iter()
+            .find(|l| l.preset.is_some() || l.steps.is_some());
+        let (steps, preset_bake) = match shape {
+            Some(l) => match (&l.preset, &l.steps) {
+                (Some(name), None) => {
+                    let (s, b) = preset(name).ok_or_else(|| unknown_preset(name))?;
+                    (s, Some(b))
+                }
+                (None, Some(s)) => (s.clone(), None),
+                _ => unreachable!("check_shape refuses both"),
+            },
+            None => (DEFAULT_STEPS.to_vec(), None),
+        };
+        // An explicit bake wins over a preset's bake in the same or a lower layer.
+        let mut bake = None;
+        for l in layers {
+            if let Some(b) = &l.bake {
+                bake = Some(parse_duration(b).map_err(|e| err("bake", e.0))?);
+                break;
+            }
+            if l.preset.is_some() {
+                bake = preset_bake;
+                break;
+            }
+        }
+        let bake = bake.unwrap_or(DEFAULT_BAKE);
+        let pick = |f: fn(&PolicySpec) -> Option<u64>| layers.iter().find_map(|l| f(l));
+
+        let policy = Policy {
+            steps: validate_steps(&steps)?,
+            bake,
+            min_invocations: pick(|l| l.min_invocations).unwrap_or(DEFAULT_MIN_INVOCATIONS),
+            max_error_rate: layers
+                .iter()
+                .find_map(|l| l.max_error_rate)
+                .unwrap_or(DEFAULT_MAX_ERROR_RATE),
+            max_throttles: pick(|l| l.max_throttles),
+            failure_threshold: layers
+                .iter()
+                .find_map(|l| l.failure_threshold)
+                .unwrap_or(DEFAULT_FAILURE_THRESHOLD),
+            metric_lag: match layers.iter().find_map(|l| l.metric_lag.as_ref()) {
+                Some(s) => parse_duration(s).map_err(|e| err("metric_lag", e.0))?,
+                None => DEFAULT_METRIC_LAG,
+            },
+        };
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    fn check_shape(&self) -> Result<(), PolicyError> {
+        if self.preset.is_some() && self.steps.is_some() {
+            return Err(err("preset", "give either steps or a preset, not both"));
+        }
+        if let Some(name) = &self.preset {
+            preset(name).ok_or_else(|| unknown_preset(name))?;
+        }
+        Ok(())
+    }
+}
+
+fn unknown_preset(name: &str) -> PolicyError {
+    err(
+        "preset",
+        format!("unknown preset {name:?}: use one of {}", PRESETS.join(", ")),
+    )
+}
+
+fn validate_steps(steps: &[f64]) -> Result<Vec<Weight>, PolicyError> {
+    if steps.is_empty() {
+        return Err(err("steps", "give at least one step, e.g. [10, 50, 100]"));
+    }
+    if steps.len() > 100 {
+        return Err(err("steps", "at most 100 steps"));
+    }
+    let mut out: Vec<Weight> = Vec::with_capacity(steps.len() + 1);
+    for &s in steps {
+        if !s.is_finite() || s <= 0.0 || s > 100.0 {
+            return Err(err(
+                "steps",
+                format!("step {s} is out of range: each step is a percent above 0 and at most 100"),
+            ));
+        }
+        let w = Weight::from_percent(s).map_err(|e| err("steps", e.0))?;
+        if let Some(prev) = out.last() {
+            if w <= *prev {
+                return Err(err(
+                    "steps",
+                    format!("steps must be strictly increasing: {} follows {}", w, prev),
+                ));
+            }
+        }
+        out.push(w);
+    }
+    // Reaching 100% is a promotion; a policy that stops short still ends in one.
+    if *out.last().expect("non-empty") != Weight::FULL {
+        out.push(Weight::FULL);
+    }
+    Ok(out)
+}
+
+impl Policy {
+    fn validate(&self) -> Result<(), PolicyError> {
+        if self.min_invocations == 0 {
+            return Err(err(
+                "min_invocations",
+                "must be at least 1: with 0 a version with no traffic would pass",
+            ));
+        }
+        if !self.max_error_rate.is_finite() || !(0.0..=100.0).contains(&self.max_error_rate) {
+            return Err(err(
+                "max_error_rate",
+                format!("{} is not a percent from 0 to 100", self.max_error_rate),
+            ));
+        }
+        if self.failure_threshold == 0 || self.failure_threshold > 100 {
+            return Err(err("failure_threshold", "must be from 1 to 100"));
+        }
+        if self.bake > Duration::from_secs(7 * 24 * 3600) {
+            return Err(err(
+                "bake",
+                "at most 7 days (CloudWatch keeps 1-minute data 15 days)",
+            ));
+        }
+        if self.metric_lag > Duration::from_secs(3600) {
+            return Err(err("metric_lag", "at most 1h"));
+        }
+        Ok(())
+    }
+
+    pub fn defaults() -> Policy {
+        PolicySpec::resolve(&[]).expect("built-in defaults are valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: &str) -> PolicySpec {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn percents(p: &Policy) -> Vec<f64> {
+        p.steps.iter().map(|w| w.percent()).collect()
+    }
+
+    #[test]
+    fn defaults_are_sane() {
+        let p = Policy::defaults();
+        assert_eq!(percents(&p), vec![10.0, 25.0, 50.0, 100.0]);
+        assert_eq!(p.bake, Duration::from_secs(300));
+        assert_eq!(p.failure_threshold, 1);
+        assert!(p.min_invocations >= 1);
+    }
+
+    #[test]
+    fn every_preset_maps_to_codedeploy_timing() {
+        let expect: [(&str, Vec<f64>, u64); 9] = [
+            ("Canary10Percent5Minutes", vec![10.0, 100.0], 300),
+            ("Canary10Percent10Minutes", vec![10.0, 100.0], 600),
+            ("Canary10Percent15Minutes", vec![10.0, 100.0], 900),
+            ("Canary10Percent30Minutes", vec![10.0, 100.0], 1800),
+            (
+                "Linear10PercentEvery1Minute",
+                (1..=10).map(|i| i as f64 * 10.0).collect(),
+                60,
+            ),
+            (
+                "Linear10PercentEvery2Minutes",
+                (1..=10).map(|i| i as f64 * 10.0).collect(),
+                120,
+            ),
+            (
+                "Linear10PercentEvery3Minutes",
+                (1..=10).map(|i| i as f64 * 10.0).collect(),
+                180,
+            ),
+            (
+                "Linear10PercentEvery10Minutes",
+                (1..=10).map(|i| i as f64 * 10.0).collect(),
+                600,
+            ),
+            ("AllAtOnce", vec![100.0], 0),
+        ];
+        assert_eq!(expect.len(), PRESETS.len());
+        for (name, steps, bake) in expect {
+            let p = PolicySpec::resolve(&[&spec(&format!(r#"{{"preset":"{name}"}}"#))]).unwrap();
+            assert_eq!(percents(&p), steps, "{name}");
+            assert_eq!(p.bake, Duration::from_secs(bake), "{name}");
+        }
+    }
+
+    #[test]
+    fn layers_resolve_most_specific_first() {
+        let env = spec(r#"{"preset":"Canary10Percent30Minutes","max_error_rate":2}"#);
+        let target = spec(r#"{"steps":[5,20],"min_invocations":10}"#);
+        let p = PolicySpec::resolve(&[&target, &env]).unwrap();
+        assert_eq!(percents(&p), vec![5.0, 20.0, 100.0]);
+        assert_eq!(
+            p.bake, DEFAULT_BAKE,
+            "the env preset's bake goes with its steps"
+        );
+        assert_eq!(p.max_error_rate, 2.0);
+        assert_eq!(p.min_invocations, 10);
+
+        let target = spec(r#"{"preset":"Canary10Percent5Minutes"}"#);
+        let env = spec(r#"{"bake":"20m"}"#);
+        let p = PolicySpec::resolve(&[&target, &env]).unwrap();
+        assert_eq!(
+            p.bake,
+            Duration::from_secs(300),
+            "a target preset beats an env bake"
+        );
+
+        let target = spec(r#"{"preset":"Canary10Percent5Minutes","bake":"1m"}"#);
+        assert_eq!(
+            PolicySpec::resolve(&[&target]).unwrap().bake,
+            Duration::from_secs(60)
+        );
+    }
+
+    #[test]
+    fn bad_policies_are_refused_with_the_field_named() {
+        let cases = [
+            (r#"{"steps":[]}"#, "policy.steps"),
+            (r#"{"steps":[10,10]}"#, "strictly increasing"),
+            (r#"{"steps":[50,25]}"#, "strictly increasing"),
+            (r#"{"steps":[0,50]}"#, "out of range"),
+            (r#"{"steps":[10,150]}"#, "out of range"),
+            (r#"{"steps":[-5]}"#, "out of range"),
+            (r#"{"bake":"soon"}"#, "policy.bake"),
+            (r#"{"metric_lag":"2 fortnights"}"#, "policy.metric_lag"),
+            (r#"{"min_invocations":0}"#, "min_invocations"),
+            (r#"{"max_error_rate":101}"#, "max_error_rate"),
+            (r#"{"failure_threshold":0}"#, "failure_threshold"),
+            (r#"{"preset":"Canary50Percent"}"#, "unknown preset"),
+            (r#"{"preset":"AllAtOnce","steps":[10]}"#, "not both"),
+        ];
+        for (json, want) in cases {
+            let e = PolicySpec::resolve(&[&spec(json)]).unwrap_err().to_string();
+            assert!(e.contains(want), "{json}: {e}");
+        }
+        assert!(serde_json::from_str::<PolicySpec>(r#"{"stepz":[10]}"#).is_err());
+    }
+}

@@ -1,0 +1,94 @@
+//! Ports: what the executor needs from the outside world, named by capability.
+//! The AWS adapters in `aws/` implement them; tests implement them in memory.
+
+use std::future::Future;
+
+use thiserror::Error;
+
+use crate::engine::{AliasState, MetricsRequest, Observation, PublishedVersion};
+use crate::model::Target;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An alias as read, with the `RevisionId` that guards the next write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasSnapshot {
+    pub state: AliasState,
+    pub revision: String,
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("{message}")]
+    NotFound {
+        message: String,
+        #[source]
+        source: BoxError,
+    },
+    /// The alias changed since it was read (`PreconditionFailedException`).
+    #[error("the alias changed since it was read (RevisionId mismatch)")]
+    Conflict {
+        #[source]
+        source: BoxError,
+    },
+    #[error("the Lambda API is throttling requests; the next tick retries")]
+    Throttled {
+        #[source]
+        source: BoxError,
+    },
+    #[error("Lambda refused the change: {message}")]
+    Rejected {
+        message: String,
+        #[source]
+        source: BoxError,
+    },
+    /// The alias holds something lambda-rollout cannot manage.
+    #[error("{0}")]
+    Unmanageable(String),
+    #[error("the Lambda API call failed: {message}")]
+    Unavailable {
+        message: String,
+        #[source]
+        source: BoxError,
+    },
+}
+
+#[derive(Debug, Error)]
+#[error("CloudWatch GetMetricData failed: {message}")]
+pub struct MetricsError {
+    pub message: String,
+    #[source]
+    pub source: BoxError,
+}
+
+pub trait AliasRead: Send + Sync {
+    fn read_alias(
+        &self,
+        target: &Target,
+    ) -> impl Future<Output = Result<AliasSnapshot, StoreError>> + Send;
+
+    /// Every published version of the function (not `$LATEST`).
+    fn published_versions(
+        &self,
+        function: &str,
+    ) -> impl Future<Output = Result<Vec<PublishedVersion>, StoreError>> + Send;
+}
+
+pub trait AliasWrite: Send + Sync {
+    /// Writes the whole alias (stable version, routing, description) only if its
+    /// `RevisionId` is still `revision`; returns the new `RevisionId`.
+    fn write_alias(
+        &self,
+        target: &Target,
+        alias: &AliasState,
+        revision: &str,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
+}
+
+pub trait MetricsRead: Send + Sync {
+    /// One observation per request, in order, read in as few calls as possible.
+    fn observe(
+        &self,
+        requests: &[MetricsRequest],
+    ) -> impl Future<Output = Result<Vec<Observation>, MetricsError>> + Send;
+}

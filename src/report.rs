@@ -1,0 +1,122 @@
+//! The JSON response: one entry per target.
+
+use serde::Serialize;
+
+use crate::engine::{AliasState, Decision, Observation, Verdict};
+use crate::model::{Target, UtcTime, Version, Weight};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Response {
+    pub results: Vec<TargetResult>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TargetResult {
+    pub function: String,
+    pub alias: String,
+    /// started, advanced, promoted, rolled_back, held, paused, resumed, idle,
+    /// conflict or error.
+    pub decision: &'static str,
+    pub reason: String,
+    pub stable: Option<Version>,
+    pub canary: Option<Version>,
+    pub weight_before: Weight,
+    pub weight_after: Weight,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+    /// True when nothing was written: `status`, or `dry_run`.
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct VersionHealth {
+    pub version: Version,
+    pub invocations: u64,
+    pub errors: u64,
+    /// Percent, absent when there were no invocations.
+    pub error_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Health {
+    pub window_start: UtcTime,
+    pub window_end: UtcTime,
+    pub green: VersionHealth,
+    pub blue: VersionHealth,
+    pub throttles: u64,
+    pub complete: bool,
+    pub verdict: &'static str,
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+impl Health {
+    fn new(obs: &Observation, verdict: &Verdict, green: Version, blue: Version) -> Self {
+        let vh = |version, f: crate::engine::VersionFigures| VersionHealth {
+            version,
+            invocations: f.invocations,
+            errors: f.errors,
+            error_rate: f.error_rate().map(round2),
+        };
+        Health {
+            window_start: obs.window_start,
+            window_end: obs.window_end,
+            green: vh(green, obs.green),
+            blue: vh(blue, obs.blue),
+            throttles: obs.throttles,
+            complete: obs.complete,
+            verdict: verdict.label(),
+        }
+    }
+}
+
+impl TargetResult {
+    pub fn decided(target: &Target, before: &AliasState, d: &Decision, dry_run: bool) -> Self {
+        let after = d.write.as_ref().unwrap_or(before);
+        let health = match (&d.observation, &d.verdict) {
+            (Some(o), Some(v)) => {
+                // The versions judged are the ones before the decision.
+                let green = before.canary.map(|c| c.version);
+                green.map(|g| Health::new(o, v, g, before.stable))
+            }
+            _ => None,
+        };
+        TargetResult {
+            function: target.function.clone(),
+            alias: target.alias.clone(),
+            decision: d.outcome.label(),
+            reason: d.reason.clone(),
+            stable: Some(after.stable),
+            canary: after.canary.map(|c| c.version),
+            weight_before: before.canary_weight(),
+            weight_after: after.canary_weight(),
+            health,
+            dry_run,
+        }
+    }
+
+    /// A target that could not be decided (`error`) or written (`conflict`).
+    pub fn failed(
+        target: &Target,
+        decision: &'static str,
+        before: Option<&AliasState>,
+        reason: String,
+        dry_run: bool,
+    ) -> Self {
+        let w = before.map(|b| b.canary_weight()).unwrap_or_default();
+        TargetResult {
+            function: target.function.clone(),
+            alias: target.alias.clone(),
+            decision,
+            reason,
+            stable: before.map(|b| b.stable),
+            canary: before.and_then(|b| b.canary.map(|c| c.version)),
+            weight_before: w,
+            weight_after: w,
+            health: None,
+            dry_run,
+        }
+    }
+}

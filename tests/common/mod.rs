@@ -1,0 +1,300 @@
+//! Shared helpers for the emulator-backed tests and the demo: a real SDK client
+//! against the local emulator, fixtures for functions, versions and aliases, and
+//! a writer of the metrics Lambda itself emits per version.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{AliasRoutingConfiguration, FunctionCode, Runtime};
+use lambda_rollout::aws::{CloudWatchMetrics, LambdaAliases};
+use lambda_rollout::config::Config;
+use lambda_rollout::executor::Executor;
+use lambda_rollout::handler::Handler;
+use lambda_rollout::model::UtcTime;
+use serde_json::Value;
+
+pub const ROLE: &str = "arn:aws:iam::000000000000:role/hello-role";
+pub const OTHER_ROLE: &str = "arn:aws:iam::000000000000:role/other-role";
+
+pub struct Emulator {
+    pub lambda: aws_sdk_lambda::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+}
+
+/// Connects to the emulator named by AWS_ENDPOINT_URL. Fails (never skips) when
+/// it is not set: these tests run under `make test`, which starts it.
+pub async fn emulator() -> Emulator {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+        "AWS_ENDPOINT_URL is not set: run the tests with `make test`, which starts the local \
+         emulator, or `make emulator-up` and `source .tools/emulator-4566/env`"
+    );
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    Emulator {
+        lambda: aws_sdk_lambda::Client::new(&config),
+        cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+    }
+}
+
+/// A function name no other test (or earlier run against the same emulator) uses.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}-{}-{}-{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The seed's demo function: a Python handler answering with its colour.
+pub fn hello_zip(message: &str) -> Vec<u8> {
+    let code = format!(
+        "def lambda_handler(event, context):\n    return {{\"statusCode\": 200, \"body\": {message:?}}}\n"
+    );
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    w.start_file("lambda_function.py", opts).unwrap();
+    w.write_all(code.as_bytes()).unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+impl Emulator {
+    pub fn handler(&self, config: Config) -> Handler<LambdaAliases, CloudWatchMetrics> {
+        Handler::new(
+            Executor::new(
+                LambdaAliases::new(self.lambda.clone()),
+                CloudWatchMetrics::new(self.cloudwatch.clone()),
+            ),
+            config,
+        )
+    }
+
+    pub async fn create_function(&self, name: &str, message: &str) {
+        self.lambda
+            .create_function()
+            .function_name(name)
+            .runtime(Runtime::Python312)
+            .handler("lambda_function.lambda_handler")
+            .role(ROLE)
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(hello_zip(message)))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("create_function");
+        self.wait_updated(name).await;
+    }
+
+    async fn wait_updated(&self, name: &str) {
+        for _ in 0..100 {
+            let f = self
+                .lambda
+                .get_function_configuration()
+                .function_name(name)
+                .send()
+                .await
+                .expect("get_function_configuration");
+            let active = f.state().map(|s| s.as_str()) == Some("Active");
+            let updated = f
+                .last_update_status()
+                .map(|s| s.as_str() == "Successful")
+                .unwrap_or(true);
+            if active && updated {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("function {name} did not become Active");
+    }
+
+    /// Puts new code in place and publishes it: returns the version number.
+    pub async fn publish(&self, name: &str, message: &str) -> String {
+        self.publish_with_role(name, message, ROLE).await
+    }
+
+    pub async fn publish_with_role(&self, name: &str, message: &str, role: &str) -> String {
+        self.lambda
+            .update_function_code()
+            .function_name(name)
+            .zip_file(Blob::new(hello_zip(message)))
+            .send()
+            .await
+            .expect("update_function_code");
+        self.wait_updated(name).await;
+        let current_role = self
+            .lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .unwrap()
+            .role()
+            .unwrap_or_default()
+            .to_string();
+        if current_role != role {
+            self.lambda
+                .update_function_configuration()
+                .function_name(name)
+                .role(role)
+                .send()
+                .await
+                .expect("update_function_configuration");
+            self.wait_updated(name).await;
+        }
+        let v = self
+            .lambda
+            .publish_version()
+            .function_name(name)
+            .description(message)
+            .send()
+            .await
+            .expect("publish_version");
+        v.version().unwrap().to_string()
+    }
+
+    pub async fn create_alias(&self, name: &str, alias: &str, version: &str) {
+        self.lambda
+            .create_alias()
+            .function_name(name)
+            .name(alias)
+            .function_version(version)
+            .send()
+            .await
+            .expect("create_alias");
+    }
+
+    /// The alias exactly as the emulator holds it, for before/after comparisons.
+    pub async fn alias_raw(&self, name: &str, alias: &str) -> AliasView {
+        let a = self
+            .lambda
+            .get_alias()
+            .function_name(name)
+            .name(alias)
+            .send()
+            .await
+            .expect("get_alias");
+        let mut weights: Vec<(String, f64)> = a
+            .routing_config()
+            .and_then(|r| r.additional_version_weights())
+            .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default();
+        weights.sort_by(|x, y| x.0.cmp(&y.0));
+        AliasView {
+            function_version: a.function_version().unwrap_or_default().to_string(),
+            weights,
+            description: a.description().unwrap_or_default().to_string(),
+            revision_id: a.revision_id().unwrap_or_default().to_string(),
+        }
+    }
+
+    /// What a human in the console does: set the routing directly.
+    pub async fn set_routing(
+        &self,
+        name: &str,
+        alias: &str,
+        version: Option<&str>,
+        green: Option<(&str, f64)>,
+    ) {
+        let weights = green
+            .map(|(v, w)| [(v.to_string(), w)].into_iter().collect())
+            .unwrap_or_default();
+        let mut req = self
+            .lambda
+            .update_alias()
+            .function_name(name)
+            .name(alias)
+            .routing_config(
+                AliasRoutingConfiguration::builder()
+                    .set_additional_version_weights(Some(weights))
+                    .build(),
+            );
+        if let Some(v) = version {
+            req = req.function_version(v);
+        }
+        req.send().await.expect("update_alias by hand");
+    }
+
+    /// Writes the per-minute metrics Lambda emits for one version invoked through
+    /// the alias: `Invocations` and `Errors` with the `ExecutedVersion` dimensions.
+    pub async fn put_version_minute(
+        &self,
+        function: &str,
+        alias: &str,
+        version: &str,
+        minute: UtcTime,
+        invocations: u64,
+        errors: u64,
+    ) {
+        let dims = vec![
+            Dimension::builder()
+                .name("FunctionName")
+                .value(function)
+                .build(),
+            Dimension::builder()
+                .name("Resource")
+                .value(format!("{function}:{alias}"))
+                .build(),
+            Dimension::builder()
+                .name("ExecutedVersion")
+                .value(version)
+                .build(),
+        ];
+        let datum = |name: &str, value: u64| {
+            MetricDatum::builder()
+                .metric_name(name)
+                .set_dimensions(Some(dims.clone()))
+                .timestamp(DateTime::from_secs(minute.unix()))
+                .value(value as f64)
+                .unit(StandardUnit::Count)
+                .build()
+        };
+        let mut data = vec![datum("Invocations", invocations)];
+        // Lambda leaves Errors out in minutes without errors; so do we, which
+        // exercises "missing Errors with invocations present means zero".
+        if errors > 0 {
+            data.push(datum("Errors", errors));
+        }
+        self.cloudwatch
+            .put_metric_data()
+            .namespace("AWS/Lambda")
+            .set_metric_data(Some(data))
+            .send()
+            .await
+            .expect("put_metric_data");
+    }
+
+    /// Runs the handler on a payload; panics on a handler error.
+    pub async fn run(&self, config: &Config, payload: Value, now: UtcTime) -> Value {
+        let h = self.handler(config.clone());
+        let resp = h
+            .handle(&payload, now)
+            .await
+            .unwrap_or_else(|e| panic!("{payload}: {e}"));
+        serde_json::to_value(resp).unwrap()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasView {
+    pub function_version: String,
+    pub weights: Vec<(String, f64)>,
+    pub description: String,
+    pub revision_id: String,
+}
+
+/// A simulated clock starting in the recent past on a minute boundary, so
+/// metrics written "at" simulated minutes are plausible to CloudWatch.
+pub fn sim_start() -> UtcTime {
+    UtcTime::from_unix(UtcTime::now().unix() - 3 * 3600).floor_minute()
+}

@@ -1,0 +1,561 @@
+//! Wire-level tests: the real handler, executor and SDK adapters against the
+//! local AWS emulator over HTTP (started by `make test`).
+
+mod common;
+
+use common::{emulator, sim_start, unique, Emulator, OTHER_ROLE};
+use lambda_rollout::aws::{CloudWatchMetrics, LambdaAliases};
+use lambda_rollout::config::Config;
+use lambda_rollout::engine::AliasState;
+use lambda_rollout::error::Error;
+use lambda_rollout::executor::Executor;
+use lambda_rollout::handler::Handler;
+use lambda_rollout::model::{Target, UtcTime};
+use lambda_rollout::ports::{AliasRead, AliasSnapshot, AliasWrite, StoreError};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+const POLICY: &str = r#"{"steps":[10,50,100],"bake":"2m","min_invocations":20,"max_error_rate":2,"metric_lag":"1m"}"#;
+
+fn policy() -> Value {
+    serde_json::from_str(POLICY).unwrap()
+}
+
+/// A function with v1 "Blue" and v2 "Green" and an alias `live` on v1.
+async fn blue_green(em: &Emulator, prefix: &str) -> String {
+    let f = unique(prefix);
+    em.create_function(&f, "Hello From Blue Deployment").await;
+    assert_eq!(em.publish(&f, "Hello From Blue Deployment").await, "1");
+    assert_eq!(em.publish(&f, "Hello From Green Deployment").await, "2");
+    em.create_alias(&f, "live", "1").await;
+    f
+}
+
+fn tick(f: &str) -> Value {
+    json!({"action":"tick","targets":[{"function":f,"alias":"live","policy":policy()}]})
+}
+
+fn only(resp: &Value) -> &Value {
+    let r = resp["results"].as_array().expect("results");
+    assert_eq!(r.len(), 1, "{resp}");
+    &r[0]
+}
+
+/// One simulated minute of traffic, split by the alias's current weight, then a
+/// tick one minute (the policy's metric_lag) after that minute closes.
+async fn minute(
+    em: &Emulator,
+    f: &str,
+    m: UtcTime,
+    per_minute: u64,
+    green_error_pct: f64,
+    blue: &str,
+    green: &str,
+) -> Value {
+    let a = em.alias_raw(f, "live").await;
+    let w = a
+        .weights
+        .iter()
+        .find(|(v, _)| v == green)
+        .map(|(_, w)| *w)
+        .unwrap_or(0.0);
+    let g = (per_minute as f64 * w).round() as u64;
+    let b = per_minute - g;
+    let stable = a.function_version.clone();
+    em.put_version_minute(
+        f,
+        "live",
+        &stable,
+        m,
+        if stable == blue { b } else { b + g },
+        0,
+    )
+    .await;
+    if g > 0 && stable == blue {
+        let errors = (g as f64 * green_error_pct / 100.0).round() as u64;
+        em.put_version_minute(f, "live", green, m, g, errors).await;
+    }
+    let now = UtcTime::from_unix(m.unix() + 120);
+    em.run(&Config::from_values(None, None), tick(f), now).await
+}
+
+#[tokio::test]
+async fn a_healthy_version_is_ticked_to_promotion() {
+    let em = emulator().await;
+    let f = blue_green(&em, "promote").await;
+    let cfg = Config::from_values(None, None);
+    let t0 = sim_start();
+
+    let r = em
+        .run(
+            &cfg,
+            json!({"action":"start","function":f,"alias":"live","version":"2","policy":policy()}),
+            t0,
+        )
+        .await;
+    assert_eq!(only(&r)["decision"], "started", "{r}");
+    assert_eq!(only(&r)["weight_after"], 10.0);
+    let a = em.alias_raw(&f, "live").await;
+    assert_eq!(a.function_version, "1");
+    assert_eq!(a.weights, vec![("2".to_string(), 0.1)]);
+    assert!(
+        a.description
+            .contains("[lambda-rollout/1 rolling green=2 blue=1 w=10 "),
+        "{}",
+        a.description
+    );
+
+    let mut decisions = Vec::new();
+    for k in 0..30 {
+        let m = UtcTime::from_unix(t0.unix() + 60 * k);
+        let r = minute(&em, &f, m, 400, 0.0, "1", "2").await;
+        let res = only(&r).clone();
+        let d = res["decision"].as_str().unwrap().to_string();
+        if d == "advanced" || d == "promoted" {
+            assert_eq!(res["health"]["verdict"], "pass", "{res}");
+            assert!(
+                res["health"]["green"]["invocations"].as_u64().unwrap() >= 20,
+                "{res}"
+            );
+        }
+        decisions.push((d.clone(), res["weight_after"].as_f64().unwrap()));
+        if d == "promoted" {
+            break;
+        }
+    }
+    let advanced: Vec<f64> = decisions
+        .iter()
+        .filter(|(d, _)| d == "advanced")
+        .map(|(_, w)| *w)
+        .collect();
+    assert_eq!(advanced, vec![50.0], "{decisions:?}");
+    assert_eq!(decisions.last().unwrap().0, "promoted", "{decisions:?}");
+    let a = em.alias_raw(&f, "live").await;
+    assert_eq!(a.function_version, "2");
+    assert!(a.weights.is_empty());
+    assert!(!a.description.contains("rolling"), "{}", a.description);
+}
+
+#[tokio::test]
+async fn a_failing_version_is_rolled_back_and_not_restarted() {
+    let em = emulator().await;
+    let f = blue_green(&em, "rollback").await;
+    let cfg = Config::from_values(None, None);
+    let t0 = sim_start();
+    em.run(
+        &cfg,
+        json!({"action":"start","function":f,"alias":"live","policy":policy()}),
+        t0,
+    )
+    .await;
+    let mut last = Value::Null;
+    for k in 0..10 {
+        let m = UtcTime::from_unix(t0.unix() + 60 * k);
+        last = minute(&em, &f, m, 400, 25.0, "1", "2").await;
+        if only(&last)["decision"] != "held" {
+            break;
+        }
+    }
+    let res = only(&last);
+    assert_eq!(res["decision"], "rolled_back", "{last}");
+    assert_eq!(res["health"]["verdict"], "fail");
+    let reason = res["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("errors check failed")
+            && reason.contains("green 2:")
+            && reason.contains("blue 1:"),
+        "{reason}"
+    );
+    let a = em.alias_raw(&f, "live").await;
+    assert_eq!((a.function_version.as_str(), a.weights.len()), ("1", 0));
+    assert!(
+        a.description.ends_with("[lambda-rollout/1 idle rb=2]"),
+        "{}",
+        a.description
+    );
+
+    // Not restarted: neither by default nor by name, unless forced.
+    let h = em.handler(cfg.clone());
+    for p in [
+        json!({"action":"start","function":f,"alias":"live"}),
+        json!({"action":"start","function":f,"alias":"live","version":"2"}),
+    ] {
+        let e = h.handle(&p, t0).await.unwrap_err();
+        assert!(e.to_string().contains("rolled back before"), "{e}");
+    }
+    let r = em
+        .run(
+            &cfg,
+            json!({"action":"start","function":f,"alias":"live","version":2,"force":true}),
+            t0,
+        )
+        .await;
+    assert_eq!(only(&r)["decision"], "started");
+}
+
+#[tokio::test]
+async fn every_manual_action_against_the_emulator() {
+    let em = emulator().await;
+    let f = blue_green(&em, "manual").await;
+    let cfg = Config::from_values(None, None);
+    let t0 = sim_start();
+    let act = |a: &str| json!({"action":a,"function":f,"alias":"live"});
+
+    // Nothing in progress: status, pause, resume, promote and rollback say so.
+    for a in ["status", "pause", "resume", "promote", "rollback"] {
+        let r = em.run(&cfg, act(a), t0).await;
+        assert_eq!(only(&r)["decision"], "idle", "{a}: {r}");
+    }
+    let r = em
+        .run(
+            &cfg,
+            json!({"action":"start","function":f,"alias":"live","dry_run":true}),
+            t0,
+        )
+        .await;
+    assert_eq!(only(&r)["decision"], "started");
+    assert!(
+        em.alias_raw(&f, "live").await.weights.is_empty(),
+        "dry_run wrote nothing"
+    );
+
+    em.run(&cfg, act("start"), t0).await;
+    let r = em.run(&cfg, act("status"), t0).await;
+    assert_eq!(only(&r)["decision"], "held", "{r}");
+    assert_eq!(only(&r)["dry_run"], true);
+
+    let r = em.run(&cfg, act("pause"), t0).await;
+    assert_eq!(only(&r)["decision"], "paused");
+    assert!(em
+        .alias_raw(&f, "live")
+        .await
+        .description
+        .contains(" paused "));
+    // A paused rollout holds at every tick, whatever the metrics say.
+    let later = UtcTime::from_unix(t0.unix() + 3600);
+    let r = em.run(&cfg, tick(&f), later).await;
+    assert_eq!(only(&r)["decision"], "held");
+    assert!(
+        only(&r)["reason"].as_str().unwrap().starts_with("paused"),
+        "{r}"
+    );
+
+    let r = em.run(&cfg, act("resume"), later).await;
+    assert_eq!(only(&r)["decision"], "resumed");
+    let r = em
+        .run(
+            &cfg,
+            json!({"action":"promote","function":f,"alias":"live","reason":"on-call"}),
+            later,
+        )
+        .await;
+    assert_eq!(only(&r)["decision"], "promoted");
+    assert_eq!(only(&r)["stable"], "2");
+    let a = em.alias_raw(&f, "live").await;
+    assert_eq!((a.function_version.as_str(), a.weights.len()), ("2", 0));
+
+    // A third version, rolled back by hand.
+    em.publish(&f, "Hello From Version 3").await;
+    let r = em.run(&cfg, act("start"), later).await;
+    assert_eq!(only(&r)["canary"], "3");
+    let r = em
+        .run(
+            &cfg,
+            json!({"action":"rollback","function":f,"alias":"live","reason":"p99 doubled"}),
+            later,
+        )
+        .await;
+    assert_eq!(only(&r)["decision"], "rolled_back");
+    assert!(only(&r)["reason"].as_str().unwrap().contains("p99 doubled"));
+    let a = em.alias_raw(&f, "live").await;
+    assert_eq!((a.function_version.as_str(), a.weights.len()), ("2", 0));
+    assert!(a.description.contains("rb=3"));
+}
+
+#[tokio::test]
+async fn a_human_moving_the_weight_pauses_the_rollout() {
+    let em = emulator().await;
+    let f = blue_green(&em, "human").await;
+    let cfg = Config::from_values(None, None);
+    let t0 = sim_start();
+    em.run(
+        &cfg,
+        json!({"action":"start","function":f,"alias":"live","policy":policy()}),
+        t0,
+    )
+    .await;
+    em.set_routing(&f, "live", None, Some(("2", 0.4))).await;
+    let r = em
+        .run(&cfg, tick(&f), UtcTime::from_unix(t0.unix() + 600))
+        .await;
+    assert_eq!(only(&r)["decision"], "paused", "{r}");
+    let a = em.alias_raw(&f, "live").await;
+    assert_eq!(
+        a.weights,
+        vec![("2".to_string(), 0.4)],
+        "the human's weight stands"
+    );
+    assert!(
+        a.description.contains("paused green=2 blue=1 w=40 "),
+        "{}",
+        a.description
+    );
+
+    // The human clears the routing: the rollout is closed, 2 remembered.
+    em.set_routing(&f, "live", None, None).await;
+    let r = em
+        .run(&cfg, tick(&f), UtcTime::from_unix(t0.unix() + 660))
+        .await;
+    assert_eq!(only(&r)["decision"], "idle", "{r}");
+    assert!(em
+        .alias_raw(&f, "live")
+        .await
+        .description
+        .contains("idle rb=2"));
+}
+
+/// Wraps the real adapter and changes the alias, through the real API, right
+/// before each of our writes: the first `interfere` writes lose the race.
+struct Racing {
+    inner: LambdaAliases,
+    em: Arc<Emulator>,
+    function: String,
+    interfere: u32,
+    writes: AtomicU32,
+}
+
+impl AliasRead for Racing {
+    async fn read_alias(&self, t: &Target) -> Result<AliasSnapshot, StoreError> {
+        self.inner.read_alias(t).await
+    }
+    async fn published_versions(
+        &self,
+        f: &str,
+    ) -> Result<Vec<lambda_rollout::engine::PublishedVersion>, StoreError> {
+        self.inner.published_versions(f).await
+    }
+}
+
+impl AliasWrite for Racing {
+    async fn write_alias(
+        &self,
+        t: &Target,
+        a: &AliasState,
+        rev: &str,
+    ) -> Result<String, StoreError> {
+        if self.writes.fetch_add(1, Ordering::SeqCst) < self.interfere {
+            // A console "save" that changes nothing but the RevisionId.
+            let current = self.em.alias_raw(&self.function, "live").await;
+            self.em
+                .lambda
+                .update_alias()
+                .function_name(&self.function)
+                .name("live")
+                .description(current.description)
+                .send()
+                .await
+                .unwrap();
+        }
+        self.inner.write_alias(t, a, rev).await
+    }
+}
+
+#[tokio::test]
+async fn a_revision_conflict_is_decided_again_once_then_reported() {
+    let em = Arc::new(emulator().await);
+    let f = blue_green(&em, "race").await;
+    let t0 = sim_start();
+    let racing = |interfere| {
+        Handler::new(
+            Executor::new(
+                Racing {
+                    inner: LambdaAliases::new(em.lambda.clone()),
+                    em: em.clone(),
+                    function: f.clone(),
+                    interfere,
+                    writes: AtomicU32::new(0),
+                },
+                CloudWatchMetrics::new(em.cloudwatch.clone()),
+            ),
+            Config::from_values(None, None),
+        )
+    };
+    let start = json!({"action":"start","function":f,"alias":"live","version":"2"});
+
+    // Two interfering edits: both attempts lose, nothing of ours is written.
+    let e = racing(2).handle(&start, t0).await.unwrap_err();
+    assert!(matches!(e, Error::Conflict { .. }), "{e}");
+    assert!(e.to_string().contains("run it again"));
+    let a = em.alias_raw(&f, "live").await;
+    assert!(a.weights.is_empty(), "nothing of ours was written");
+    assert_eq!(a.description, "");
+
+    // One interfering edit: re-read, decide again, apply; the human's text stays.
+    let r = racing(1).handle(&start, t0).await.unwrap();
+    assert_eq!(r.results[0].decision, "started");
+    let a = em.alias_raw(&f, "live").await;
+    assert_eq!(a.weights, vec![("2".to_string(), 0.1)]);
+    assert!(
+        a.description
+            .starts_with("[lambda-rollout/1 rolling green=2"),
+        "{}",
+        a.description
+    );
+
+    // A tick that keeps losing reports `conflict` for that target and writes
+    // nothing: here it wants to pause after a human moved the weight.
+    em.set_routing(&f, "live", None, Some(("2", 0.3))).await;
+    let before = em.alias_raw(&f, "live").await;
+    let r = racing(2)
+        .handle(&tick(&f), UtcTime::from_unix(t0.unix() + 600))
+        .await
+        .unwrap();
+    assert_eq!(r.results[0].decision, "conflict", "{:?}", r.results[0]);
+    assert!(r.results[0].reason.contains("changed twice"));
+    let a = em.alias_raw(&f, "live").await;
+    assert_eq!(a.weights, before.weights);
+    assert_eq!(
+        a.description, before.description,
+        "only the interfering saves landed"
+    );
+    let rollback = json!({"action":"rollback","function":f,"alias":"live"});
+    let r = racing(1).handle(&rollback, t0).await.unwrap();
+    assert_eq!(
+        r.results[0].decision, "rolled_back",
+        "a rollback racing an edit still lands"
+    );
+}
+
+#[tokio::test]
+async fn bad_inputs_change_nothing_byte_for_byte() {
+    let em = emulator().await;
+    let f = blue_green(&em, "badinput").await;
+    let cfg = Config::from_values(None, None);
+    let t0 = sim_start();
+    em.run(
+        &cfg,
+        json!({"action":"start","function":f,"alias":"live","policy":policy()}),
+        t0,
+    )
+    .await;
+    em.publish_with_role(&f, "other role", OTHER_ROLE).await; // version 3
+    let before = em.alias_raw(&f, "live").await;
+    let h = em.handler(cfg);
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"action":"deploy","function":f,"alias":"live"}),
+            "unknown action",
+        ),
+        (
+            json!({"action":"start","function":f,"alias":"live","version":"$LATEST"}),
+            "$LATEST",
+        ),
+        (
+            json!({"action":"start","function":f,"alias":"live","version":"3"}),
+            "in progress",
+        ),
+        (
+            json!({"action":"tick","targets":[{"function":f,"alias":"live","policy":{"steps":[50,20]}}]}),
+            "strictly increasing",
+        ),
+        (
+            json!({"action":"tick","targets":[{"function":f,"alias":"live","policy":{"steps":[10,120]}}]}),
+            "out of range",
+        ),
+        (
+            json!({"action":"tick","targets":[{"function":f,"alias":"live","policy":{"bake":"soon"}}]}),
+            "policy.bake",
+        ),
+        (
+            json!({"action":"tick","targets":[{"function":f,"alias":"live","policy":{"colour":"red"}}]}),
+            "unknown field",
+        ),
+        (
+            json!({"action":"promote","function":f,"alias":"live","extra":1}),
+            "unknown field `extra`",
+        ),
+        (
+            json!({"action":"status","function":f,"alias":"nope"}),
+            "create-alias",
+        ),
+        (
+            json!({"action":"status","function":format!("{f}-missing"),"alias":"live"}),
+            "does not exist",
+        ),
+        (json!("tick"), "JSON object"),
+    ];
+    for (p, want) in cases {
+        let e = h.handle(&p, t0).await.unwrap_err().to_string();
+        assert!(e.contains(want), "{p}: {e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+        assert_eq!(
+            em.alias_raw(&f, "live").await,
+            before,
+            "{p} changed the alias"
+        );
+    }
+}
+
+#[tokio::test]
+async fn start_refuses_missing_versions_aliases_and_role_mismatches() {
+    let em = emulator().await;
+    let f = blue_green(&em, "refuse").await;
+    em.publish_with_role(&f, "other role", OTHER_ROLE).await; // version 3
+    let h = em.handler(Config::from_values(None, None));
+    let t0 = sim_start();
+    let before = em.alias_raw(&f, "live").await;
+    let cases = [
+        (
+            json!({"action":"start","function":f,"alias":"live","version":"9"}),
+            "does not exist",
+        ),
+        (
+            json!({"action":"start","function":f,"alias":"live","version":"1"}),
+            "already the stable",
+        ),
+        (
+            json!({"action":"start","function":f,"alias":"live","version":"3"}),
+            "different execution roles",
+        ),
+        (
+            json!({"action":"start","function":f,"alias":"canary","version":"2"}),
+            "create-alias",
+        ),
+    ];
+    for (p, want) in cases {
+        let e = h.handle(&p, t0).await.unwrap_err().to_string();
+        assert!(e.contains(want), "{p}: {e}");
+    }
+    assert_eq!(em.alias_raw(&f, "live").await, before);
+}
+
+/// The emulator fix `fix_update_alias_routing` (emulator/plugin): without it,
+/// UpdateAlias with a non-empty RoutingConfig answers 500.
+#[tokio::test]
+async fn emulator_fix_update_alias_with_routing() {
+    let em = emulator().await;
+    let f = blue_green(&em, "fix").await;
+    em.set_routing(&f, "live", None, Some(("2", 0.25))).await;
+    assert_eq!(
+        em.alias_raw(&f, "live").await.weights,
+        vec![("2".to_string(), 0.25)]
+    );
+    // And it still validates like AWS: routing to the primary version is refused.
+    let e = em
+        .lambda
+        .update_alias()
+        .function_name(&f)
+        .name("live")
+        .routing_config(
+            aws_sdk_lambda::types::AliasRoutingConfiguration::builder()
+                .additional_version_weights("1", 0.5)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert!(e
+        .into_service_error()
+        .is_invalid_parameter_value_exception());
+}

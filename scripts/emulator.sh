@@ -92,7 +92,11 @@ running() {
 }
 
 healthy() {
-    curl -sf "http://127.0.0.1:$PORT/_localstack/health" >/dev/null 2>&1
+    # The venv's Python, not curl: one tool fewer that a fresh machine must have.
+    "$VENV/bin/python" - "$PORT" <<'PY' >/dev/null 2>&1
+import sys, urllib.request
+urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/_localstack/health", timeout=2).read()
+PY
 }
 
 up() {

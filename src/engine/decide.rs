@@ -12,6 +12,9 @@ use super::step::{first_step, next_step, position, Next};
 use crate::model::{format_duration, Target, UtcTime, Version};
 use crate::policy::Policy;
 
+/// The longest health window read for one step.
+pub const MAX_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Started,
@@ -204,8 +207,10 @@ pub fn tick(
         )));
     }
 
-    let start = r.since.floor_minute();
     let end = now.minus(policy.metric_lag).floor_minute();
+    // A step that has lasted longer than a day is judged on its last day: the
+    // query stays bounded (1,440 points a series) and recent data counts.
+    let start = r.since.floor_minute().max(end.minus(MAX_WINDOW));
     let baked = now.since(r.since);
     let bake_note = format!(
         "{} of {} bake",

@@ -1,0 +1,602 @@
+//! Tick-by-tick rollout scenarios over the pure engine: no I/O, the clock and the
+//! traffic are simulated. Each scenario reads GIVEN / WHEN / THEN.
+
+use std::time::Duration;
+
+use lambda_rollout::engine::{
+    command, tick, AliasState, Canary, Decision, Description, Manual, Metrics, MetricsRequest,
+    Observation, Outcome, Phase, PublishedVersion, TickStep, VersionFigures,
+};
+use lambda_rollout::model::{Target, UtcTime, Version, Weight};
+use lambda_rollout::policy::{Policy, PolicySpec, PRESETS};
+
+fn v(n: u64) -> Version {
+    Version::new(n).unwrap()
+}
+
+fn w(p: f64) -> Weight {
+    Weight::from_percent(p).unwrap()
+}
+
+fn versions(n: u64) -> Vec<PublishedVersion> {
+    (1..=n)
+        .map(|i| PublishedVersion {
+            version: v(i),
+            role: "arn:aws:iam::1:role/r".into(),
+            dead_letter_target: None,
+        })
+        .collect()
+}
+
+/// A simulated alias with steady traffic: `rpm` requests a minute split by the
+/// weight, green and blue failing at their own rates.
+struct World {
+    target: Target,
+    alias: AliasState,
+    policy: Policy,
+    now: UtcTime,
+    rpm: u64,
+    green_error_pct: f64,
+    blue_error_pct: f64,
+    metrics_down: bool,
+    partial: bool,
+}
+
+impl World {
+    fn new(policy: Policy) -> Self {
+        World {
+            target: Target::new("hello", "live").unwrap(),
+            alias: AliasState {
+                stable: v(1),
+                canary: None,
+                description: "owned by team hello".into(),
+            },
+            policy,
+            now: UtcTime::parse_rfc3339("2026-11-27T12:00:00Z").unwrap(),
+            rpm: 1000,
+            green_error_pct: 0.0,
+            blue_error_pct: 0.1,
+            metrics_down: false,
+            partial: false,
+        }
+    }
+
+    fn observe(&self, req: &MetricsRequest) -> Observation {
+        let minutes = ((req.end.unix() - req.start.unix()) / 60) as u64;
+        let share = self
+            .alias
+            .canary
+            .map(|c| c.weight.fraction())
+            .unwrap_or(0.0);
+        let g = (self.rpm as f64 * share).round() as u64 * minutes;
+        let b = self.rpm * minutes - g;
+        Observation {
+            window_start: req.start,
+            window_end: req.end,
+            green: VersionFigures {
+                invocations: g,
+                errors: (g as f64 * self.green_error_pct / 100.0).round() as u64,
+            },
+            blue: VersionFigures {
+                invocations: b,
+                errors: (b as f64 * self.blue_error_pct / 100.0).round() as u64,
+            },
+            throttles: 0,
+            complete: !self.partial,
+        }
+    }
+
+    fn apply(&mut self, d: &Decision) {
+        if let Some(a) = &d.write {
+            self.alias = a.clone();
+        }
+    }
+
+    fn command(&mut self, m: Manual) -> Decision {
+        let d = command(&m, &self.alias, &self.policy, self.now, &versions(2)).unwrap();
+        self.apply(&d);
+        d
+    }
+
+    /// One minute passes, then the engine ticks once.
+    fn tick(&mut self) -> Decision {
+        self.now = self.now.plus(Duration::from_secs(60));
+        let d = match tick(
+            &self.target,
+            &self.alias,
+            &self.policy,
+            self.now,
+            Metrics::NotFetched,
+        )
+        .unwrap()
+        {
+            TickStep::Decided(d) => d,
+            TickStep::NeedMetrics(req) => {
+                let obs = self.observe(&req);
+                let m = if self.metrics_down {
+                    Metrics::Unavailable("timeout")
+                } else {
+                    Metrics::Fetched(&obs)
+                };
+                match tick(&self.target, &self.alias, &self.policy, self.now, m).unwrap() {
+                    TickStep::Decided(d) => d,
+                    TickStep::NeedMetrics(_) => panic!("asked twice"),
+                }
+            }
+        };
+        // Never unsafe: more traffic for green only on a pass verdict.
+        if matches!(d.outcome, Outcome::Advanced | Outcome::Promoted) {
+            assert_eq!(d.verdict.as_ref().map(|v| v.label()), Some("pass"), "{d:?}");
+            assert!(d.observation.as_ref().unwrap().complete);
+        }
+        self.apply(&d);
+        d
+    }
+
+    fn run_until(
+        &mut self,
+        max_ticks: usize,
+        stop: impl Fn(&Decision) -> bool,
+    ) -> Vec<(UtcTime, Decision)> {
+        let mut out = Vec::new();
+        for _ in 0..max_ticks {
+            let d = self.tick();
+            let done = stop(&d);
+            out.push((self.now, d));
+            if done {
+                break;
+            }
+        }
+        out
+    }
+
+    fn record(&self) -> lambda_rollout::engine::Record {
+        Description::parse(&self.alias.description).unwrap().record
+    }
+}
+
+fn policy(json: &str) -> Policy {
+    PolicySpec::resolve(&[&serde_json::from_str(json).unwrap()]).unwrap()
+}
+
+fn weights_of(trace: &[(UtcTime, Decision)]) -> Vec<(Outcome, Option<Weight>)> {
+    trace
+        .iter()
+        .filter(|(_, d)| d.outcome != Outcome::Held)
+        .map(|(_, d)| {
+            (
+                d.outcome,
+                d.write.as_ref().and_then(|a| a.canary.map(|c| c.weight)),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_healthy_canary_goes_all_the_way_to_promotion() {
+    // GIVEN the default policy and steady, healthy traffic
+    let mut world = World::new(Policy::defaults());
+    // WHEN version 2 is started and ticked every minute
+    let d = world.command(Manual::Start {
+        version: None,
+        force: false,
+    });
+    assert_eq!(d.outcome, Outcome::Started);
+    assert_eq!(
+        world.alias.canary,
+        Some(Canary {
+            version: v(2),
+            weight: w(10.0)
+        })
+    );
+    let trace = world.run_until(200, |d| d.outcome == Outcome::Promoted);
+    // THEN it advances through every step, each after its full bake, and promotes
+    assert_eq!(
+        weights_of(&trace),
+        vec![
+            (Outcome::Advanced, Some(w(25.0))),
+            (Outcome::Advanced, Some(w(50.0))),
+            (Outcome::Promoted, None),
+        ]
+    );
+    let mut step_start = UtcTime::parse_rfc3339("2026-11-27T12:00:00Z").unwrap();
+    for (t, d) in &trace {
+        if d.outcome != Outcome::Held {
+            assert!(
+                t.since(step_start) >= Duration::from_secs(300),
+                "bake respected"
+            );
+            step_start = *t;
+        }
+    }
+    assert_eq!(world.alias.stable, v(2));
+    assert_eq!(world.alias.canary, None);
+    assert_eq!(
+        world.alias.description, "owned by team hello",
+        "the user's text survives"
+    );
+}
+
+#[test]
+fn a_failing_canary_is_rolled_back_at_the_first_step_and_remembered() {
+    // GIVEN green failing 5% of its requests
+    let mut world = World::new(Policy::defaults());
+    world.green_error_pct = 5.0;
+    world.command(Manual::Start {
+        version: Some(v(2)),
+        force: false,
+    });
+    // WHEN the ticks come
+    let trace = world.run_until(20, |d| d.outcome != Outcome::Held);
+    // THEN it is rolled back from 10%, with the figures in the reason
+    let (_, last) = trace.last().unwrap();
+    assert_eq!(last.outcome, Outcome::RolledBack, "{trace:?}");
+    assert!(
+        last.reason.contains("errors check failed"),
+        "{}",
+        last.reason
+    );
+    assert!(last.reason.contains("green 2:") && last.reason.contains("blue 1:"));
+    assert_eq!((world.alias.stable, world.alias.canary), (v(1), None));
+    assert_eq!(world.record().rolled_back, Some(v(2)));
+    // AND it is not started again, unless forced
+    let e = command(
+        &Manual::Start {
+            version: None,
+            force: false,
+        },
+        &world.alias,
+        &world.policy,
+        world.now,
+        &versions(2),
+    )
+    .unwrap_err();
+    assert!(e.0.contains("rolled back before"), "{e}");
+    let d = world.command(Manual::Start {
+        version: None,
+        force: true,
+    });
+    assert_eq!(d.outcome, Outcome::Started);
+    assert_eq!(world.record().rolled_back, None);
+}
+
+#[test]
+fn no_traffic_holds_forever_and_never_promotes() {
+    // GIVEN an alias nobody calls
+    let mut world = World::new(Policy::defaults());
+    world.rpm = 0;
+    world.command(Manual::Start {
+        version: None,
+        force: false,
+    });
+    // WHEN a day of ticks passes
+    let trace = world.run_until(24 * 60, |_| false);
+    // THEN every tick holds at 10% and says why
+    assert!(trace.iter().all(|(_, d)| d.outcome == Outcome::Held));
+    assert_eq!(world.alias.canary.unwrap().weight, w(10.0));
+    let reason = &trace.last().unwrap().1.reason;
+    assert!(
+        reason.contains("too few invocations") && reason.contains("50 more needed"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn missing_or_partial_metrics_hold() {
+    for (down, partial) in [(true, false), (false, true)] {
+        let mut world = World::new(policy(r#"{"bake":"1m"}"#));
+        world.metrics_down = down;
+        world.partial = partial;
+        world.command(Manual::Start {
+            version: None,
+            force: false,
+        });
+        let trace = world.run_until(30, |_| false);
+        assert!(
+            trace.iter().all(|(_, d)| d.outcome == Outcome::Held),
+            "{down} {partial}"
+        );
+        assert_eq!(world.alias.canary.unwrap().weight, w(10.0));
+    }
+}
+
+#[test]
+fn failure_threshold_counts_failed_checks_before_rolling_back() {
+    let mut world = World::new(policy(r#"{"failure_threshold":3}"#));
+    world.green_error_pct = 10.0;
+    world.command(Manual::Start {
+        version: None,
+        force: false,
+    });
+    let trace = world.run_until(20, |d| d.outcome == Outcome::RolledBack);
+    let fails: Vec<&Decision> = trace
+        .iter()
+        .map(|(_, d)| d)
+        .filter(|d| d.verdict.as_ref().is_some_and(|v| v.label() == "fail"))
+        .collect();
+    assert_eq!(fails.len(), 3);
+    assert!(fails[0].reason.contains("(1 of 3)") && fails[0].outcome == Outcome::Held);
+    assert!(fails[1].reason.contains("(2 of 3)") && fails[1].outcome == Outcome::Held);
+    assert_eq!(fails[2].outcome, Outcome::RolledBack);
+}
+
+#[test]
+fn pause_holds_every_tick_and_resume_restarts_the_bake() {
+    let mut world = World::new(Policy::defaults());
+    world.command(Manual::Start {
+        version: None,
+        force: false,
+    });
+    world.run_until(3, |_| false);
+    let d = world.command(Manual::Pause {
+        reason: Some("latency alert".into()),
+    });
+    assert_eq!(d.outcome, Outcome::Paused);
+    let paused = world.run_until(60, |_| false);
+    assert!(paused
+        .iter()
+        .all(|(_, d)| d.outcome == Outcome::Held && d.reason.starts_with("paused")));
+    assert_eq!(world.alias.canary.unwrap().weight, w(10.0));
+    let resumed_at = world.now;
+    assert_eq!(world.command(Manual::Resume).outcome, Outcome::Resumed);
+    let trace = world.run_until(30, |d| d.outcome == Outcome::Advanced);
+    let (t, d) = trace.last().unwrap();
+    assert_eq!(d.outcome, Outcome::Advanced);
+    assert!(
+        t.since(resumed_at) >= Duration::from_secs(300),
+        "a full bake after resume"
+    );
+}
+
+#[test]
+fn a_human_moving_the_weight_pauses_as_found() {
+    let mut world = World::new(Policy::defaults());
+    world.command(Manual::Start {
+        version: None,
+        force: false,
+    });
+    world.run_until(2, |_| false);
+    // A human drags green to 40% in the console.
+    world.alias.canary = Some(Canary {
+        version: v(2),
+        weight: w(40.0),
+    });
+    let d = world.tick();
+    assert_eq!(d.outcome, Outcome::Paused);
+    assert!(
+        d.reason
+            .contains("recorded 2 at 10% over 1, found 2 at 40% over 1"),
+        "{}",
+        d.reason
+    );
+    assert_eq!(
+        world.alias.canary.unwrap().weight,
+        w(40.0),
+        "the human's weight stands"
+    );
+    let r = world.record().rollout.unwrap();
+    assert_eq!((r.phase, r.weight), (Phase::Paused, w(40.0)));
+    // Resume continues from there: the next step above 40% is 50%.
+    world.command(Manual::Resume);
+    let trace = world.run_until(30, |d| d.outcome == Outcome::Advanced);
+    assert_eq!(
+        trace
+            .last()
+            .unwrap()
+            .1
+            .write
+            .as_ref()
+            .unwrap()
+            .canary
+            .unwrap()
+            .weight,
+        w(50.0)
+    );
+}
+
+#[test]
+fn a_human_promoting_or_rolling_back_closes_the_rollout() {
+    let mut world = World::new(Policy::defaults());
+    world.command(Manual::Start {
+        version: None,
+        force: false,
+    });
+    world.alias.canary = None; // routing cleared by hand
+    let d = world.tick();
+    assert_eq!(d.outcome, Outcome::Idle);
+    assert_eq!(world.record().rolled_back, Some(v(2)));
+    assert_eq!(world.record().rollout, None);
+
+    let mut world = World::new(Policy::defaults());
+    world.command(Manual::Start {
+        version: None,
+        force: false,
+    });
+    world.alias.canary = None;
+    world.alias.stable = v(2); // promoted by hand
+    let d = world.tick();
+    assert_eq!(d.outcome, Outcome::Idle);
+    assert!(d.reason.contains("promoted outside"), "{}", d.reason);
+    assert_eq!(world.record().rolled_back, None);
+}
+
+#[test]
+fn every_preset_runs_its_codedeploy_step_sequence() {
+    for name in PRESETS {
+        let p = policy(&format!(
+            r#"{{"preset":"{name}","min_invocations":10,"metric_lag":"1m"}}"#
+        ));
+        let mut world = World::new(p.clone());
+        let d = world.command(Manual::Start {
+            version: None,
+            force: false,
+        });
+        if name == "AllAtOnce" {
+            assert_eq!(d.outcome, Outcome::Promoted, "AllAtOnce promotes at start");
+            assert_eq!(world.alias.stable, v(2));
+            continue;
+        }
+        let start = world.now;
+        let trace = world.run_until(1000, |d| d.outcome == Outcome::Promoted);
+        let got: Vec<Weight> = std::iter::once(w(10.0))
+            .chain(weights_of(&trace).iter().filter_map(|(_, w)| *w))
+            .chain(std::iter::once(Weight::FULL))
+            .collect();
+        assert_eq!(got, p.steps, "{name}");
+        // With 1-minute ticks each step takes its bake, plus a minute when the
+        // bake is shorter than the metric lag.
+        let steps = p.steps.len() as u64 - 1;
+        let took = world.now.since(start);
+        assert!(took >= p.bake * steps as u32, "{name}: {took:?}");
+        assert!(
+            took <= (p.bake + Duration::from_secs(60)) * steps as u32,
+            "{name}: {took:?}"
+        );
+    }
+}
+
+#[test]
+fn commands_refuse_with_a_reason_and_write_nothing() {
+    let world = World::new(Policy::defaults());
+    let refuse = |m: Manual, alias: &AliasState, vs: &[PublishedVersion]| {
+        command(&m, alias, &world.policy, world.now, vs)
+            .unwrap_err()
+            .0
+    };
+    assert!(refuse(
+        Manual::Start {
+            version: Some(v(1)),
+            force: false
+        },
+        &world.alias,
+        &versions(3)
+    )
+    .contains("already the stable"));
+    assert!(refuse(
+        Manual::Start {
+            version: Some(v(9)),
+            force: false
+        },
+        &world.alias,
+        &versions(3)
+    )
+    .contains("does not exist"));
+    assert!(refuse(
+        Manual::Start {
+            version: None,
+            force: false
+        },
+        &world.alias,
+        &versions(1)
+    )
+    .contains("no published version is newer"));
+    let mut other_role = versions(2);
+    other_role[1].role = "arn:aws:iam::1:role/other".into();
+    assert!(refuse(
+        Manual::Start {
+            version: None,
+            force: false
+        },
+        &world.alias,
+        &other_role
+    )
+    .contains("different execution roles"));
+    let mut dlq = versions(2);
+    dlq[1].dead_letter_target = Some("arn:aws:sqs:us-east-1:1:dlq".into());
+    assert!(refuse(
+        Manual::Start {
+            version: None,
+            force: false
+        },
+        &world.alias,
+        &dlq
+    )
+    .contains("dead-letter"));
+
+    // A rollout in progress: another version is refused, the same one is a no-op.
+    let mut world = World::new(Policy::defaults());
+    world.command(Manual::Start {
+        version: Some(v(2)),
+        force: false,
+    });
+    assert!(refuse(
+        Manual::Start {
+            version: Some(v(3)),
+            force: false
+        },
+        &world.alias,
+        &versions(3)
+    )
+    .contains("in progress"));
+    let d = command(
+        &Manual::Start {
+            version: Some(v(2)),
+            force: false,
+        },
+        &world.alias,
+        &world.policy,
+        world.now,
+        &versions(3),
+    )
+    .unwrap();
+    assert_eq!((d.outcome, d.write), (Outcome::Held, None));
+
+    // A tampered record: ticks and pause refuse, rollback clears it.
+    let mut alias = world.alias.clone();
+    alias.description = alias.description.replace("w=10", "w=ten");
+    let e = tick(
+        &world.target,
+        &alias,
+        &world.policy,
+        world.now,
+        Metrics::NotFetched,
+    )
+    .unwrap_err();
+    assert!(e.0.contains("w=ten") && e.0.contains("rollback"), "{e}");
+    assert!(refuse(Manual::Pause { reason: None }, &alias, &[]).contains("unreadable"));
+    let d = command(
+        &Manual::Rollback { reason: None },
+        &alias,
+        &world.policy,
+        world.now,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(d.outcome, Outcome::RolledBack);
+    let after = d.write.unwrap();
+    assert_eq!(after.canary, None);
+    assert!(
+        after
+            .description
+            .starts_with("owned by team hello [lambda-rollout/1 idle rb=2]"),
+        "{}",
+        after.description
+    );
+}
+
+#[test]
+fn a_step_that_lasts_for_days_reads_only_its_last_day() {
+    let mut world = World::new(Policy::defaults());
+    world.rpm = 0;
+    world.command(Manual::Start {
+        version: None,
+        force: false,
+    });
+    world.now = world.now.plus(Duration::from_secs(3 * 24 * 3600));
+    let step = tick(
+        &world.target,
+        &world.alias,
+        &world.policy,
+        world.now,
+        Metrics::NotFetched,
+    )
+    .unwrap();
+    let TickStep::NeedMetrics(req) = step else {
+        panic!("expected a metrics request")
+    };
+    assert_eq!(req.end.since(req.start), Duration::from_secs(24 * 3600));
+    assert_eq!(
+        req.end,
+        world.now.minus(world.policy.metric_lag).floor_minute()
+    );
+}

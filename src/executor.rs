@@ -67,16 +67,23 @@ where
                     e.to_string(),
                     dry_run,
                 )),
-                Ok(snap) => match engine::tick(t, &snap.state, p, now, Metrics::NotFetched) {
-                    Err(r) => Pending::Done(TargetResult::failed(
+                Ok(snap) => match self.first_pass(t, &snap.state, p, now).await {
+                    Err(reason) => Pending::Done(TargetResult::failed(
                         t,
                         "error",
                         Some(&snap.state),
-                        r.0,
+                        reason,
                         dry_run,
                     )),
                     Ok(TickStep::Decided(d)) => Pending::Ready(snap, d),
                     Ok(TickStep::NeedMetrics(req)) => Pending::Needs(snap, req),
+                    Ok(TickStep::NeedVersions) => Pending::Done(TargetResult::failed(
+                        t,
+                        "error",
+                        Some(&snap.state),
+                        "internal: versions were supplied but asked for again".into(),
+                        dry_run,
+                    )),
                 },
             });
         }
@@ -208,7 +215,38 @@ where
             })
     }
 
-    /// Decides one target on its own, fetching its metrics if the engine asks.
+    /// The engine's first look at a target, with the published versions fetched
+    /// if it asks for them (`auto_start`): what is left is a decision or a
+    /// metrics request.
+    async fn first_pass(
+        &self,
+        target: &Target,
+        state: &AliasState,
+        policy: &Policy,
+        now: UtcTime,
+    ) -> Result<TickStep, String> {
+        match engine::tick(target, state, policy, now, Metrics::NotFetched, None) {
+            Ok(TickStep::NeedVersions) => {
+                let versions = self
+                    .store
+                    .published_versions(&target.function)
+                    .await
+                    .map_err(|e| format!("auto_start: cannot list versions: {e}"))?;
+                engine::tick(
+                    target,
+                    state,
+                    policy,
+                    now,
+                    Metrics::NotFetched,
+                    Some(&versions),
+                )
+                .map_err(|r| r.0)
+            }
+            other => other.map_err(|r| r.0),
+        }
+    }
+
+    /// Decides one target on its own, fetching what the engine asks for.
     async fn decide_alone(
         &self,
         target: &Target,
@@ -216,7 +254,11 @@ where
         state: &AliasState,
         now: UtcTime,
     ) -> Result<Decision, Refusal> {
-        match engine::tick(target, state, policy, now, Metrics::NotFetched)? {
+        match self
+            .first_pass(target, state, policy, now)
+            .await
+            .map_err(Refusal)?
+        {
             TickStep::Decided(d) => Ok(d),
             TickStep::NeedMetrics(req) => {
                 match self.metrics.observe(std::slice::from_ref(&req)).await {
@@ -230,6 +272,7 @@ where
                     ),
                 }
             }
+            TickStep::NeedVersions => Err(Refusal("internal: versions asked for twice".into())),
         }
     }
 
@@ -323,10 +366,10 @@ fn decided(
     now: UtcTime,
     m: Metrics<'_>,
 ) -> Result<Decision, Refusal> {
-    match engine::tick(t, state, p, now, m)? {
+    match engine::tick(t, state, p, now, m, None)? {
         TickStep::Decided(d) => Ok(d),
-        TickStep::NeedMetrics(_) => Err(Refusal(
-            "internal: metrics were supplied but asked for again".into(),
+        TickStep::NeedMetrics(_) | TickStep::NeedVersions => Err(Refusal(
+            "internal: metrics were supplied but more was asked for".into(),
         )),
     }
 }

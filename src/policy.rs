@@ -43,6 +43,8 @@ pub struct PolicySpec {
     pub failure_threshold: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric_lag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_start: Option<bool>,
 }
 
 /// The validated policy. Steps are strictly increasing and end at 100%, which
@@ -58,6 +60,9 @@ pub struct Policy {
     pub failure_threshold: u32,
     #[serde(serialize_with = "ser_duration")]
     pub metric_lag: Duration,
+    /// A tick with no rollout in progress starts one for the newest published
+    /// version newer than stable that was not rolled back.
+    pub auto_start: bool,
 }
 
 fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -158,6 +163,7 @@ impl PolicySpec {
                 Some(s) => parse_duration(s).map_err(|e| err("metric_lag", e.0))?,
                 None => DEFAULT_METRIC_LAG,
             },
+            auto_start: layers.iter().find_map(|l| l.auto_start).unwrap_or(false),
         };
         policy.validate()?;
         Ok(policy)

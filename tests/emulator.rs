@@ -559,3 +559,31 @@ async fn emulator_fix_update_alias_with_routing() {
         .into_service_error()
         .is_invalid_parameter_value_exception());
 }
+
+#[tokio::test]
+async fn auto_start_begins_a_rollout_of_a_newly_published_version() {
+    let em = emulator().await;
+    let f = unique("autostart");
+    em.create_function(&f, "Hello From Blue Deployment").await;
+    em.publish(&f, "Hello From Blue Deployment").await;
+    em.create_alias(&f, "live", "1").await;
+    let cfg = Config::from_values(
+        Some(&format!(
+            r#"[{{"function":"{f}","alias":"live","policy":{{"auto_start":true}}}}]"#
+        )),
+        None,
+    );
+    let t0 = sim_start();
+    let scheduled = json!({"detail-type":"Scheduled Event","source":"aws.events","detail":{}});
+    let r = em.run(&cfg, scheduled.clone(), t0).await;
+    assert_eq!(only(&r)["decision"], "idle", "{r}");
+    // The release flow: new code is published (sam deploy with a release alias
+    // does this); the next scheduled tick starts it.
+    em.publish(&f, "Hello From Green Deployment").await;
+    let r = em.run(&cfg, scheduled, t0).await;
+    assert_eq!(only(&r)["decision"], "started", "{r}");
+    assert_eq!(
+        em.alias_raw(&f, "live").await.weights,
+        vec![("2".to_string(), 0.1)]
+    );
+}

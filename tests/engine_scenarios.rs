@@ -40,6 +40,8 @@ struct World {
     blue_error_pct: f64,
     metrics_down: bool,
     partial: bool,
+    /// Versions 1..=published exist.
+    published: u64,
 }
 
 impl World {
@@ -58,6 +60,7 @@ impl World {
             blue_error_pct: 0.1,
             metrics_down: false,
             partial: false,
+            published: 2,
         }
     }
 
@@ -93,7 +96,14 @@ impl World {
     }
 
     fn command(&mut self, m: Manual) -> Decision {
-        let d = command(&m, &self.alias, &self.policy, self.now, &versions(2)).unwrap();
+        let d = command(
+            &m,
+            &self.alias,
+            &self.policy,
+            self.now,
+            &versions(self.published),
+        )
+        .unwrap();
         self.apply(&d);
         d
     }
@@ -107,10 +117,27 @@ impl World {
             &self.policy,
             self.now,
             Metrics::NotFetched,
+            None,
         )
         .unwrap()
         {
             TickStep::Decided(d) => d,
+            TickStep::NeedVersions => {
+                let vs = versions(self.published);
+                match tick(
+                    &self.target,
+                    &self.alias,
+                    &self.policy,
+                    self.now,
+                    Metrics::NotFetched,
+                    Some(&vs),
+                )
+                .unwrap()
+                {
+                    TickStep::Decided(d) => d,
+                    other => panic!("asked twice: {other:?}"),
+                }
+            }
             TickStep::NeedMetrics(req) => {
                 let obs = self.observe(&req);
                 let m = if self.metrics_down {
@@ -118,9 +145,9 @@ impl World {
                 } else {
                     Metrics::Fetched(&obs)
                 };
-                match tick(&self.target, &self.alias, &self.policy, self.now, m).unwrap() {
+                match tick(&self.target, &self.alias, &self.policy, self.now, m, None).unwrap() {
                     TickStep::Decided(d) => d,
-                    TickStep::NeedMetrics(_) => panic!("asked twice"),
+                    other => panic!("asked twice: {other:?}"),
                 }
             }
         };
@@ -550,6 +577,7 @@ fn commands_refuse_with_a_reason_and_write_nothing() {
         &world.policy,
         world.now,
         Metrics::NotFetched,
+        None,
     )
     .unwrap_err();
     assert!(e.0.contains("w=ten") && e.0.contains("rollback"), "{e}");
@@ -589,6 +617,7 @@ fn a_step_that_lasts_for_days_reads_only_its_last_day() {
         &world.policy,
         world.now,
         Metrics::NotFetched,
+        None,
     )
     .unwrap();
     let TickStep::NeedMetrics(req) = step else {
@@ -599,4 +628,46 @@ fn a_step_that_lasts_for_days_reads_only_its_last_day() {
         req.end,
         world.now.minus(world.policy.metric_lag).floor_minute()
     );
+}
+
+#[test]
+fn auto_start_rolls_out_each_new_version_once() {
+    // GIVEN auto_start and version 2 published
+    let mut world = World::new(policy(r#"{"auto_start":true,"bake":"2m"}"#));
+    // WHEN ticks come, with nothing started by hand
+    let d = world.tick();
+    // THEN the tick starts version 2, and it is promoted in time
+    assert_eq!(d.outcome, Outcome::Started, "{}", d.reason);
+    assert!(
+        d.reason.starts_with("auto_start: rollout of version 2"),
+        "{}",
+        d.reason
+    );
+    world.run_until(100, |d| d.outcome == Outcome::Promoted);
+    assert_eq!(world.alias.stable, v(2));
+    let d = world.tick();
+    assert_eq!(d.outcome, Outcome::Idle);
+    assert!(
+        d.reason.contains("no published version is newer"),
+        "{}",
+        d.reason
+    );
+
+    // A broken version 3 is rolled back and never auto-started again ...
+    world.published = 3;
+    world.green_error_pct = 20.0;
+    assert_eq!(world.tick().outcome, Outcome::Started);
+    world.run_until(20, |d| d.outcome == Outcome::RolledBack);
+    assert_eq!(world.alias.stable, v(2));
+    for _ in 0..10 {
+        let d = world.tick();
+        assert_eq!(d.outcome, Outcome::Idle);
+        assert!(d.reason.contains("rolled back before"), "{}", d.reason);
+    }
+    // ... until a fixed version 4 is published.
+    world.published = 4;
+    world.green_error_pct = 0.0;
+    let d = world.tick();
+    assert_eq!(d.outcome, Outcome::Started);
+    assert_eq!(world.alias.canary.unwrap().version, v(4));
 }

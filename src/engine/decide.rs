@@ -95,6 +95,9 @@ pub enum Metrics<'a> {
 pub enum TickStep {
     Decided(Decision),
     NeedMetrics(MetricsRequest),
+    /// `auto_start` is on and nothing is rolling out: the function's published
+    /// versions are needed to see whether there is one to start.
+    NeedVersions,
 }
 
 /// Manual commands, already validated.
@@ -149,18 +152,45 @@ fn by(reason: &Option<String>) -> String {
     }
 }
 
-/// One tick for one target. Call with `Metrics::NotFetched` first; if the engine
-/// needs figures it answers `NeedMetrics`, and the executor calls again with them.
+/// One tick for one target. Call with `Metrics::NotFetched` and no versions
+/// first; if the engine needs figures (`NeedMetrics`) or the published versions
+/// (`NeedVersions`), the executor calls again with them.
 pub fn tick(
     target: &Target,
     alias: &AliasState,
     policy: &Policy,
     now: UtcTime,
     metrics: Metrics<'_>,
+    versions: Option<&[PublishedVersion]>,
 ) -> Result<TickStep, Refusal> {
     let desc = Description::parse(&alias.description).map_err(|e| Refusal(e.to_string()))?;
     let record = desc.record;
     let Some(r) = record.rollout else {
+        if policy.auto_start && live_canary(alias).is_none() {
+            let Some(versions) = versions else {
+                return Ok(TickStep::NeedVersions);
+            };
+            let d = match start(
+                alias,
+                &desc.user_text,
+                record,
+                policy,
+                now,
+                versions,
+                None,
+                false,
+            ) {
+                Ok(mut d) => {
+                    d.reason = format!("auto_start: {}", d.reason);
+                    d
+                }
+                Err(Refusal(why)) => Decision::new(
+                    Outcome::Idle,
+                    format!("auto_start: nothing to start: {why}"),
+                ),
+            };
+            return Ok(TickStep::Decided(d));
+        }
         let reason = match live_canary(alias) {
             Some(c) => format!(
                 "alias routes {} to version {} but no rollout is recorded, so lambda-rollout \

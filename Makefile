@@ -1,9 +1,14 @@
 # lambda-rollout. Quick start on a fresh machine: `make demo`, then `make test`.
-.PHONY: demo test lint emulator-up emulator-down build clean
+.PHONY: demo demo-lambda test lint build deploy emulator-up emulator-down clean
 
-# The main job, locally: a rollout ticked to promotion against the emulator.
+# The main job, locally: rollouts ticked against the emulator, no AWS account.
 demo:
 	scripts/demo.sh
+
+# The real Lambda path: the handler under `cargo lambda watch`, invoked with a
+# scheduled event against the emulator.
+demo-lambda:
+	scripts/demo-lambda.sh
 
 # Everything: emulator venv if missing, emulator up, all tests, emulator down.
 test:
@@ -12,6 +17,16 @@ test:
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+	scripts/lint-template.sh
+
+# The arm64 Lambda zip: target/lambda-arm64/lambda-rollout/bootstrap.zip
+build:
+	scripts/build.sh
+
+# Needs AWS credentials: `sam build` then a guided `sam deploy`.
+deploy:
+	PATH="$$(scripts/tools.sh path):$$PATH" sam build
+	PATH="$$(scripts/tools.sh path):$$PATH" sam deploy --guided
 
 # For manual use: then `source .tools/emulator-4566/env` and use the CLI.
 emulator-up:
@@ -19,9 +34,6 @@ emulator-up:
 
 emulator-down:
 	scripts/emulator.sh down
-
-build:
-	cargo build --release
 
 clean:
 	scripts/emulator.sh down

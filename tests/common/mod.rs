@@ -236,20 +236,7 @@ impl Emulator {
         invocations: u64,
         errors: u64,
     ) {
-        let dims = vec![
-            Dimension::builder()
-                .name("FunctionName")
-                .value(function)
-                .build(),
-            Dimension::builder()
-                .name("Resource")
-                .value(format!("{function}:{alias}"))
-                .build(),
-            Dimension::builder()
-                .name("ExecutedVersion")
-                .value(version)
-                .build(),
-        ];
+        let dims = version_dimensions(function, alias, version);
         let datum = |name: &str, value: u64| {
             MetricDatum::builder()
                 .metric_name(name)
@@ -274,6 +261,46 @@ impl Emulator {
             .expect("put_metric_data");
     }
 
+    /// Lambda's `Duration` for one version in one minute, as a statistic set.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn put_duration_minute(
+        &self,
+        function: &str,
+        alias: &str,
+        version: &str,
+        minute: UtcTime,
+        count: u64,
+        sum_ms: f64,
+        min_ms: f64,
+        max_ms: f64,
+    ) {
+        if count == 0 {
+            return;
+        }
+        let dims = version_dimensions(function, alias, version);
+        let datum = MetricDatum::builder()
+            .metric_name("Duration")
+            .set_dimensions(Some(dims))
+            .timestamp(DateTime::from_secs(minute.unix()))
+            .statistic_values(
+                aws_sdk_cloudwatch::types::StatisticSet::builder()
+                    .sample_count(count as f64)
+                    .sum(sum_ms)
+                    .minimum(min_ms)
+                    .maximum(max_ms)
+                    .build(),
+            )
+            .unit(StandardUnit::Milliseconds)
+            .build();
+        self.cloudwatch
+            .put_metric_data()
+            .namespace("AWS/Lambda")
+            .metric_data(datum)
+            .send()
+            .await
+            .expect("put_metric_data Duration");
+    }
+
     /// Runs the handler on a payload; panics on a handler error.
     pub async fn run(&self, config: &Config, payload: Value, now: UtcTime) -> Value {
         let h = self.handler(config.clone());
@@ -283,6 +310,24 @@ impl Emulator {
             .unwrap_or_else(|e| panic!("{payload}: {e}"));
         serde_json::to_value(resp).unwrap()
     }
+}
+
+/// The dimension set Lambda gives a version's metrics when called through an alias.
+fn version_dimensions(function: &str, alias: &str, version: &str) -> Vec<Dimension> {
+    vec![
+        Dimension::builder()
+            .name("FunctionName")
+            .value(function)
+            .build(),
+        Dimension::builder()
+            .name("Resource")
+            .value(format!("{function}:{alias}"))
+            .build(),
+        Dimension::builder()
+            .name("ExecutedVersion")
+            .value(version)
+            .build(),
+    ]
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -45,6 +45,12 @@ pub struct PolicySpec {
     pub metric_lag: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_start: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_stat: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_latency_ratio: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_latency_ms: Option<f64>,
 }
 
 /// The validated policy. Steps are strictly increasing and end at 100%, which
@@ -63,6 +69,12 @@ pub struct Policy {
     /// A tick with no rollout in progress starts one for the newest published
     /// version newer than stable that was not rolled back.
     pub auto_start: bool,
+    /// CloudWatch statistic of `Duration` compared between green and blue.
+    pub latency_stat: String,
+    /// Green's latency statistic may be at most this multiple of blue's.
+    pub max_latency_ratio: f64,
+    /// And at most this many milliseconds, if set.
+    pub max_latency_ms: Option<f64>,
 }
 
 fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -75,6 +87,8 @@ pub const DEFAULT_MIN_INVOCATIONS: u64 = 50;
 pub const DEFAULT_MAX_ERROR_RATE: f64 = 1.0;
 pub const DEFAULT_FAILURE_THRESHOLD: u32 = 1;
 pub const DEFAULT_METRIC_LAG: Duration = Duration::from_secs(120);
+pub const DEFAULT_LATENCY_STAT: &str = "p99";
+pub const DEFAULT_MAX_LATENCY_RATIO: f64 = 1.5;
 
 /// CodeDeploy's Lambda presets, mapped to the same steps and timing, so that a
 /// CodeDeploy user can paste the name they use today.
@@ -164,6 +178,15 @@ impl PolicySpec {
                 None => DEFAULT_METRIC_LAG,
             },
             auto_start: layers.iter().find_map(|l| l.auto_start).unwrap_or(false),
+            latency_stat: layers
+                .iter()
+                .find_map(|l| l.latency_stat.clone())
+                .unwrap_or_else(|| DEFAULT_LATENCY_STAT.to_string()),
+            max_latency_ratio: layers
+                .iter()
+                .find_map(|l| l.max_latency_ratio)
+                .unwrap_or(DEFAULT_MAX_LATENCY_RATIO),
+            max_latency_ms: layers.iter().find_map(|l| l.max_latency_ms),
         };
         policy.validate()?;
         Ok(policy)
@@ -185,6 +208,24 @@ fn unknown_preset(name: &str) -> PolicyError {
         "preset",
         format!("unknown preset {name:?}: use one of {}", PRESETS.join(", ")),
     )
+}
+
+/// pNN or pNN.N (0 < NN < 100), Average or Maximum.
+fn is_latency_stat(s: &str) -> bool {
+    if s == "Average" || s == "Maximum" {
+        return true;
+    }
+    let Some(num) = s.strip_prefix('p') else {
+        return false;
+    };
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    let digits = |d: &str| d.chars().all(|c| c.is_ascii_digit());
+    !int.is_empty()
+        && int.len() <= 2
+        && digits(int)
+        && digits(frac)
+        && (num.contains('.') != frac.is_empty())
+        && num.parse::<f64>().is_ok_and(|p| p > 0.0 && p < 100.0)
 }
 
 fn validate_steps(steps: &[f64]) -> Result<Vec<Weight>, PolicyError> {
@@ -245,6 +286,32 @@ impl Policy {
         }
         if self.metric_lag > Duration::from_secs(3600) {
             return Err(err("metric_lag", "at most 1h"));
+        }
+        if !is_latency_stat(&self.latency_stat) {
+            return Err(err(
+                "latency_stat",
+                format!(
+                    "{:?} is not a CloudWatch statistic for Duration: use a percentile such as \"p99\" or \"p90.5\", or \"Average\" or \"Maximum\"",
+                    self.latency_stat
+                ),
+            ));
+        }
+        if !self.max_latency_ratio.is_finite() || self.max_latency_ratio < 1.0 {
+            return Err(err(
+                "max_latency_ratio",
+                format!(
+                    "{} must be 1 or more (green's latency over blue's)",
+                    self.max_latency_ratio
+                ),
+            ));
+        }
+        if let Some(ms) = self.max_latency_ms {
+            if !ms.is_finite() || ms <= 0.0 {
+                return Err(err(
+                    "max_latency_ms",
+                    format!("{ms} must be a positive number of milliseconds"),
+                ));
+            }
         }
         Ok(())
     }
@@ -357,11 +424,19 @@ mod tests {
             (r#"{"failure_threshold":0}"#, "failure_threshold"),
             (r#"{"preset":"Canary50Percent"}"#, "unknown preset"),
             (r#"{"preset":"AllAtOnce","steps":[10]}"#, "not both"),
+            (r#"{"latency_stat":"p100"}"#, "latency_stat"),
+            (r#"{"latency_stat":"median"}"#, "latency_stat"),
+            (r#"{"latency_stat":"p9."}"#, "latency_stat"),
+            (r#"{"max_latency_ratio":0.5}"#, "max_latency_ratio"),
+            (r#"{"max_latency_ms":0}"#, "max_latency_ms"),
         ];
         for (json, want) in cases {
             let e = PolicySpec::resolve(&[&spec(json)]).unwrap_err().to_string();
             assert!(e.contains(want), "{json}: {e}");
         }
         assert!(serde_json::from_str::<PolicySpec>(r#"{"stepz":[10]}"#).is_err());
+        for ok in ["p99", "p50", "p99.9", "Average", "Maximum"] {
+            assert!(is_latency_stat(ok), "{ok}");
+        }
     }
 }

@@ -35,6 +35,8 @@ pub struct VersionHealth {
     pub errors: u64,
     /// Percent, absent when there were no invocations.
     pub error_rate: Option<f64>,
+    /// The policy's latency statistic of Duration, ms.
+    pub latency_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -59,6 +61,7 @@ impl Health {
             invocations: f.invocations,
             errors: f.errors,
             error_rate: f.error_rate().map(round2),
+            latency_ms: f.latency_ms.map(round2),
         };
         Health {
             window_start: obs.window_start,

@@ -530,36 +530,6 @@ async fn start_refuses_missing_versions_aliases_and_role_mismatches() {
     assert_eq!(em.alias_raw(&f, "live").await, before);
 }
 
-/// The emulator fix `fix_update_alias_routing` (emulator/plugin): without it,
-/// UpdateAlias with a non-empty RoutingConfig answers 500.
-#[tokio::test]
-async fn emulator_fix_update_alias_with_routing() {
-    let em = emulator().await;
-    let f = blue_green(&em, "fix").await;
-    em.set_routing(&f, "live", None, Some(("2", 0.25))).await;
-    assert_eq!(
-        em.alias_raw(&f, "live").await.weights,
-        vec![("2".to_string(), 0.25)]
-    );
-    // And it still validates like AWS: routing to the primary version is refused.
-    let e = em
-        .lambda
-        .update_alias()
-        .function_name(&f)
-        .name("live")
-        .routing_config(
-            aws_sdk_lambda::types::AliasRoutingConfiguration::builder()
-                .additional_version_weights("1", 0.5)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap_err();
-    assert!(e
-        .into_service_error()
-        .is_invalid_parameter_value_exception());
-}
-
 #[tokio::test]
 async fn auto_start_begins_a_rollout_of_a_newly_published_version() {
     let em = emulator().await;

@@ -42,6 +42,8 @@ struct World {
     partial: bool,
     /// Versions 1..=published exist.
     published: u64,
+    /// Green's latency statistic, ms (blue's is 120).
+    green_ms: f64,
 }
 
 impl World {
@@ -61,6 +63,7 @@ impl World {
             metrics_down: false,
             partial: false,
             published: 2,
+            green_ms: 125.0,
         }
     }
 
@@ -79,10 +82,12 @@ impl World {
             green: VersionFigures {
                 invocations: g,
                 errors: (g as f64 * self.green_error_pct / 100.0).round() as u64,
+                latency_ms: (g > 0).then_some(self.green_ms),
             },
             blue: VersionFigures {
                 invocations: b,
                 errors: (b as f64 * self.blue_error_pct / 100.0).round() as u64,
+                latency_ms: (b > 0).then_some(120.0),
             },
             throttles: 0,
             complete: !self.partial,
@@ -670,4 +675,27 @@ fn auto_start_rolls_out_each_new_version_once() {
     let d = world.tick();
     assert_eq!(d.outcome, Outcome::Started);
     assert_eq!(world.alias.canary.unwrap().version, v(4));
+}
+
+#[test]
+fn a_slower_canary_is_rolled_back_on_latency() {
+    // GIVEN green twice as slow as blue at p99, with no more errors
+    let mut world = World::new(Policy::defaults());
+    world.green_ms = 240.0;
+    world.command(Manual::Start {
+        version: None,
+        force: false,
+    });
+    // WHEN the ticks come
+    let trace = world.run_until(20, |d| d.outcome != Outcome::Held);
+    // THEN it is rolled back on latency, with both versions' figures
+    let (_, d) = trace.last().unwrap();
+    assert_eq!(d.outcome, Outcome::RolledBack, "{trace:?}");
+    assert!(d.reason.contains("latency check failed"), "{}", d.reason);
+    assert!(d.reason.contains("p99 2.00x blue's"), "{}", d.reason);
+    assert!(
+        d.reason.contains("p99 240 ms") && d.reason.contains("p99 120 ms"),
+        "{}",
+        d.reason
+    );
 }

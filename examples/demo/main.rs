@@ -39,16 +39,9 @@ impl Noise {
         (0..n).filter(|_| self.next() * 100.0 < pct).count() as u64
     }
 
-    /// Sum, min and max of `n` durations around `mean_ms`.
-    fn durations(&mut self, n: u64, mean_ms: f64) -> (f64, f64, f64) {
-        let (mut sum, mut min, mut max) = (0.0, f64::MAX, 0.0_f64);
-        for _ in 0..n {
-            let d = mean_ms * (0.5 + self.next());
-            sum += d;
-            min = min.min(d);
-            max = max.max(d);
-        }
-        (sum, min, max)
+    /// A factor around 1 (0.9 to 1.1): minute-to-minute latency wobble.
+    fn jitter(&mut self) -> f64 {
+        0.9 + 0.2 * self.next()
     }
 }
 
@@ -121,20 +114,13 @@ impl Demo {
                 self.noise.failures(g, green_error_pct),
                 self.noise.failures(b, 0.3),
             );
-            let (gs, gmin, gmax) = self.noise.durations(g, green_ms);
-            let (bs, bmin, bmax) = self.noise.durations(b, 120.0);
+            let (gms, bms) = (green_ms * self.noise.jitter(), 120.0 * self.noise.jitter());
             self.em
-                .put_version_minute(FUNCTION, "live", blue, m, b, be)
-                .await;
-            self.em
-                .put_duration_minute(FUNCTION, "live", blue, m, b, bs, bmin, bmax)
+                .put_version_minute_ms(FUNCTION, "live", blue, m, b, be, bms)
                 .await;
             if g > 0 {
                 self.em
-                    .put_version_minute(FUNCTION, "live", green, m, g, ge)
-                    .await;
-                self.em
-                    .put_duration_minute(FUNCTION, "live", green, m, g, gs, gmin, gmax)
+                    .put_version_minute_ms(FUNCTION, "live", green, m, g, ge, gms)
                     .await;
             }
             self.minute += 1;
@@ -223,6 +209,7 @@ async fn run() -> Result<(), String> {
     let v1 = em.publish(FUNCTION, "Hello From Blue Deployment").await;
     em.create_alias(FUNCTION, "live", &v1).await;
     let handler = em.handler(Config::from_values(None, None));
+    let em_t0 = em.clean_sim_start(FUNCTION).await;
     let policy = json!({"steps":[10,25,50,100],"bake":"3m","min_invocations":50,"max_error_rate":2,"metric_lag":"1m"});
     println!("lambda-rollout demo: function {FUNCTION}, alias live -> version {v1} \"Hello From Blue Deployment\"");
     println!("policy {policy}; {PER_MINUTE} requests a minute; one tick per simulated minute\n");
@@ -230,7 +217,7 @@ async fn run() -> Result<(), String> {
         em,
         handler,
         policy,
-        t0: common::sim_start(),
+        t0: em_t0,
         minute: 0,
         noise: Noise(2026),
         points: Vec::new(),

@@ -40,16 +40,20 @@ impl CloudWatchMetrics {
 enum Series {
     GreenInvocations,
     GreenErrors,
+    GreenLatency,
     BlueInvocations,
     BlueErrors,
+    BlueLatency,
     Throttles,
 }
 
-const SERIES: [Series; 5] = [
+const SERIES: [Series; 7] = [
     Series::GreenInvocations,
     Series::GreenErrors,
+    Series::GreenLatency,
     Series::BlueInvocations,
     Series::BlueErrors,
+    Series::BlueLatency,
     Series::Throttles,
 ];
 
@@ -60,6 +64,8 @@ impl Series {
             Series::GreenErrors => "ge",
             Series::BlueInvocations => "bi",
             Series::BlueErrors => "be",
+            Series::GreenLatency => "gl",
+            Series::BlueLatency => "bl",
             Series::Throttles => "th",
         }
     }
@@ -86,6 +92,8 @@ fn query(index: usize, series: Series, req: &MetricsRequest) -> MetricDataQuery 
         Series::GreenErrors => version_metric("Errors", req.green),
         Series::BlueInvocations => version_metric("Invocations", req.blue),
         Series::BlueErrors => version_metric("Errors", req.blue),
+        Series::GreenLatency => version_metric("Duration", req.green),
+        Series::BlueLatency => version_metric("Duration", req.blue),
         Series::Throttles => Metric::builder()
             .namespace(NAMESPACE)
             .metric_name("Throttles")
@@ -99,11 +107,33 @@ fn query(index: usize, series: Series, req: &MetricsRequest) -> MetricDataQuery 
             MetricStat::builder()
                 .metric(metric)
                 .period(PERIOD)
-                .stat("Sum")
+                .stat(match series {
+                    Series::GreenLatency | Series::BlueLatency => req.latency_stat.as_str(),
+                    _ => "Sum",
+                })
                 .build(),
         )
         .return_data(true)
         .build()
+}
+
+/// A window's latency from per-minute statistics: their mean weighted by each
+/// minute's invocations (a percentile of a window cannot be rebuilt exactly
+/// from per-minute percentiles; green and blue get the same treatment over the
+/// same minutes, which is what the comparison needs).
+fn weighted(latency: &[(i64, f64)], invocations: &[(i64, f64)]) -> Option<f64> {
+    let (mut num, mut den) = (0.0, 0.0);
+    for (t, l) in latency {
+        let w = invocations
+            .iter()
+            .find(|(ti, _)| ti == t)
+            .map(|(_, n)| *n)
+            .unwrap_or(1.0)
+            .max(1.0);
+        num += l * w;
+        den += w;
+    }
+    (den > 0.0).then(|| num / den)
 }
 
 /// Sums of one query's points inside a window, and whether CloudWatch said the
@@ -171,39 +201,47 @@ impl MetricsRead for CloudWatchMetrics {
             .enumerate()
             .map(|(i, req)| {
                 let mut complete = true;
-                let mut sum = |s: Series| -> u64 {
+                let in_window = |t: i64| t >= req.start.unix() && t < req.end.unix();
+                let mut series = |s: Series| -> Vec<(i64, f64)> {
                     match points.get(&format!("t{i}_{}", s.code())) {
                         Some(p) => {
                             complete &= p.complete;
-                            let total: f64 = p
-                                .by_time
+                            p.by_time
                                 .iter()
-                                .filter(|(t, _)| *t >= req.start.unix() && *t < req.end.unix())
-                                .map(|(_, v)| v)
-                                .sum();
-                            total.max(0.0).round() as u64
+                                .copied()
+                                .filter(|(t, _)| in_window(*t))
+                                .collect()
                         }
                         None => {
                             complete = false;
-                            0
+                            Vec::new()
                         }
                     }
                 };
-                let green = VersionFigures {
-                    invocations: sum(Series::GreenInvocations),
-                    errors: sum(Series::GreenErrors),
+                let sum = |v: &[(i64, f64)]| {
+                    v.iter().map(|(_, x)| x).sum::<f64>().max(0.0).round() as u64
                 };
-                let blue = VersionFigures {
-                    invocations: sum(Series::BlueInvocations),
-                    errors: sum(Series::BlueErrors),
-                };
-                let throttles = sum(Series::Throttles);
+                let gi = series(Series::GreenInvocations);
+                let ge = series(Series::GreenErrors);
+                let gl = series(Series::GreenLatency);
+                let bi = series(Series::BlueInvocations);
+                let be = series(Series::BlueErrors);
+                let bl = series(Series::BlueLatency);
+                let th = series(Series::Throttles);
                 Observation {
                     window_start: req.start,
                     window_end: req.end,
-                    green,
-                    blue,
-                    throttles,
+                    green: VersionFigures {
+                        invocations: sum(&gi),
+                        errors: sum(&ge),
+                        latency_ms: weighted(&gl, &gi),
+                    },
+                    blue: VersionFigures {
+                        invocations: sum(&bi),
+                        errors: sum(&be),
+                        latency_ms: weighted(&bl, &bi),
+                    },
+                    throttles: sum(&th),
                     complete,
                 }
             })

@@ -265,6 +265,7 @@ pub fn tick(
                 blue: r.blue,
                 start,
                 end,
+                latency_stat: policy.latency_stat.clone(),
             }))
         }
         Metrics::Unavailable(why) => {

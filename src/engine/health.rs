@@ -15,12 +15,17 @@ pub struct MetricsRequest {
     pub blue: Version,
     pub start: UtcTime,
     pub end: UtcTime,
+    /// The `Duration` statistic to read, e.g. "p99".
+    pub latency_stat: String,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct VersionFigures {
     pub invocations: u64,
     pub errors: u64,
+    /// The policy's latency statistic of `Duration` over the window, in ms;
+    /// None when CloudWatch had no `Duration` data.
+    pub latency_ms: Option<f64>,
 }
 
 impl VersionFigures {
@@ -28,10 +33,14 @@ impl VersionFigures {
         (self.invocations > 0).then(|| self.errors as f64 * 100.0 / self.invocations as f64)
     }
 
-    fn describe(&self, version: Version) -> String {
+    fn describe(&self, version: Version, stat: &str) -> String {
+        let latency = self
+            .latency_ms
+            .map(|l| format!(", {stat} {l:.0} ms"))
+            .unwrap_or_default();
         match self.error_rate() {
             Some(r) => format!(
-                "{version}: {} errors in {} invocations ({})",
+                "{version}: {} errors in {} invocations ({}){latency}",
                 self.errors,
                 self.invocations,
                 pct(r)
@@ -42,7 +51,7 @@ impl VersionFigures {
 }
 
 /// What CloudWatch said about one target's window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Observation {
     pub window_start: UtcTime,
     pub window_end: UtcTime,
@@ -97,6 +106,16 @@ pub fn pct(p: f64) -> String {
     }
 }
 
+/// Samples needed before a latency statistic means more than "the slowest
+/// request": 100 / (100 - p) for a percentile pNN.
+fn latency_samples(stat: &str) -> u64 {
+    stat.strip_prefix('p')
+        .and_then(|p| p.parse::<f64>().ok())
+        .filter(|p| *p > 0.0 && *p < 100.0)
+        .map(|p| (100.0 / (100.0 - p)).ceil() as u64)
+        .unwrap_or(1)
+}
+
 /// Judges green over the window. The error check counts against
 /// `max(invocations, min_invocations)`: errors that would breach the limit even
 /// if every remaining invocation up to the minimum succeeded fail at once, so a
@@ -104,10 +123,11 @@ pub fn pct(p: f64) -> String {
 /// still waits for enough data to pass.
 pub fn judge(obs: &Observation, green: Version, blue: Version, policy: &Policy) -> Verdict {
     let g = obs.green;
+    let stat = policy.latency_stat.as_str();
     let figures = format!(
         "green {}; blue {}",
-        g.describe(green),
-        obs.blue.describe(blue)
+        g.describe(green, stat),
+        obs.blue.describe(blue, stat)
     );
     if !obs.complete {
         return Verdict::Inconclusive {
@@ -155,10 +175,50 @@ pub fn judge(obs: &Observation, green: Version, blue: Version, policy: &Policy) 
             ),
         };
     }
+    // Latency: missing Duration data with invocations present is missing
+    // data, which holds; it is never a pass.
+    let Some(gl) = g.latency_ms else {
+        return Verdict::Inconclusive {
+            reason: format!("no Duration data for green in the window ({figures})"),
+        };
+    };
+    if let Some(max) = policy.max_latency_ms {
+        if gl > max {
+            return Verdict::Fail {
+                metric: "latency",
+                reason: format!("{stat} {gl:.0} ms > max_latency_ms {max:.0} ({figures})"),
+            };
+        }
+    }
+    // A percentile of fewer samples than it takes to see past the maximum
+    // (100 for p99) is only the slowest request: green, with less traffic than
+    // blue, would be judged on noise. Too few: hold.
+    let needed = latency_samples(stat);
+    if g.invocations < needed {
+        return Verdict::Inconclusive {
+            reason: format!(
+                "too few invocations to judge {stat}: {} more needed ({figures})",
+                needed - g.invocations
+            ),
+        };
+    }
+    if let Some(bl) = obs.blue.latency_ms.filter(|b| *b > 0.0) {
+        let ratio = gl / bl;
+        if ratio > policy.max_latency_ratio {
+            return Verdict::Fail {
+                metric: "latency",
+                reason: format!(
+                    "{stat} {ratio:.2}x blue's > max_latency_ratio {} ({figures})",
+                    policy.max_latency_ratio
+                ),
+            };
+        }
+    }
     Verdict::Pass {
         reason: format!(
-            "error rate within {} ({figures})",
-            pct(policy.max_error_rate)
+            "error rate within {}, {stat} within {}x blue's ({figures})",
+            pct(policy.max_error_rate),
+            policy.max_latency_ratio
         ),
     }
 }
@@ -174,10 +234,12 @@ mod tests {
             green: VersionFigures {
                 invocations: gi,
                 errors: ge,
+                latency_ms: Some(100.0),
             },
             blue: VersionFigures {
                 invocations: 900,
                 errors: 1,
+                latency_ms: Some(100.0),
             },
             throttles,
             complete,
@@ -214,6 +276,43 @@ mod tests {
                 "{gi} {ge} {th} {complete}: {verdict:?}"
             );
         }
+    }
+
+    #[test]
+    fn latency_is_judged_against_blue_and_an_absolute_limit() {
+        let mut p = Policy::defaults();
+        p.max_latency_ms = Some(500.0);
+        let v = |n| Version::new(n).unwrap();
+        let with = |g: Option<f64>, b: Option<f64>| {
+            let mut o = obs(200, 0, 0, true);
+            o.green.latency_ms = g;
+            o.blue.latency_ms = b;
+            judge(&o, v(2), v(1), &p)
+        };
+        assert_eq!(with(Some(140.0), Some(100.0)).label(), "pass");
+        let f = with(Some(160.0), Some(100.0));
+        assert!(
+            matches!(
+                f,
+                Verdict::Fail {
+                    metric: "latency",
+                    ..
+                }
+            ),
+            "{f:?}"
+        );
+        assert!(f.reason().contains("p99 1.60x blue's"), "{}", f.reason());
+        assert_eq!(with(Some(600.0), Some(590.0)).label(), "fail");
+        assert_eq!(
+            with(Some(140.0), None).label(),
+            "pass",
+            "no blue: only the absolute limit"
+        );
+        assert_eq!(
+            with(None, Some(100.0)).label(),
+            "inconclusive",
+            "no data is no pass"
+        );
     }
 
     #[test]

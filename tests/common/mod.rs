@@ -226,7 +226,8 @@ impl Emulator {
     }
 
     /// Writes the per-minute metrics Lambda emits for one version invoked through
-    /// the alias: `Invocations` and `Errors` with the `ExecutedVersion` dimensions.
+    /// the alias: `Invocations`, `Errors` and `Duration` (around 100 ms) with the
+    /// `ExecutedVersion` dimensions.
     pub async fn put_version_minute(
         &self,
         function: &str,
@@ -235,6 +236,23 @@ impl Emulator {
         minute: UtcTime,
         invocations: u64,
         errors: u64,
+    ) {
+        self.put_version_minute_ms(function, alias, version, minute, invocations, errors, 100.0)
+            .await
+    }
+
+    /// As `put_version_minute`, with durations around `typical_ms`: most
+    /// requests take it, 1% take twice as long (so p99 lands on 2x).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn put_version_minute_ms(
+        &self,
+        function: &str,
+        alias: &str,
+        version: &str,
+        minute: UtcTime,
+        invocations: u64,
+        errors: u64,
+        typical_ms: f64,
     ) {
         let dims = version_dimensions(function, alias, version);
         let datum = |name: &str, value: u64| {
@@ -247,6 +265,24 @@ impl Emulator {
                 .build()
         };
         let mut data = vec![datum("Invocations", invocations)];
+        if invocations > 0 {
+            // 1% of requests (rounded down) take twice as long.
+            let slow = invocations / 100;
+            data.push(
+                MetricDatum::builder()
+                    .metric_name("Duration")
+                    .set_dimensions(Some(dims.clone()))
+                    .timestamp(DateTime::from_secs(minute.unix()))
+                    .set_values(Some(vec![typical_ms, typical_ms * 0.8, typical_ms * 2.0]))
+                    .set_counts(Some(vec![
+                        (invocations - slow) as f64 / 2.0,
+                        (invocations - slow) as f64 / 2.0,
+                        slow as f64,
+                    ]))
+                    .unit(StandardUnit::Milliseconds)
+                    .build(),
+            );
+        }
         // Lambda leaves Errors out in minutes without errors; so do we, which
         // exercises "missing Errors with invocations present means zero".
         if errors > 0 {
@@ -259,46 +295,6 @@ impl Emulator {
             .send()
             .await
             .expect("put_metric_data");
-    }
-
-    /// Lambda's `Duration` for one version in one minute, as a statistic set.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn put_duration_minute(
-        &self,
-        function: &str,
-        alias: &str,
-        version: &str,
-        minute: UtcTime,
-        count: u64,
-        sum_ms: f64,
-        min_ms: f64,
-        max_ms: f64,
-    ) {
-        if count == 0 {
-            return;
-        }
-        let dims = version_dimensions(function, alias, version);
-        let datum = MetricDatum::builder()
-            .metric_name("Duration")
-            .set_dimensions(Some(dims))
-            .timestamp(DateTime::from_secs(minute.unix()))
-            .statistic_values(
-                aws_sdk_cloudwatch::types::StatisticSet::builder()
-                    .sample_count(count as f64)
-                    .sum(sum_ms)
-                    .minimum(min_ms)
-                    .maximum(max_ms)
-                    .build(),
-            )
-            .unit(StandardUnit::Milliseconds)
-            .build();
-        self.cloudwatch
-            .put_metric_data()
-            .namespace("AWS/Lambda")
-            .metric_data(datum)
-            .send()
-            .await
-            .expect("put_metric_data Duration");
     }
 
     /// Runs the handler on a payload; panics on a handler error.
@@ -342,4 +338,62 @@ pub struct AliasView {
 /// metrics written "at" simulated minutes are plausible to CloudWatch.
 pub fn sim_start() -> UtcTime {
     UtcTime::from_unix(UtcTime::now().unix() - 3 * 3600).floor_minute()
+}
+
+impl Emulator {
+    /// A simulated start whose next two hours hold no metrics of `function`'s
+    /// alias `live` (versions 1 to 9):
+    /// CloudWatch keeps metrics of a deleted and re-created function, and a
+    /// rerun must not add its traffic to an earlier run's.
+    pub async fn clean_sim_start(&self, function: &str) -> UtcTime {
+        let mut t = sim_start();
+        for _ in 0..160 {
+            let end = UtcTime::from_unix(t.unix() + 2 * 3600);
+            let out = self
+                .cloudwatch
+                .get_metric_data()
+                .start_time(DateTime::from_secs(t.unix()))
+                .end_time(DateTime::from_secs(end.unix()))
+                .set_metric_data_queries(Some(
+                    (1..=9)
+                        .map(|v| {
+                            aws_sdk_cloudwatch::types::MetricDataQuery::builder()
+                                .id(format!("v{v}"))
+                                .metric_stat(
+                                    aws_sdk_cloudwatch::types::MetricStat::builder()
+                                        .metric(
+                                            aws_sdk_cloudwatch::types::Metric::builder()
+                                                .namespace("AWS/Lambda")
+                                                .metric_name("Invocations")
+                                                .set_dimensions(Some(version_dimensions(
+                                                    function,
+                                                    "live",
+                                                    &v.to_string(),
+                                                )))
+                                                .build(),
+                                        )
+                                        .period(7200)
+                                        .stat("SampleCount")
+                                        .build(),
+                                )
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .send()
+                .await;
+            let used = match out {
+                Ok(o) => o
+                    .metric_data_results()
+                    .iter()
+                    .any(|r| !r.values().is_empty()),
+                Err(_) => true,
+            };
+            if !used {
+                return t;
+            }
+            t = UtcTime::from_unix(t.unix() - 2 * 3600);
+        }
+        panic!("no clean two hours in the last two weeks for {function}")
+    }
 }

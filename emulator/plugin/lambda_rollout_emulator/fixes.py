@@ -59,3 +59,80 @@ def fix_update_alias_routing():
             return fn(self, context, function_name, name, *args, **kwargs)
         finally:
             _target.version = None
+
+
+@hooks.on_infra_start()
+def fix_dimension_value_prefix_match():
+    """A query for ExecutedVersion=1 also returns ExecutedVersion=12's data.
+
+    Upstream defect: CloudwatchDatabase searches stored dimensions with
+    LIKE '%Name=Value%', so a value matches every value it is a prefix of
+    (version 1 of 10, 11, 12...; function "hello" of "hello-2"). Stored
+    dimensions end each Name=Value with a tab; the search pattern now does too.
+    """
+    from localstack.services.cloudwatch.cloudwatch_database_helper import CloudwatchDatabase
+    from localstack.utils.patch import patch
+
+    @patch(CloudwatchDatabase._get_ordered_dimensions_with_separator)
+    def _get_ordered_dimensions_with_separator(fn, self, dims, for_search=False):
+        if not for_search or not dims:
+            return fn(self, dims, for_search)
+        dims.sort(key=lambda d: d["Name"])
+        return "".join(f"%{d.get('Name')}={d.get('Value', '')}\t" for d in dims) + "%"
+
+
+
+@hooks.on_infra_start()
+def fix_percentile_statistics():
+    """GetMetricData with a percentile statistic (p99, p90.5, ...) answers 500.
+
+    Upstream defect: CloudwatchDatabase.get_metric_data_stat looks the
+    statistic up in a table of Sum/Average/Minimum/Maximum/SampleCount only
+    (KeyError). For pNN we compute the nearest-rank percentile of the raw values
+    stored per period (values put with Value or Values/Counts; a StatisticSet
+    carries no distribution, as in AWS).
+    """
+    import math
+    import re
+    import sqlite3
+
+    from localstack.services.cloudwatch.cloudwatch_database_helper import CloudwatchDatabase
+    from localstack.utils.patch import patch
+
+    percentile = re.compile(r"^p(\d{1,2}(\.\d+)?)$")
+
+    @patch(CloudwatchDatabase.get_metric_data_stat)
+    def get_metric_data_stat(fn, self, account_id, region, query, start_time, end_time, scan_by):
+        stat = query.get("MetricStat", {}).get("Stat", "")
+        m = percentile.match(stat)
+        if not m:
+            return fn(self, account_id, region, query, start_time, end_time, scan_by)
+        p = float(m.group(1))
+        metric = query["MetricStat"]["Metric"]
+        period = int(query["MetricStat"]["Period"])
+        start = self._convert_timestamp_to_unix(start_time)
+        end = self._convert_timestamp_to_unix(end_time)
+        dims = metric.get("Dimensions", [])
+        sql = (
+            f"SELECT timestamp, value FROM {self.TABLE_SINGLE_METRICS} "
+            "WHERE account_id = ? AND region = ? AND namespace = ? AND metric_name = ? "
+            + ("AND dimensions LIKE ? " if dims else "AND dimensions is null ")
+            + "AND timestamp >= ? AND timestamp < ?"
+        )
+        args = [account_id, region, metric.get("Namespace"), metric.get("MetricName")]
+        if dims:
+            args.append(self._get_ordered_dimensions_with_separator(dims, for_search=True))
+        args += [start, end]
+        with self.DATABASE_LOCK, sqlite3.connect(self.METRICS_DB_READ_ONLY, uri=True) as conn:
+            rows = conn.execute(sql, args).fetchall()
+        buckets = {}
+        for ts, value in rows:
+            buckets.setdefault(start + (int(ts) - start) // period * period, []).append(value)
+        timestamps = sorted(buckets)
+        values = []
+        for t in timestamps:
+            vs = sorted(buckets[t])
+            values.append(vs[max(0, math.ceil(p / 100 * len(vs)) - 1)])
+        if scan_by is None or scan_by == "TimestampDescending":
+            timestamps, values = timestamps[::-1], values[::-1]
+        return {"timestamps": timestamps, "values": values}

@@ -1,0 +1,136 @@
+//! One test per start-up fix in emulator/plugin: each fails if its fix is
+//! removed, so a LocalStack upgrade that makes a fix unnecessary (or breaks it)
+//! shows up here.
+
+mod common;
+
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat};
+use common::{emulator, sim_start, unique, Emulator};
+
+async fn blue_green(em: &Emulator) -> String {
+    let f = unique("fix");
+    em.create_function(&f, "Hello From Blue Deployment").await;
+    em.publish(&f, "Hello From Blue Deployment").await;
+    em.publish(&f, "Hello From Green Deployment").await;
+    em.create_alias(&f, "live", "1").await;
+    f
+}
+
+/// fix_update_alias_routing: UpdateAlias with a non-empty RoutingConfig
+/// answered 500.
+#[tokio::test]
+async fn update_alias_with_routing() {
+    let em = emulator().await;
+    let f = blue_green(&em).await;
+    em.set_routing(&f, "live", None, Some(("2", 0.25))).await;
+    assert_eq!(
+        em.alias_raw(&f, "live").await.weights,
+        vec![("2".to_string(), 0.25)]
+    );
+    // And it still validates like AWS: routing to the primary version is refused.
+    let e = em
+        .lambda
+        .update_alias()
+        .function_name(&f)
+        .name("live")
+        .routing_config(
+            aws_sdk_lambda::types::AliasRoutingConfiguration::builder()
+                .additional_version_weights("1", 0.5)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert!(e
+        .into_service_error()
+        .is_invalid_parameter_value_exception());
+}
+
+fn dims(f: &str, version: &str) -> Vec<Dimension> {
+    vec![
+        Dimension::builder().name("FunctionName").value(f).build(),
+        Dimension::builder()
+            .name("Resource")
+            .value(format!("{f}:live"))
+            .build(),
+        Dimension::builder()
+            .name("ExecutedVersion")
+            .value(version)
+            .build(),
+    ]
+}
+
+async fn query(em: &Emulator, f: &str, version: &str, metric: &str, stat: &str) -> Vec<f64> {
+    let t = sim_start();
+    let out = em
+        .cloudwatch
+        .get_metric_data()
+        .start_time(DateTime::from_secs(t.unix()))
+        .end_time(DateTime::from_secs(t.unix() + 120))
+        .metric_data_queries(
+            MetricDataQuery::builder()
+                .id("q")
+                .metric_stat(
+                    MetricStat::builder()
+                        .metric(
+                            Metric::builder()
+                                .namespace("AWS/Lambda")
+                                .metric_name(metric)
+                                .set_dimensions(Some(dims(f, version)))
+                                .build(),
+                        )
+                        .period(60)
+                        .stat(stat)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{stat}: {e:?}"));
+    out.metric_data_results()[0].values().to_vec()
+}
+
+/// fix_dimension_value_prefix_match: a query for ExecutedVersion=1 also
+/// returned ExecutedVersion=12's points.
+#[tokio::test]
+async fn dimension_values_match_exactly() {
+    let em = emulator().await;
+    let f = unique("dims");
+    let t = sim_start();
+    em.put_version_minute(&f, "live", "1", t, 5, 0).await;
+    em.put_version_minute(&f, "live", "12", t, 7, 0).await;
+    assert_eq!(query(&em, &f, "1", "Invocations", "Sum").await, vec![5.0]);
+    assert_eq!(query(&em, &f, "12", "Invocations", "Sum").await, vec![7.0]);
+}
+
+/// fix_percentile_statistics: GetMetricData with p99 answered 500.
+#[tokio::test]
+async fn percentile_statistics() {
+    let em = emulator().await;
+    let f = unique("pct");
+    let t = sim_start();
+    let values: Vec<f64> = (1..=100).map(f64::from).collect();
+    em.cloudwatch
+        .put_metric_data()
+        .namespace("AWS/Lambda")
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name("Duration")
+                .set_dimensions(Some(dims(&f, "1")))
+                .timestamp(DateTime::from_secs(t.unix()))
+                .set_values(Some(values))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(query(&em, &f, "1", "Duration", "p99").await, vec![99.0]);
+    assert_eq!(query(&em, &f, "1", "Duration", "p50").await, vec![50.0]);
+    assert_eq!(query(&em, &f, "1", "Duration", "p99.9").await, vec![100.0]);
+    assert_eq!(
+        query(&em, &f, "1", "Duration", "Maximum").await,
+        vec![100.0]
+    );
+}

@@ -51,6 +51,10 @@ pub struct PolicySpec {
     pub max_latency_ratio: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_latency_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarms: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_insufficient_data: Option<String>,
 }
 
 /// The validated policy. Steps are strictly increasing and end at 100%, which
@@ -75,6 +79,10 @@ pub struct Policy {
     pub max_latency_ratio: f64,
     /// And at most this many milliseconds, if set.
     pub max_latency_ms: Option<f64>,
+    /// CloudWatch alarms that gate the rollout: any in ALARM fails.
+    pub alarms: Vec<String>,
+    /// An alarm in INSUFFICIENT_DATA fails (true) or holds (false, default).
+    pub alarm_insufficient_data_fails: bool,
 }
 
 fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -187,6 +195,23 @@ impl PolicySpec {
                 .find_map(|l| l.max_latency_ratio)
                 .unwrap_or(DEFAULT_MAX_LATENCY_RATIO),
             max_latency_ms: layers.iter().find_map(|l| l.max_latency_ms),
+            alarms: layers
+                .iter()
+                .find_map(|l| l.alarms.clone())
+                .unwrap_or_default(),
+            alarm_insufficient_data_fails: match layers
+                .iter()
+                .find_map(|l| l.alarm_insufficient_data.as_deref())
+            {
+                None | Some("hold") => false,
+                Some("fail") => true,
+                Some(other) => {
+                    return Err(err(
+                        "alarm_insufficient_data",
+                        format!("{other:?} is not \"hold\" or \"fail\""),
+                    ))
+                }
+            },
         };
         policy.validate()?;
         Ok(policy)
@@ -303,6 +328,19 @@ impl Policy {
                     "{} must be 1 or more (green's latency over blue's)",
                     self.max_latency_ratio
                 ),
+            ));
+        }
+        if self.alarms.len() > 100 {
+            return Err(err("alarms", "at most 100 alarms per target"));
+        }
+        if let Some(a) = self
+            .alarms
+            .iter()
+            .find(|a| a.trim().is_empty() || a.chars().count() > 255)
+        {
+            return Err(err(
+                "alarms",
+                format!("{a:?} is not an alarm name (1 to 255 characters)"),
             ));
         }
         if let Some(ms) = self.max_latency_ms {
@@ -429,6 +467,11 @@ mod tests {
             (r#"{"latency_stat":"p9."}"#, "latency_stat"),
             (r#"{"max_latency_ratio":0.5}"#, "max_latency_ratio"),
             (r#"{"max_latency_ms":0}"#, "max_latency_ms"),
+            (r#"{"alarms":[""]}"#, "policy.alarms"),
+            (
+                r#"{"alarm_insufficient_data":"ignore"}"#,
+                "alarm_insufficient_data",
+            ),
         ];
         for (json, want) in cases {
             let e = PolicySpec::resolve(&[&spec(json)]).unwrap_err().to_string();

@@ -47,6 +47,8 @@ pub struct Health {
     pub blue: VersionHealth,
     pub throttles: u64,
     pub complete: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<crate::engine::AlarmReading>,
     pub verdict: &'static str,
 }
 
@@ -70,6 +72,7 @@ impl Health {
             blue: vh(blue, obs.blue),
             throttles: obs.throttles,
             complete: obs.complete,
+            alarms: obs.alarms.clone(),
             verdict: verdict.label(),
         }
     }

@@ -557,3 +557,89 @@ async fn auto_start_begins_a_rollout_of_a_newly_published_version() {
         vec![("2".to_string(), 0.1)]
     );
 }
+
+#[tokio::test]
+async fn alarm_gates_are_read_from_cloudwatch() {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic};
+    let em = emulator().await;
+    let f = blue_green(&em, "alarm").await;
+    let alarm = format!("{f}-errors");
+    em.cloudwatch
+        .put_metric_alarm()
+        .alarm_name(&alarm)
+        .namespace("AWS/Lambda")
+        .metric_name("Errors")
+        .dimensions(Dimension::builder().name("FunctionName").value(&f).build())
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+        .send()
+        .await
+        .unwrap();
+    let set = |state: StateValue| {
+        em.cloudwatch
+            .set_alarm_state()
+            .alarm_name(&alarm)
+            .state_value(state)
+            .state_reason("set by the test")
+            .send()
+    };
+    let cfg = Config::from_values(None, None);
+    let t0 = sim_start();
+    let gated = |alarms: Vec<String>| json!({"action":"tick","targets":[{"function":f,"alias":"live","policy":{"alarms":alarms,"bake":"1m","metric_lag":"1m","min_invocations":20}}]});
+    em.run(
+        &cfg,
+        json!({"action":"start","function":f,"alias":"live"}),
+        t0,
+    )
+    .await;
+    let soon = UtcTime::from_unix(t0.unix() + 30);
+
+    set(StateValue::InsufficientData).await.unwrap();
+    let r = em.run(&cfg, gated(vec![alarm.clone()]), soon).await;
+    assert_eq!(only(&r)["decision"], "held", "{r}");
+    assert!(
+        only(&r)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("INSUFFICIENT_DATA"),
+        "{r}"
+    );
+
+    let r = em
+        .run(&cfg, gated(vec![format!("{alarm}-typo")]), soon)
+        .await;
+    assert_eq!(only(&r)["decision"], "held", "{r}");
+    assert!(
+        only(&r)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist"),
+        "{r}"
+    );
+
+    set(StateValue::Ok).await.unwrap();
+    let r = em.run(&cfg, gated(vec![alarm.clone()]), soon).await;
+    assert_eq!(only(&r)["decision"], "held", "{r}");
+    assert!(
+        only(&r)["reason"].as_str().unwrap().starts_with("waiting"),
+        "{r}"
+    );
+
+    // The alarm fires seconds into the step: rolled back before any metrics.
+    set(StateValue::Alarm).await.unwrap();
+    let r = em.run(&cfg, gated(vec![alarm.clone()]), soon).await;
+    assert_eq!(only(&r)["decision"], "rolled_back", "{r}");
+    assert!(
+        only(&r)["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{alarm:?} is in ALARM")),
+        "{r}"
+    );
+    assert_eq!(only(&r)["health"]["alarms"][0]["state"], "ALARM", "{r}");
+    let a = em.alias_raw(&f, "live").await;
+    assert!(a.weights.is_empty());
+}

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use lambda_rollout::engine::{
-    command, tick, AliasState, Canary, Decision, Description, Manual, Metrics, MetricsRequest,
-    Observation, Outcome, Phase, PublishedVersion, TickStep, VersionFigures,
+    command, tick, AlarmReading, AlarmState, AliasState, Canary, Decision, Description, Manual,
+    Metrics, MetricsRequest, Observation, Outcome, Phase, PublishedVersion, TickStep,
+    VersionFigures,
 };
 use lambda_rollout::model::{Target, UtcTime, Version, Weight};
 use lambda_rollout::policy::{Policy, PolicySpec, PRESETS};
@@ -44,6 +45,8 @@ struct World {
     published: u64,
     /// Green's latency statistic, ms (blue's is 120).
     green_ms: f64,
+    /// The state of every alarm the policy names.
+    alarm: AlarmState,
 }
 
 impl World {
@@ -64,6 +67,7 @@ impl World {
             partial: false,
             published: 2,
             green_ms: 125.0,
+            alarm: AlarmState::Ok,
         }
     }
 
@@ -91,6 +95,14 @@ impl World {
             },
             throttles: 0,
             complete: !self.partial,
+            alarms: req
+                .alarms
+                .iter()
+                .map(|name| AlarmReading {
+                    name: name.clone(),
+                    state: self.alarm,
+                })
+                .collect(),
         }
     }
 
@@ -698,4 +710,41 @@ fn a_slower_canary_is_rolled_back_on_latency() {
         "{}",
         d.reason
     );
+}
+
+#[test]
+fn an_alarm_in_alarm_rolls_back_even_before_the_first_minute() {
+    // GIVEN a policy gated on an alarm, which fires right after the start
+    let mut world = World::new(policy(r#"{"alarms":["hello-5xx"]}"#));
+    world.command(Manual::Start {
+        version: None,
+        force: false,
+    });
+    world.alarm = AlarmState::Alarm;
+    // WHEN the first tick comes, before any complete minute of metrics
+    let d = world.tick();
+    // THEN it rolls back on the alarm
+    assert_eq!(d.outcome, Outcome::RolledBack, "{}", d.reason);
+    assert!(
+        d.reason.contains("alarm check failed") && d.reason.contains("\"hello-5xx\" is in ALARM"),
+        "{}",
+        d.reason
+    );
+}
+
+#[test]
+fn an_alarm_without_data_holds_and_never_passes() {
+    let mut world = World::new(policy(r#"{"alarms":["hello-5xx"],"bake":"1m"}"#));
+    world.alarm = AlarmState::InsufficientData;
+    world.command(Manual::Start {
+        version: None,
+        force: false,
+    });
+    let trace = world.run_until(30, |_| false);
+    assert!(trace.iter().all(|(_, d)| d.outcome == Outcome::Held));
+    assert!(trace.last().unwrap().1.reason.contains("INSUFFICIENT_DATA"));
+    // The alarm settles: the rollout goes on.
+    world.alarm = AlarmState::Ok;
+    let trace = world.run_until(30, |d| d.outcome == Outcome::Advanced);
+    assert_eq!(trace.last().unwrap().1.outcome, Outcome::Advanced);
 }

@@ -6,22 +6,25 @@
 //! `Throttles` with `FunctionName, Resource=F:A` (a throttled request never ran
 //! a version). Targets have different windows; one call covers their union in
 //! 1-minute points and each target sums only the minutes of its own window.
+//! The alarms the policies name are read with DescribeAlarms, 100 a call.
 
 use std::collections::HashMap;
 
 use aws_sdk_cloudwatch::error::DisplayErrorContext;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
-    Dimension, Metric, MetricDataQuery, MetricStat, ScanBy, StatusCode,
+    AlarmType, Dimension, Metric, MetricDataQuery, MetricStat, ScanBy, StateValue, StatusCode,
 };
 use aws_sdk_cloudwatch::Client;
 
-use crate::engine::{MetricsRequest, Observation, VersionFigures};
+use crate::engine::{AlarmReading, AlarmState, MetricsRequest, Observation, VersionFigures};
 use crate::model::Version;
 use crate::ports::{MetricsError, MetricsRead};
 
 /// GetMetricData's limit of queries per call.
 pub const MAX_QUERIES_PER_CALL: usize = 500;
+/// DescribeAlarms' limit of alarm names per call.
+pub const MAX_ALARMS_PER_CALL: usize = 100;
 const PERIOD: i32 = 60;
 const NAMESPACE: &str = "AWS/Lambda";
 
@@ -145,20 +148,81 @@ struct Points {
     seen: bool,
 }
 
+impl CloudWatchMetrics {
+    /// The state of every alarm the requests name, in as few DescribeAlarms
+    /// calls as possible (100 names a call). Names CloudWatch does not know are
+    /// left out: the caller reports them as missing.
+    async fn alarm_states(
+        &self,
+        requests: &[MetricsRequest],
+    ) -> Result<HashMap<String, AlarmState>, MetricsError> {
+        let mut names: Vec<String> = requests
+            .iter()
+            .flat_map(|r| r.alarms.iter().cloned())
+            .collect();
+        names.sort();
+        names.dedup();
+        let mut states = HashMap::new();
+        for chunk in names.chunks(MAX_ALARMS_PER_CALL) {
+            let mut pages = self
+                .client
+                .describe_alarms()
+                .set_alarm_names(Some(chunk.to_vec()))
+                .alarm_types(AlarmType::MetricAlarm)
+                .alarm_types(AlarmType::CompositeAlarm)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| MetricsError {
+                    message: format!("DescribeAlarms: {}", DisplayErrorContext(&e)),
+                    source: Box::new(e),
+                })?;
+                let metric = page
+                    .metric_alarms()
+                    .iter()
+                    .map(|a| (a.alarm_name(), a.state_value()));
+                let composite = page
+                    .composite_alarms()
+                    .iter()
+                    .map(|a| (a.alarm_name(), a.state_value()));
+                for (name, state) in metric.chain(composite) {
+                    let state = match state {
+                        Some(StateValue::Alarm) => AlarmState::Alarm,
+                        Some(StateValue::Ok) => AlarmState::Ok,
+                        // INSUFFICIENT_DATA, and any state this SDK does not know, are no pass.
+                        _ => AlarmState::InsufficientData,
+                    };
+                    states.insert(name.unwrap_or_default().to_string(), state);
+                }
+            }
+        }
+        Ok(states)
+    }
+}
+
 impl MetricsRead for CloudWatchMetrics {
     async fn observe(&self, requests: &[MetricsRequest]) -> Result<Vec<Observation>, MetricsError> {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
-        let start = requests.iter().map(|r| r.start).min().expect("non-empty");
-        let end = requests.iter().map(|r| r.end).max().expect("non-empty");
-        let queries: Vec<MetricDataQuery> = requests
+        let alarms = self.alarm_states(requests).await?;
+        // Requests without a window (a step just began) only need their alarms.
+        let windowed: Vec<(usize, &MetricsRequest)> = requests
             .iter()
             .enumerate()
-            .flat_map(|(i, r)| SERIES.iter().map(move |s| query(i, *s, r)))
+            .filter(|(_, r)| r.has_window())
             .collect();
-
+        let start = windowed.iter().map(|(_, r)| r.start).min();
+        let end = windowed.iter().map(|(_, r)| r.end).max();
+        let queries: Vec<MetricDataQuery> = windowed
+            .iter()
+            .flat_map(|(i, r)| SERIES.iter().map(move |s| query(*i, *s, r)))
+            .collect();
         let mut points: HashMap<String, Points> = HashMap::new();
+        let (start, end) = match (start, end) {
+            (Some(s), Some(e)) => (s, e),
+            _ => (requests[0].start, requests[0].start),
+        };
         for chunk in queries.chunks(MAX_QUERIES_PER_CALL) {
             let mut pages = self
                 .client
@@ -200,6 +264,25 @@ impl MetricsRead for CloudWatchMetrics {
             .iter()
             .enumerate()
             .map(|(i, req)| {
+                let alarms = req
+                    .alarms
+                    .iter()
+                    .map(|name| AlarmReading {
+                        name: name.clone(),
+                        state: alarms.get(name).copied().unwrap_or(AlarmState::Missing),
+                    })
+                    .collect();
+                if !req.has_window() {
+                    return Observation {
+                        window_start: req.start,
+                        window_end: req.end,
+                        green: VersionFigures::default(),
+                        blue: VersionFigures::default(),
+                        throttles: 0,
+                        complete: true,
+                        alarms,
+                    };
+                }
                 let mut complete = true;
                 let in_window = |t: i64| t >= req.start.unix() && t < req.end.unix();
                 let mut series = |s: Series| -> Vec<(i64, f64)> {
@@ -243,6 +326,7 @@ impl MetricsRead for CloudWatchMetrics {
                     },
                     throttles: sum(&th),
                     complete,
+                    alarms,
                 }
             })
             .collect())

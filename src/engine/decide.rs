@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use super::health::{judge, MetricsRequest, Observation, Verdict};
+use super::health::{judge, AlarmState, MetricsRequest, Observation, Verdict};
 use super::state::{AliasState, Canary, Description, Phase, Record, Rollout};
 use super::step::{first_step, next_step, position, Next};
 use crate::model::{format_duration, Target, UtcTime, Version};
@@ -247,15 +247,16 @@ pub fn tick(
         format_duration(baked),
         format_duration(policy.bake)
     );
-    if end <= start {
-        return Ok(TickStep::Decided(Decision::new(
-            Outcome::Held,
-            format!(
-                "waiting for the first complete minute of metrics (window opens at {start}, \
-                 metric_lag {}): {at}, {bake_note}",
-                format_duration(policy.metric_lag)
-            ),
-        )));
+    let waiting = format!(
+        "waiting for the first complete minute of metrics (window opens at {start}, \
+         metric_lag {}): {at}, {bake_note}",
+        format_duration(policy.metric_lag)
+    );
+    // Right after a step begins there are no metrics yet, but alarms can
+    // already say no.
+    let window_open = end > start;
+    if !window_open && policy.alarms.is_empty() {
+        return Ok(TickStep::Decided(Decision::new(Outcome::Held, waiting)));
     }
     let obs = match metrics {
         Metrics::NotFetched => {
@@ -264,8 +265,9 @@ pub fn tick(
                 green: r.green,
                 blue: r.blue,
                 start,
-                end,
+                end: end.max(start),
                 latency_stat: policy.latency_stat.clone(),
+                alarms: policy.alarms.clone(),
             }))
         }
         Metrics::Unavailable(why) => {
@@ -314,6 +316,12 @@ pub fn tick(
                 ))
             }
         }
+        Verdict::Inconclusive { reason }
+            if obs.alarms.iter().any(|a| a.state != AlarmState::Ok) =>
+        {
+            Decision::new(Outcome::Held, format!("holding {at}: {reason}"))
+        }
+        _ if !window_open => Decision::new(Outcome::Held, waiting),
         _ if baked < policy.bake => Decision::new(
             Outcome::Held,
             format!(

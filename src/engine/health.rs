@@ -17,6 +17,31 @@ pub struct MetricsRequest {
     pub end: UtcTime,
     /// The `Duration` statistic to read, e.g. "p99".
     pub latency_stat: String,
+    /// CloudWatch alarms that gate this target.
+    pub alarms: Vec<String>,
+}
+
+impl MetricsRequest {
+    /// False right after a step begins: only the alarms can be read yet.
+    pub fn has_window(&self) -> bool {
+        self.end > self.start
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AlarmState {
+    Ok,
+    Alarm,
+    InsufficientData,
+    /// No alarm by that name: a configuration error, which holds.
+    Missing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlarmReading {
+    pub name: String,
+    pub state: AlarmState,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -62,6 +87,8 @@ pub struct Observation {
     pub throttles: u64,
     /// False when CloudWatch answered with partial data for any query.
     pub complete: bool,
+    /// The state of each alarm named in the policy.
+    pub alarms: Vec<AlarmReading>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -129,6 +156,36 @@ pub fn judge(obs: &Observation, green: Version, blue: Version, policy: &Policy) 
         g.describe(green, stat),
         obs.blue.describe(blue, stat)
     );
+    // Alarms first: one in ALARM fails at once, whatever the traffic.
+    if let Some(a) = obs.alarms.iter().find(|a| a.state == AlarmState::Alarm) {
+        return Verdict::Fail {
+            metric: "alarm",
+            reason: format!("alarm {:?} is in ALARM ({figures})", a.name),
+        };
+    }
+    if let Some(a) = obs.alarms.iter().find(|a| a.state == AlarmState::Missing) {
+        return Verdict::Inconclusive {
+            reason: format!(
+                "alarm {:?} does not exist: fix policy.alarms; holding ({figures})",
+                a.name
+            ),
+        };
+    }
+    if let Some(a) = obs
+        .alarms
+        .iter()
+        .find(|a| a.state == AlarmState::InsufficientData)
+    {
+        let reason = format!("alarm {:?} is in INSUFFICIENT_DATA ({figures})", a.name);
+        return if policy.alarm_insufficient_data_fails {
+            Verdict::Fail {
+                metric: "alarm",
+                reason,
+            }
+        } else {
+            Verdict::Inconclusive { reason }
+        };
+    }
     if !obs.complete {
         return Verdict::Inconclusive {
             reason: format!("CloudWatch returned partial data for the window ({figures})"),
@@ -243,7 +300,49 @@ mod tests {
             },
             throttles,
             complete,
+            alarms: Vec::new(),
         }
+    }
+
+    #[test]
+    fn alarms_gate_before_anything_else() {
+        let mut p = Policy::defaults();
+        let v = |n| Version::new(n).unwrap();
+        let with = |states: &[AlarmState], p: &Policy| {
+            let mut o = obs(10, 0, 0, true);
+            o.alarms = states
+                .iter()
+                .enumerate()
+                .map(|(i, s)| AlarmReading {
+                    name: format!("a{i}"),
+                    state: *s,
+                })
+                .collect();
+            judge(&o, v(2), v(1), p)
+        };
+        use AlarmState::*;
+        let f = with(&[Ok, Alarm], &p);
+        assert!(
+            matches!(
+                f,
+                Verdict::Fail {
+                    metric: "alarm",
+                    ..
+                }
+            ),
+            "{f:?}"
+        );
+        assert!(f.reason().contains("\"a1\" is in ALARM"), "{}", f.reason());
+        assert_eq!(with(&[InsufficientData], &p).label(), "inconclusive");
+        assert_eq!(with(&[Missing, Ok], &p).label(), "inconclusive");
+        assert!(with(&[Missing], &p).reason().contains("does not exist"));
+        assert_eq!(
+            with(&[Ok, Ok], &p).label(),
+            "inconclusive",
+            "10 invocations: still too few"
+        );
+        p.alarm_insufficient_data_fails = true;
+        assert_eq!(with(&[InsufficientData], &p).label(), "fail");
     }
 
     #[test]

@@ -13,5 +13,7 @@ pub mod step;
 pub use decide::{
     command, tick, Decision, Manual, Metrics, Outcome, PublishedVersion, Refusal, TickStep,
 };
-pub use health::{judge, MetricsRequest, Observation, Verdict, VersionFigures};
+pub use health::{
+    judge, AlarmReading, AlarmState, MetricsRequest, Observation, Verdict, VersionFigures,
+};
 pub use state::{AliasState, Canary, Description, Phase, Record, Rollout, StateError};

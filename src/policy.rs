@@ -52,6 +52,16 @@ pub struct PolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_latency_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_confidence: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_tolerance: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass_confidence: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detect_ratio: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_floor: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarms: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarm_insufficient_data: Option<String>,
@@ -79,6 +89,16 @@ pub struct Policy {
     pub max_latency_ratio: f64,
     /// And at most this many milliseconds, if set.
     pub max_latency_ms: Option<f64>,
+    /// Confidence needed to call green's error rate worse than blue's.
+    pub error_confidence: f64,
+    /// Relative margin: green may be up to (1 + this) times blue's rate.
+    pub error_tolerance: f64,
+    /// Confidence needed to rule out a `detect_ratio` regression before a pass.
+    pub pass_confidence: f64,
+    /// The regression (green over blue's error rate) a pass must rule out.
+    pub detect_ratio: f64,
+    /// Percent: the error rate a pass must rule out when blue's is lower.
+    pub error_floor: f64,
     /// CloudWatch alarms that gate the rollout: any in ALARM fails.
     pub alarms: Vec<String>,
     /// An alarm in INSUFFICIENT_DATA fails (true) or holds (false, default).
@@ -96,6 +116,11 @@ pub const DEFAULT_MAX_ERROR_RATE: f64 = 1.0;
 pub const DEFAULT_FAILURE_THRESHOLD: u32 = 1;
 pub const DEFAULT_METRIC_LAG: Duration = Duration::from_secs(120);
 pub const DEFAULT_LATENCY_STAT: &str = "p99";
+pub const DEFAULT_ERROR_CONFIDENCE: f64 = 0.999;
+pub const DEFAULT_ERROR_TOLERANCE: f64 = 0.25;
+pub const DEFAULT_PASS_CONFIDENCE: f64 = 0.9;
+pub const DEFAULT_DETECT_RATIO: f64 = 2.0;
+pub const DEFAULT_ERROR_FLOOR: f64 = 0.25;
 pub const DEFAULT_MAX_LATENCY_RATIO: f64 = 1.5;
 
 /// CodeDeploy's Lambda presets, mapped to the same steps and timing, so that a
@@ -195,6 +220,26 @@ impl PolicySpec {
                 .find_map(|l| l.max_latency_ratio)
                 .unwrap_or(DEFAULT_MAX_LATENCY_RATIO),
             max_latency_ms: layers.iter().find_map(|l| l.max_latency_ms),
+            error_confidence: layers
+                .iter()
+                .find_map(|l| l.error_confidence)
+                .unwrap_or(DEFAULT_ERROR_CONFIDENCE),
+            error_tolerance: layers
+                .iter()
+                .find_map(|l| l.error_tolerance)
+                .unwrap_or(DEFAULT_ERROR_TOLERANCE),
+            pass_confidence: layers
+                .iter()
+                .find_map(|l| l.pass_confidence)
+                .unwrap_or(DEFAULT_PASS_CONFIDENCE),
+            detect_ratio: layers
+                .iter()
+                .find_map(|l| l.detect_ratio)
+                .unwrap_or(DEFAULT_DETECT_RATIO),
+            error_floor: layers
+                .iter()
+                .find_map(|l| l.error_floor)
+                .unwrap_or(DEFAULT_ERROR_FLOOR),
             alarms: layers
                 .iter()
                 .find_map(|l| l.alarms.clone())
@@ -330,6 +375,45 @@ impl Policy {
                 ),
             ));
         }
+        for (field, v) in [
+            ("error_confidence", self.error_confidence),
+            ("pass_confidence", self.pass_confidence),
+        ] {
+            if !(0.5..1.0).contains(&v) {
+                return Err(err(
+                    field,
+                    format!("{v} is not a confidence between 0.5 and 1 (e.g. 0.99)"),
+                ));
+            }
+        }
+        if !self.error_tolerance.is_finite() || !(0.0..=10.0).contains(&self.error_tolerance) {
+            return Err(err(
+                "error_tolerance",
+                format!(
+                    "{} is not a relative margin from 0 to 10 (0.25 = 25% worse than blue)",
+                    self.error_tolerance
+                ),
+            ));
+        }
+        if !self.detect_ratio.is_finite() || self.detect_ratio <= 1.0 {
+            return Err(err(
+                "detect_ratio",
+                format!(
+                    "{} must be above 1 (2 = twice blue's error rate)",
+                    self.detect_ratio
+                ),
+            ));
+        }
+        if !self.error_floor.is_finite() || self.error_floor <= 0.0 || self.error_floor > 100.0 {
+            return Err(err(
+                "error_floor",
+                format!(
+                    "{} is not a percent above 0 and at most 100 (with a clean blue, a pass must rule out at least this rate)",
+                    self.error_floor
+                ),
+            ));
+        }
+
         if self.alarms.len() > 100 {
             return Err(err("alarms", "at most 100 alarms per target"));
         }
@@ -468,6 +552,11 @@ mod tests {
             (r#"{"max_latency_ratio":0.5}"#, "max_latency_ratio"),
             (r#"{"max_latency_ms":0}"#, "max_latency_ms"),
             (r#"{"alarms":[""]}"#, "policy.alarms"),
+            (r#"{"error_confidence":1.0}"#, "error_confidence"),
+            (r#"{"pass_confidence":0.2}"#, "pass_confidence"),
+            (r#"{"error_tolerance":-1}"#, "error_tolerance"),
+            (r#"{"detect_ratio":1}"#, "detect_ratio"),
+            (r#"{"error_floor":120}"#, "error_floor"),
             (
                 r#"{"alarm_insufficient_data":"ignore"}"#,
                 "alarm_insufficient_data",

@@ -471,6 +471,8 @@ fn every_preset_runs_its_codedeploy_step_sequence() {
             r#"{{"preset":"{name}","min_invocations":10,"metric_lag":"1m"}}"#
         ));
         let mut world = World::new(p.clone());
+        // Enough traffic that evidence comes within the bake: timing is tested here.
+        world.rpm = 20_000;
         let d = world.command(Manual::Start {
             version: None,
             force: false,

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use timeline::Point;
 
 const FUNCTION: &str = "hello";
-const PER_MINUTE: u64 = 600; // 10 requests per second through the alias
+const PER_MINUTE: u64 = 1200; // 20 requests per second through the alias
 
 /// A small deterministic generator: the demo shows the same run every time.
 struct Noise(u64);
@@ -187,11 +187,22 @@ impl Demo {
 
 /// The reason, cut to fit one terminal line; the full text is in the JSON.
 fn short(reason: &str) -> String {
-    let cut = reason.split(" (green").next().unwrap_or(reason);
-    if cut.chars().count() > 90 {
-        format!("{}…", cut.chars().take(89).collect::<String>())
+    let mut cut = reason.split(" (green").next().unwrap_or(reason).to_string();
+    // Holding: what matters is why, not where (the bar shows where).
+    for marker in ["health so far: ", "cannot judge yet, holding "] {
+        if let Some(i) = cut.find(marker) {
+            let rest = &cut[i + marker.len()..];
+            let rest = rest.split_once("): ").map(|(_, r)| r).unwrap_or(rest);
+            cut = rest.to_string();
+        }
+    }
+    let cut = cut
+        .replace("cannot yet rule out a 2x regression: ", "")
+        .replace(" at 90% confidence, and must be at most ", ", must be <= ");
+    if cut.chars().count() > 100 {
+        format!("{}…", cut.chars().take(99).collect::<String>())
     } else {
-        cut.to_string()
+        cut
     }
 }
 

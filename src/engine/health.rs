@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::stats::{binomial_sf, poisson_upper};
 use crate::model::{Target, UtcTime, Version};
 use crate::policy::Policy;
 
@@ -202,9 +203,54 @@ pub fn judge(obs: &Observation, green: Version, blue: Version, policy: &Policy) 
             };
         }
     }
+    let b = obs.blue;
+    // Green worse than blue? The exact conditional test for two Poisson
+    // rates: of all errors seen in the window, how many would green have if
+    // its rate were blue's times (1 + error_tolerance), given its share of
+    // the traffic? A bad minute shared by both versions raises both counts
+    // and does not move green's share, so it does not fail green.
+    if b.invocations > 0 && g.errors > 0 {
+        let r0 = 1.0 + policy.error_tolerance;
+        let share = g.invocations as f64 * r0 / (g.invocations as f64 * r0 + b.invocations as f64);
+        let p = binomial_sf(g.errors, g.errors + b.errors, share);
+        if p < 1.0 - policy.error_confidence {
+            let ratio = match b.error_rate() {
+                Some(br) if br > 0.0 => {
+                    format!("{:.1}x blue's", g.error_rate().unwrap_or(0.0) / br)
+                }
+                _ => "blue has none".to_string(),
+            };
+            return Verdict::Fail {
+                metric: "errors",
+                reason: format!(
+                    "error rate {} ({ratio}) is worse than blue's by more than error_tolerance {}% \
+                     (one-sided test on the two rates, p = {p:.1e} < {:.1e}) ({figures})",
+                    pct(g.error_rate().unwrap_or(0.0)),
+                    policy.error_tolerance * 100.0,
+                    1.0 - policy.error_confidence
+                ),
+            };
+        }
+    }
+    // The absolute ceiling, counted against max(invocations, min_invocations):
+    // errors that would breach it even if every remaining invocation up to the
+    // minimum succeeded fail at once. Unless blue breaches it too in the same
+    // window: that is a shared incident, which holds instead.
     let basis = g.invocations.max(policy.min_invocations);
     if g.errors as f64 * 100.0 > policy.max_error_rate * basis as f64 {
         let rate = g.errors as f64 * 100.0 / basis as f64;
+        let blue_rate = b.error_rate().unwrap_or(0.0);
+        if blue_rate > policy.max_error_rate {
+            return Verdict::Inconclusive {
+                reason: format!(
+                    "both versions are above max_error_rate {} (green {}, blue {}): a shared \
+                     incident, not green's doing; holding ({figures})",
+                    pct(policy.max_error_rate),
+                    pct(rate),
+                    pct(blue_rate)
+                ),
+            };
+        }
         let shown = if g.invocations >= policy.min_invocations {
             format!("error rate {}", pct(rate))
         } else {
@@ -229,6 +275,27 @@ pub fn judge(obs: &Observation, green: Version, blue: Version, policy: &Policy) 
                 "too few invocations to judge: {} more needed, min_invocations {} ({figures})",
                 policy.min_invocations - g.invocations,
                 policy.min_invocations
+            ),
+        };
+    }
+    // Enough evidence to pass: at pass_confidence, green's error rate is at
+    // most detect_ratio times blue's (or error_floor, for a clean blue). Until
+    // then a regression of that size could still be hiding: hold, and say how
+    // many more invocations it takes if no more errors come.
+    let upper_count = poisson_upper(g.errors, 1.0 - policy.pass_confidence);
+    let upper = upper_count * 100.0 / g.invocations as f64;
+    let target = (policy.detect_ratio * b.error_rate().unwrap_or(0.0)).max(policy.error_floor);
+    if upper > target {
+        let needed = (upper_count * 100.0 / target).ceil() as u64;
+        return Verdict::Inconclusive {
+            reason: format!(
+                "cannot yet rule out a {}x regression: green's error rate is at most {} at {}% \
+                 confidence, and must be at most {}; at least {} more invocations needed ({figures})",
+                policy.detect_ratio,
+                pct(upper),
+                policy.pass_confidence * 100.0,
+                pct(target),
+                needed.saturating_sub(g.invocations).max(1)
             ),
         };
     }
@@ -273,8 +340,11 @@ pub fn judge(obs: &Observation, green: Version, blue: Version, policy: &Policy) 
     }
     Verdict::Pass {
         reason: format!(
-            "error rate within {}, {stat} within {}x blue's ({figures})",
-            pct(policy.max_error_rate),
+            "a {}x regression ruled out (green's error rate at most {} at {}% confidence), \
+             {stat} within {}x blue's ({figures})",
+            policy.detect_ratio,
+            pct(upper),
+            policy.pass_confidence * 100.0,
             policy.max_latency_ratio
         ),
     }
@@ -351,6 +421,8 @@ mod tests {
         p.min_invocations = 100;
         p.max_error_rate = 1.0;
         p.max_throttles = Some(5);
+        // The ceiling and the gates, not the evidence rule (tested below).
+        p.error_floor = 5.0;
         let v = |n| Version::new(n).unwrap();
         let cases = [
             // (green invocations, errors, throttles, complete) -> verdict
@@ -380,6 +452,7 @@ mod tests {
     #[test]
     fn latency_is_judged_against_blue_and_an_absolute_limit() {
         let mut p = Policy::defaults();
+        p.error_floor = 5.0;
         p.max_latency_ms = Some(500.0);
         let v = |n| Version::new(n).unwrap();
         let with = |g: Option<f64>, b: Option<f64>| {
@@ -411,6 +484,87 @@ mod tests {
             with(None, Some(100.0)).label(),
             "inconclusive",
             "no data is no pass"
+        );
+    }
+
+    fn counts(gi: u64, ge: u64, bi: u64, be: u64) -> Observation {
+        let mut o = obs(gi, ge, 0, true);
+        o.blue = VersionFigures {
+            invocations: bi,
+            errors: be,
+            latency_ms: Some(100.0),
+        };
+        o
+    }
+
+    #[test]
+    fn green_is_judged_against_blue_with_a_test_on_counts() {
+        let mut p = Policy::defaults();
+        p.max_error_rate = 10.0;
+        let v = |n| Version::new(n).unwrap();
+        let j = |o: Observation, p: &Policy| judge(&o, v(2), v(1), p);
+        // 5x blue's rate: fails, and the reason says by how much and the test.
+        let f = j(counts(1000, 50, 9000, 90), &p);
+        assert!(
+            matches!(
+                f,
+                Verdict::Fail {
+                    metric: "errors",
+                    ..
+                }
+            ),
+            "{f:?}"
+        );
+        assert!(
+            f.reason().contains("5.0x blue's") && f.reason().contains("one-sided test"),
+            "{}",
+            f.reason()
+        );
+        // A bad minute hitting both versions alike does not fail green ...
+        assert_ne!(j(counts(1000, 50, 9000, 450), &p).label(), "fail");
+        // ... even above the ceiling: that holds as a shared incident.
+        p.max_error_rate = 1.0;
+        let shared = j(counts(1000, 50, 9000, 450), &p);
+        assert_eq!(shared.label(), "inconclusive");
+        assert!(
+            shared.reason().contains("shared incident"),
+            "{}",
+            shared.reason()
+        );
+        p.max_error_rate = 10.0;
+        // Within the tolerance (1.1x): no fail.
+        assert_ne!(j(counts(1000, 11, 9000, 90), &p).label(), "fail");
+        // A clean blue: a few green errors are already significant.
+        assert_eq!(j(counts(500, 4, 4500, 0), &p).label(), "fail");
+        assert_ne!(j(counts(500, 1, 4500, 0), &p).label(), "fail");
+    }
+
+    #[test]
+    fn a_pass_needs_evidence_that_rules_out_the_detect_ratio() {
+        let p = Policy::defaults();
+        let v = |n| Version::new(n).unwrap();
+        // Blue at 1%: 2x is 2%. 300 clean green invocations: at most 0.77% at
+        // 90% confidence: pass.
+        assert_eq!(
+            judge(&counts(300, 0, 9000, 90), v(2), v(1), &p).label(),
+            "pass"
+        );
+        // Blue clean: the floor (0.25%) must be ruled out; 300 is not enough.
+        let i = judge(&counts(300, 0, 9000, 0), v(2), v(1), &p);
+        assert_eq!(i.label(), "inconclusive");
+        assert!(
+            i.reason().contains("cannot yet rule out a 2x regression"),
+            "{}",
+            i.reason()
+        );
+        assert!(
+            i.reason().contains("at least 622 more invocations needed"),
+            "{}",
+            i.reason()
+        );
+        assert_eq!(
+            judge(&counts(922, 0, 9000, 0), v(2), v(1), &p).label(),
+            "pass"
         );
     }
 

@@ -2,12 +2,13 @@
 //!
 //! - `state`: what the alias says (routing) and the record kept in its description
 //! - `step`: where green goes next
-//! - `health`: metrics -> verdict
+//! - `health`: metrics -> verdict, with `stats` (exact count statistics)
 //! - `decide`: state + verdict + policy + now -> `Decision`
 
 pub mod decide;
 pub mod health;
 pub mod state;
+pub mod stats;
 pub mod step;
 
 pub use decide::{

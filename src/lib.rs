@@ -29,3 +29,5 @@ pub mod model;
 pub mod policy;
 pub mod ports;
 pub mod report;
+pub mod simulate;
+pub mod timeline;

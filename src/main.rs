@@ -9,6 +9,7 @@ use lambda_rollout::config::Config;
 use lambda_rollout::executor::Executor;
 use lambda_rollout::handler::Handler;
 use lambda_rollout::model::UtcTime;
+use lambda_rollout::simulate;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
@@ -21,6 +22,11 @@ In AWS Lambda it serves the runtime API. Outside Lambda it is a CLI:
       Run the handler once on the JSON payload in FILE (or standard input), print
       the response JSON on stdout, exit 0. On error: one line on stderr, exit 1
       (2 for a usage error). --now replaces the clock (replays, demos).
+
+  lambda-rollout simulate FILE [--seed N] [--svg PATH]
+      Replay a per-minute traffic series (format: README, simulate) through the
+      real engine and executor, tick by tick, in memory; print every decision
+      as one JSON line. --svg writes the timeline picture.
 
   lambda-rollout --help | --version
 
@@ -83,6 +89,7 @@ async fn cli(args: Vec<String>) -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some("invoke") => {}
+        Some("simulate") => return simulate(it.cloned().collect()).await,
         Some(other) => return usage(&format!("unknown command {other:?}")),
     }
     let mut file: Option<&str> = None;
@@ -124,6 +131,78 @@ async fn cli(args: Vec<String>) -> ExitCode {
                 "{}",
                 serde_json::to_string_pretty(&resp).expect("response serializes")
             );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("lambda-rollout: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn simulate(args: Vec<String>) -> ExitCode {
+    let usage = |msg: &str| {
+        eprintln!("lambda-rollout: simulate: {msg}; see lambda-rollout --help");
+        ExitCode::from(2)
+    };
+    let (mut file, mut seed, mut svg) = (None, 1u64, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--seed" => match it.next().map(|s| s.parse::<u64>()) {
+                Some(Ok(n)) => seed = n,
+                _ => return usage("--seed needs a whole number"),
+            },
+            "--svg" => match it.next() {
+                Some(p) => svg = Some(p.clone()),
+                None => return usage("--svg needs a path"),
+            },
+            f if file.is_none() && (!f.starts_with('-') || f == "-") => file = Some(f.to_string()),
+            other => return usage(&format!("unexpected argument {other:?}")),
+        }
+    }
+    let Some(file) = file else {
+        return usage("give the series file (or - for standard input)");
+    };
+    let series: simulate::Series = match read_payload(&file).and_then(|t| {
+        serde_json::from_str(&t)
+            .map_err(|e| format!("{file} is not a series ({e}); see README, simulate"))
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lambda-rollout: simulate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = Config::from_env();
+    let env_policy = match config.policy() {
+        Ok(p) => p.clone(),
+        Err(e) => {
+            eprintln!("lambda-rollout: simulate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match simulate::run(&series, &[&env_policy], seed).await {
+        Ok(out) => {
+            for t in &out.ticks {
+                println!("{}", serde_json::to_string(t).expect("serializes"));
+            }
+            if let Some(path) = svg {
+                let title = format!(
+                    "lambda-rollout simulate: {} (seed {seed})",
+                    out.ticks
+                        .last()
+                        .map(|t| t.result.decision)
+                        .unwrap_or("no ticks")
+                );
+                if let Err(e) =
+                    std::fs::write(&path, lambda_rollout::timeline::svg(&title, &out.points))
+                {
+                    eprintln!("lambda-rollout: simulate: cannot write {path}: {e}");
+                    return ExitCode::FAILURE;
+                }
+                eprintln!("lambda-rollout: simulate: timeline written to {path}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -113,3 +113,41 @@ async fn invoke_runs_the_handler_and_reports_errors_in_one_line() {
     assert_eq!(resp["results"][0]["dry_run"], true);
     std::fs::remove_file(file).ok();
 }
+
+#[test]
+fn simulate_replays_a_series_and_writes_the_timeline() {
+    let svg = std::env::temp_dir().join(format!("simulate-{}.svg", std::process::id()));
+    let out = invoke(
+        &[
+            "simulate",
+            "examples/series/3x-errors-20rps.json",
+            "--seed",
+            "7",
+            "--svg",
+            svg.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["decision"], "started");
+    let last = lines.last().unwrap();
+    assert_eq!(last["decision"], "rolled_back", "{last}");
+    assert!(last["reason"]
+        .as_str()
+        .unwrap()
+        .contains("errors check failed"));
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    std::fs::remove_file(svg).ok();
+
+    let bad = invoke(&["simulate", "-"], r#"{"minutes":[{"requests":10}]}"#);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad.stderr).contains("is not a series"),
+        "{}",
+        text(&bad.stderr)
+    );
+}

@@ -10,14 +10,13 @@
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
-mod timeline;
 
 use std::process::ExitCode;
 
 use lambda_rollout::config::Config;
 use lambda_rollout::model::UtcTime;
+use lambda_rollout::timeline::{self, Point};
 use serde_json::{json, Value};
-use timeline::Point;
 
 const FUNCTION: &str = "hello";
 const PER_MINUTE: u64 = 1200; // 20 requests per second through the alias

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::stats::{binomial_sf, poisson_upper};
+use super::stats::{binomial_sf, poisson_cdf, poisson_upper};
 use crate::model::{Target, UtcTime, Version};
 use crate::policy::Policy;
 
@@ -232,13 +232,19 @@ pub fn judge(obs: &Observation, green: Version, blue: Version, policy: &Policy) 
             };
         }
     }
-    // The absolute ceiling, counted against max(invocations, min_invocations):
-    // errors that would breach it even if every remaining invocation up to the
-    // minimum succeeded fail at once. Unless blue breaches it too in the same
-    // window: that is a shared incident, which holds instead.
-    let basis = g.invocations.max(policy.min_invocations);
-    if g.errors as f64 * 100.0 > policy.max_error_rate * basis as f64 {
-        let rate = g.errors as f64 * 100.0 / basis as f64;
+    // The absolute ceiling, as a test too: green fails when its error rate is
+    // above max_error_rate with error_confidence (a handful of errors in a
+    // handful of requests is chance; 5 in 20 at a 1% ceiling is not). Unless
+    // blue is above the ceiling in the same window: a shared incident, which
+    // holds instead.
+    let ceiling = policy.max_error_rate / 100.0;
+    let p_ceiling = if g.errors > 0 {
+        1.0 - poisson_cdf(g.errors - 1, g.invocations as f64 * ceiling)
+    } else {
+        1.0
+    };
+    if g.errors > 0 && (ceiling == 0.0 || p_ceiling < 1.0 - policy.error_confidence) {
+        let rate = g.error_rate().unwrap_or(0.0);
         let blue_rate = b.error_rate().unwrap_or(0.0);
         if blue_rate > policy.max_error_rate {
             return Verdict::Inconclusive {
@@ -251,21 +257,14 @@ pub fn judge(obs: &Observation, green: Version, blue: Version, policy: &Policy) 
                 ),
             };
         }
-        let shown = if g.invocations >= policy.min_invocations {
-            format!("error rate {}", pct(rate))
-        } else {
-            format!(
-                "{} errors already exceed what {} invocations allow ({} or more)",
-                g.errors,
-                policy.min_invocations,
-                pct(rate)
-            )
-        };
         return Verdict::Fail {
             metric: "errors",
             reason: format!(
-                "{shown} > max_error_rate {} ({figures})",
-                pct(policy.max_error_rate)
+                "error rate {} is above max_error_rate {} (one-sided test, p = {p_ceiling:.1e} < \
+                 {:.1e}) ({figures})",
+                pct(rate),
+                pct(policy.max_error_rate),
+                1.0 - policy.error_confidence
             ),
         };
     }
@@ -430,11 +429,12 @@ mod tests {
             ((99, 0, 0, true), "inconclusive"),
             ((100, 0, 0, true), "pass"),
             ((100, 1, 0, true), "pass"),
-            ((100, 2, 0, true), "fail"),
+            ((100, 2, 0, true), "inconclusive"), // 2% of 100 could be chance at a 1% ceiling
             ((1000, 10, 0, true), "pass"),
-            ((1000, 11, 0, true), "fail"),
-            ((10, 1, 0, true), "inconclusive"), // 1 error is within 1% of 100
-            ((10, 2, 0, true), "fail"),         // 2 errors can never be within 1% of 100
+            ((1000, 11, 0, true), "pass"), // 1.1%: not significantly above 1%
+            ((1000, 30, 0, true), "fail"), // 3%: significantly above the ceiling
+            ((10, 1, 0, true), "inconclusive"), // 1 in 10: chance, and too few
+            ((10, 2, 0, true), "fail"),    // 20% against blue's 0.1%: significant
             ((500, 0, 6, true), "fail"),
             ((500, 0, 5, true), "pass"),
             ((500, 50, 0, false), "inconclusive"), // partial data never judges

@@ -1,8 +1,9 @@
-//! The demo's timeline picture: green's weight over time (top) and each
+//! The timeline picture of a rollout (demo and simulate): green's weight over time (top) and each
 //! version's error rate (bottom), decisions marked. Plain SVG, no dependencies.
 
 use std::fmt::Write;
 
+#[derive(Debug, Clone, PartialEq)]
 pub struct Point {
     /// Minutes since the demo began.
     pub minute: f64,

@@ -1,5 +1,5 @@
 # lambda-rollout. Quick start on a fresh machine: `make demo`, then `make test`.
-.PHONY: demo demo-lambda test lint build deploy emulator-up emulator-down clean
+.PHONY: demo demo-lambda test lint build deploy bench-judgment emulator-up emulator-down clean
 
 # The main job, locally: rollouts ticked against the emulator, no AWS account.
 demo:
@@ -27,6 +27,11 @@ build:
 deploy:
 	PATH="$$(scripts/tools.sh path):$$PATH" sam build
 	PATH="$$(scripts/tools.sh path):$$PATH" sam deploy --guided
+
+# How well the default policy judges, against two baselines, on seeded
+# scenarios (a few minutes): writes the table into BENCHMARKS.md.
+bench-judgment:
+	cargo run --release --example bench_judgment -- --seed 2026 --reps 10 --write BENCHMARKS.md
 
 # For manual use: then `source .tools/emulator-4566/env` and use the CLI.
 emulator-up:

@@ -121,7 +121,7 @@ pub const DEFAULT_ERROR_TOLERANCE: f64 = 0.25;
 pub const DEFAULT_PASS_CONFIDENCE: f64 = 0.9;
 pub const DEFAULT_DETECT_RATIO: f64 = 2.0;
 pub const DEFAULT_ERROR_FLOOR: f64 = 0.25;
-pub const DEFAULT_MAX_LATENCY_RATIO: f64 = 1.5;
+pub const DEFAULT_MAX_LATENCY_RATIO: f64 = 1.3;
 
 /// CodeDeploy's Lambda presets, mapped to the same steps and timing, so that a
 /// CodeDeploy user can paste the name they use today.

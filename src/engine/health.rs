@@ -461,7 +461,7 @@ mod tests {
             o.blue.latency_ms = b;
             judge(&o, v(2), v(1), &p)
         };
-        assert_eq!(with(Some(140.0), Some(100.0)).label(), "pass");
+        assert_eq!(with(Some(125.0), Some(100.0)).label(), "pass");
         let f = with(Some(160.0), Some(100.0));
         assert!(
             matches!(

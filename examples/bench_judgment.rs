@@ -1,0 +1,445 @@
+//! `make bench-judgment`: how well does the default policy judge, against two
+//! baselines, on scenarios generated from a seed? Writes the table into
+//! BENCHMARKS.md between the judgment markers.
+//!
+//! Scenarios: traffic 0.2 to 200 requests per second; blue's error rate 0 to
+//! 2%; green healthy (x1), x1.5, x2 or x5 blue's error rate (absolute 0.5%, 1%
+//! and 5% where blue's is 0), or p99 +50%; quiet, or with noisy minutes (1% of
+//! minutes, both versions fail 10x as often). Each runs for at most a simulated
+//! day through `simulate::run`, the real executor and engine.
+//!
+//! Baselines, on the same scenarios and steps: "any green error in the last
+//! minute rolls back" (the Lambda OSS tools) and "green's error rate above 1%
+//! in the last minute rolls back" (a typical CodeDeploy alarm). Both advance on
+//! the bake alone: they pass on no data.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use lambda_rollout::policy::{Policy, PolicySpec};
+use lambda_rollout::simulate::{self, Minute, Rng, Series, VersionMinute};
+
+const DAY: usize = 24 * 60;
+const RPS: [f64; 6] = [0.2, 1.0, 5.0, 20.0, 50.0, 200.0];
+const BLUE: [f64; 4] = [0.0, 0.1, 0.5, 2.0];
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Class {
+    Healthy,
+    Errors1_5x,
+    Errors2x,
+    Errors5x,
+    Latency50,
+}
+
+impl Class {
+    fn name(self) -> &'static str {
+        match self {
+            Class::Healthy => "healthy",
+            Class::Errors1_5x => "errors x1.5 (abs 0.5%)",
+            Class::Errors2x => "errors x2 (abs 1%)",
+            Class::Errors5x => "errors x5 (abs 5%)",
+            Class::Latency50 => "p99 +50%",
+        }
+    }
+
+    /// Green's error rate (percent) for blue's.
+    fn green_rate(self, blue: f64) -> f64 {
+        match (self, blue == 0.0) {
+            (Class::Healthy | Class::Latency50, _) => blue,
+            (Class::Errors1_5x, false) => blue * 1.5,
+            (Class::Errors2x, false) => blue * 2.0,
+            (Class::Errors5x, false) => blue * 5.0,
+            (Class::Errors1_5x, true) => 0.5,
+            (Class::Errors2x, true) => 1.0,
+            (Class::Errors5x, true) => 5.0,
+        }
+    }
+
+    fn bad(self) -> bool {
+        self != Class::Healthy
+    }
+}
+
+struct Scenario {
+    rps: f64,
+    blue: f64,
+    class: Class,
+    series: Series,
+}
+
+fn scenario(rps: f64, blue: f64, class: Class, noisy: bool, rng: &mut Rng) -> Scenario {
+    let green = class.green_rate(blue);
+    let green_ms = if class == Class::Latency50 {
+        180.0
+    } else {
+        120.0
+    };
+    let minutes = (0..DAY)
+        .map(|_| {
+            // Requests a minute: Poisson around rps * 60 (normal beyond 30).
+            let mean = rps * 60.0;
+            let requests = if mean < 30.0 {
+                let (l, mut k, mut p) = ((-mean).exp(), 0u64, 1.0);
+                loop {
+                    p *= rng.next_f64();
+                    if p <= l {
+                        break k;
+                    }
+                    k += 1;
+                }
+            } else {
+                let (u1, u2) = (rng.next_f64().max(1e-300), rng.next_f64());
+                let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+                (mean + mean.sqrt() * z).round().max(0.0) as u64
+            };
+            let burst = if noisy && rng.next_f64() < 0.01 {
+                10.0
+            } else {
+                1.0
+            };
+            let jitter = |rng: &mut Rng| 0.9 + 0.2 * rng.next_f64();
+            Minute {
+                requests,
+                blue: VersionMinute {
+                    error_rate: (blue * burst).min(100.0),
+                    latency_ms: Some(120.0 * jitter(rng)),
+                },
+                green: VersionMinute {
+                    error_rate: (green * burst).min(100.0),
+                    latency_ms: Some(green_ms * jitter(rng)),
+                },
+            }
+        })
+        .collect();
+    Scenario {
+        rps,
+        blue,
+        class,
+        series: Series {
+            start: Some("2026-11-20T00:00:00Z".into()),
+            stable: None,
+            green: None,
+            policy: None,
+            minutes,
+        },
+    }
+}
+
+/// How one run ended.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    promoted: bool,
+    rolled_back: bool,
+    /// Green's weight when it was rolled back (percent).
+    weight_at_rollback: f64,
+    ticks: usize,
+    /// Highest weight green reached (100 once promoted).
+    max_weight: f64,
+}
+
+async fn ours(s: &Scenario, seed: u64) -> Run {
+    let out = simulate::run(&s.series, &[], seed)
+        .await
+        .expect("valid scenario");
+    let last = &out.ticks.last().expect("ticks").result;
+    let max_weight = out
+        .ticks
+        .iter()
+        .map(|t| {
+            if t.result.decision == "promoted" {
+                100.0
+            } else {
+                t.result.weight_after.percent()
+            }
+        })
+        .fold(0.0, f64::max);
+    Run {
+        promoted: last.decision == "promoted",
+        rolled_back: last.decision == "rolled_back",
+        weight_at_rollback: last.weight_before.percent(),
+        ticks: out.ticks.len() - 1,
+        max_weight,
+    }
+}
+
+/// A baseline: advance after each bake whatever the data; roll back when
+/// `fails(green requests, green errors)` says so for the last minute.
+fn baseline(s: &Scenario, policy: &Policy, seed: u64, fails: impl Fn(u64, u64) -> bool) -> Run {
+    let mut rng = Rng::new(seed);
+    let bake = (policy.bake.as_secs() / 60).max(1) as usize;
+    let steps: Vec<f64> = policy.steps.iter().map(|w| w.percent()).collect();
+    let (mut step, mut at_step) = (0usize, 0usize);
+    let mut max_weight: f64 = steps[0];
+    for (i, m) in s.series.minutes.iter().enumerate() {
+        let w = steps[step] / 100.0;
+        let g = (m.requests as f64 * w).round() as u64;
+        let ge = rng.binomial(g, m.green.error_rate);
+        if fails(g, ge) {
+            return Run {
+                promoted: false,
+                rolled_back: true,
+                weight_at_rollback: steps[step],
+                ticks: i + 1,
+                max_weight,
+            };
+        }
+        at_step += 1;
+        if at_step >= bake {
+            step += 1;
+            at_step = 0;
+            if step + 1 >= steps.len() {
+                return Run {
+                    promoted: true,
+                    rolled_back: false,
+                    weight_at_rollback: 0.0,
+                    ticks: i + 1,
+                    max_weight: 100.0,
+                };
+            }
+            max_weight = max_weight.max(steps[step]);
+        }
+    }
+    Run {
+        promoted: false,
+        rolled_back: false,
+        weight_at_rollback: 0.0,
+        ticks: DAY,
+        max_weight,
+    }
+}
+
+/// Expected excess green errors while green is below 50% for one bake at each
+/// step: the evidence a judge can have before it must decide.
+fn excess_errors(s: &Scenario, policy: &Policy) -> f64 {
+    let bake_min = policy.bake.as_secs_f64() / 60.0;
+    let below: f64 = policy
+        .steps
+        .iter()
+        .map(|w| w.percent())
+        .filter(|p| *p < 50.0)
+        .sum::<f64>()
+        / 100.0;
+    let green = s.class.green_rate(s.blue);
+    (green - s.blue).max(0.0) / 100.0 * s.rps * 60.0 * below * bake_min
+}
+
+#[derive(Default)]
+struct Tally {
+    n: usize,
+    promoted: usize,
+    rolled_back: usize,
+    rolled_back_below_50: usize,
+    held: usize,
+    rollback_weights: Vec<f64>,
+    rollback_ticks: Vec<usize>,
+    promote_ticks: Vec<usize>,
+    held_below_50: usize,
+}
+
+impl Tally {
+    fn add(&mut self, r: Run) {
+        self.n += 1;
+        if r.promoted {
+            self.promoted += 1;
+            self.promote_ticks.push(r.ticks);
+        } else if r.rolled_back {
+            self.rolled_back += 1;
+            if r.weight_at_rollback < 50.0 {
+                self.rolled_back_below_50 += 1;
+            }
+            self.rollback_weights.push(r.weight_at_rollback);
+            self.rollback_ticks.push(r.ticks);
+        } else {
+            self.held += 1;
+            if r.max_weight < 50.0 {
+                self.held_below_50 += 1;
+            }
+        }
+    }
+}
+
+fn median<T: Copy + PartialOrd>(v: &[T]) -> Option<T> {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    v.get(v.len() / 2).copied()
+}
+
+fn pct(a: usize, n: usize) -> String {
+    if n == 0 {
+        "–".into()
+    } else {
+        format!("{:.1}%", a as f64 * 100.0 / n as f64)
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let seed: u64 = args
+        .iter()
+        .position(|a| a == "--seed")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2026);
+    let reps: usize = args
+        .iter()
+        .position(|a| a == "--reps")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let write = args
+        .iter()
+        .position(|a| a == "--write")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let policy = PolicySpec::resolve(&[]).expect("defaults");
+    let mut rng = Rng::new(seed);
+
+    // (judge, class, detectable?) -> tally; and healthy promotion time by rps.
+    let mut tallies: BTreeMap<(&str, Class, &str), Tally> = BTreeMap::new();
+    let mut healthy_time: BTreeMap<(String, &str), Vec<f64>> = BTreeMap::new();
+    let step_minutes = (policy.steps.len() - 1) as f64 * policy.bake.as_secs_f64() / 60.0;
+    let started = std::time::Instant::now();
+    let mut runs = 0;
+    for &rps in &RPS {
+        for &blue in &BLUE {
+            for class in [
+                Class::Healthy,
+                Class::Errors1_5x,
+                Class::Errors2x,
+                Class::Errors5x,
+                Class::Latency50,
+            ] {
+                for noisy in [false, true] {
+                    for _ in 0..reps {
+                        let s = scenario(rps, blue, class, noisy, &mut rng);
+                        let run_seed = (rng.next_f64() * 1e12) as u64;
+                        let detect = if !class.bad() || class == Class::Latency50 {
+                            "all"
+                        } else if excess_errors(&s, &policy) >= 10.0 {
+                            "detectable"
+                        } else {
+                            "not detectable"
+                        };
+                        let results = [
+                            ("lambda-rollout", ours(&s, run_seed).await),
+                            ("any error", baseline(&s, &policy, run_seed, |_, e| e > 0)),
+                            (
+                                "error rate > 1%",
+                                baseline(&s, &policy, run_seed, |n, e| {
+                                    n > 0 && e as f64 * 100.0 > n as f64
+                                }),
+                            ),
+                        ];
+                        for (judge, r) in results {
+                            tallies.entry((judge, class, detect)).or_default().add(r);
+                            if class == Class::Healthy && judge == "lambda-rollout" {
+                                let label = if rps >= 20.0 { ">= 20 rps" } else { "< 20 rps" };
+                                if r.promoted {
+                                    healthy_time
+                                        .entry((format!("{rps} rps"), label))
+                                        .or_default()
+                                        .push(r.ticks as f64 / step_minutes);
+                                }
+                            }
+                        }
+                        runs += 1;
+                    }
+                }
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+
+    let mut t = String::new();
+    let _ = writeln!(t, "<!-- judgment:begin -->");
+    let _ = writeln!(
+        t,
+        "Command: `make bench-judgment` (`cargo run --release --example bench_judgment -- --seed {seed} --reps {reps} --write BENCHMARKS.md`). \
+         {runs} scenarios x 3 judges, each at most a simulated day, in {:.0} s. Default policy: steps {:?}, bake {}s, \
+         error_confidence {}, error_tolerance {}, detect_ratio {}, pass_confidence {}, error_floor {}%, max_latency_ratio {}.\n",
+        elapsed.as_secs_f64(),
+        policy.steps.iter().map(|w| w.percent()).collect::<Vec<_>>(),
+        policy.bake.as_secs(),
+        policy.error_confidence,
+        policy.error_tolerance,
+        policy.detect_ratio,
+        policy.pass_confidence,
+        policy.error_floor,
+        policy.max_latency_ratio,
+    );
+    let _ = writeln!(
+        t,
+        "Detectable: green's expected excess errors (green's rate minus blue's, times its requests at the steps \
+         below 50% for one bake each) are at least 10. Traffic {RPS:?} rps; blue's error rate {BLUE:?}%; \
+         quiet and noisy (1% of minutes, both versions fail 10x).\n"
+    );
+    let _ = writeln!(t, "| judge | green | detectable | runs | rolled back | before 50% | median weight / ticks at rollback | promoted | held to the end (below 50%) |");
+    let _ = writeln!(t, "|---|---|---|---|---|---|---|---|---|");
+    for ((judge, class, detect), v) in &tallies {
+        let _ = writeln!(
+            t,
+            "| {judge} | {} | {detect} | {} | {} | {} | {} | {} | {} ({}) |",
+            class.name(),
+            v.n,
+            pct(v.rolled_back, v.n),
+            pct(v.rolled_back_below_50, v.n),
+            match (median(&v.rollback_weights), median(&v.rollback_ticks)) {
+                (Some(w), Some(k)) => format!("{w}% / {k}"),
+                _ => "–".into(),
+            },
+            pct(v.promoted, v.n),
+            pct(v.held, v.n),
+            pct(v.held_below_50, v.n),
+        );
+    }
+    let _ = writeln!(t, "\nHealthy versions, lambda-rollout: time to promotion over the time its steps take ({step_minutes} min).\n");
+    let _ = writeln!(
+        t,
+        "| traffic | promoted runs | median ratio | worst ratio |"
+    );
+    let _ = writeln!(t, "|---|---|---|---|");
+    let mut keys: Vec<_> = healthy_time.keys().cloned().collect();
+    keys.sort_by(|a, b| {
+        a.0.split(' ')
+            .next()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+            .partial_cmp(&b.0.split(' ').next().unwrap().parse::<f64>().unwrap())
+            .unwrap()
+    });
+    for k in keys {
+        let v = &healthy_time[&k];
+        let worst = v.iter().cloned().fold(0.0, f64::max);
+        let _ = writeln!(
+            t,
+            "| {} | {} | {:.2} | {:.2} |",
+            k.0,
+            v.len(),
+            median(v).unwrap_or(0.0),
+            worst
+        );
+    }
+    let _ = writeln!(t, "<!-- judgment:end -->");
+    print!("{t}");
+
+    if let Some(path) = write {
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        let new = match (
+            old.find("<!-- judgment:begin -->"),
+            old.find("<!-- judgment:end -->"),
+        ) {
+            (Some(a), Some(b)) => format!(
+                "{}{}{}",
+                &old[..a],
+                t.trim_end(),
+                &old[b + "<!-- judgment:end -->".len()..]
+            ),
+            _ => format!("{}\n## Judgment\n\n{}", old.trim_end(), t),
+        };
+        std::fs::write(&path, new).expect("write BENCHMARKS.md");
+        eprintln!("bench-judgment: table written to {path}");
+    }
+}

@@ -62,6 +62,8 @@ pub struct PolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_floor: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_from: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarms: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarm_insufficient_data: Option<String>,
@@ -99,6 +101,9 @@ pub struct Policy {
     pub detect_ratio: f64,
     /// Percent: the error rate a pass must rule out when blue's is lower.
     pub error_floor: f64,
+    /// An advance to this weight or more (and a promotion) needs evidence
+    /// that rules out a `detect_ratio` regression; smaller steps need none.
+    pub evidence_from: Weight,
     /// CloudWatch alarms that gate the rollout: any in ALARM fails.
     pub alarms: Vec<String>,
     /// An alarm in INSUFFICIENT_DATA fails (true) or holds (false, default).
@@ -118,9 +123,10 @@ pub const DEFAULT_METRIC_LAG: Duration = Duration::from_secs(120);
 pub const DEFAULT_LATENCY_STAT: &str = "p99";
 pub const DEFAULT_ERROR_CONFIDENCE: f64 = 0.999;
 pub const DEFAULT_ERROR_TOLERANCE: f64 = 0.25;
-pub const DEFAULT_PASS_CONFIDENCE: f64 = 0.9;
+pub const DEFAULT_PASS_CONFIDENCE: f64 = 0.99;
+pub const DEFAULT_EVIDENCE_FROM: f64 = 50.0;
 pub const DEFAULT_DETECT_RATIO: f64 = 2.0;
-pub const DEFAULT_ERROR_FLOOR: f64 = 0.25;
+pub const DEFAULT_ERROR_FLOOR: f64 = 0.1;
 pub const DEFAULT_MAX_LATENCY_RATIO: f64 = 1.3;
 
 /// CodeDeploy's Lambda presets, mapped to the same steps and timing, so that a
@@ -240,6 +246,13 @@ impl PolicySpec {
                 .iter()
                 .find_map(|l| l.error_floor)
                 .unwrap_or(DEFAULT_ERROR_FLOOR),
+            evidence_from: Weight::from_percent(
+                layers
+                    .iter()
+                    .find_map(|l| l.evidence_from)
+                    .unwrap_or(DEFAULT_EVIDENCE_FROM),
+            )
+            .map_err(|e| err("evidence_from", e.0))?,
             alarms: layers
                 .iter()
                 .find_map(|l| l.alarms.clone())

@@ -16,7 +16,8 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-const POLICY: &str = r#"{"steps":[10,50,100],"bake":"2m","min_invocations":20,"max_error_rate":2,"metric_lag":"1m"}"#;
+// error_floor 5: the evidence rule is the engine tests' business; here, the wire.
+const POLICY: &str = r#"{"steps":[10,50,100],"bake":"2m","min_invocations":20,"max_error_rate":2,"metric_lag":"1m","error_floor":5}"#;
 
 fn policy() -> Value {
     serde_json::from_str(POLICY).unwrap()

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use super::health::{judge, AlarmState, MetricsRequest, Observation, Verdict};
+use super::health::{judge_for, AlarmState, MetricsRequest, Observation, Verdict};
 use super::state::{AliasState, Canary, Description, Phase, Record, Rollout};
 use super::step::{first_step, next_step, position, Next};
 use crate::model::{format_duration, Target, UtcTime, Version};
@@ -279,7 +279,13 @@ pub fn tick(
         Metrics::Fetched(obs) => obs,
     };
 
-    let verdict = judge(obs, r.green, r.blue, policy);
+    // Small steps need only no sign of trouble; an advance to evidence_from or
+    // more, and a promotion, must rule a regression out.
+    let needs_evidence = match next_step(&policy.steps, r.weight) {
+        Next::Promote => true,
+        Next::Weight(w) => w >= policy.evidence_from,
+    };
+    let verdict = judge_for(obs, r.green, r.blue, policy, needs_evidence);
     let mut d = match &verdict {
         Verdict::Fail { metric, reason } => {
             let fails = r.fails + 1;

@@ -375,7 +375,8 @@ async fn main() {
          below 50% for one bake each) are at least 10. Traffic {RPS:?} rps; blue's error rate {BLUE:?}%; \
          quiet and noisy (1% of minutes, both versions fail 10x).\n"
     );
-    let _ = writeln!(t, "| judge | green | detectable | runs | rolled back | before 50% | median weight / ticks at rollback | promoted | held to the end (below 50%) |");
+    let lag_min = (policy.metric_lag.as_secs() / 60) as usize;
+    let _ = writeln!(t, "| judge | green | detectable | runs | rolled back | before 50% | median weight / ticks at rollback (from the first data) | promoted | held to the end (below 50%) |");
     let _ = writeln!(t, "|---|---|---|---|---|---|---|---|---|");
     for ((judge, class, detect), v) in &tallies {
         let _ = writeln!(
@@ -386,7 +387,9 @@ async fn main() {
             pct(v.rolled_back, v.n),
             pct(v.rolled_back_below_50, v.n),
             match (median(&v.rollback_weights), median(&v.rollback_ticks)) {
-                (Some(w), Some(k)) => format!("{w}% / {k}"),
+                // The first window opens metric_lag + 1 minute after the
+                // start: ticks counted from the first tick with data, too.
+                (Some(w), Some(k)) => format!("{w}% / {k} ({})", k.saturating_sub(lag_min)),
                 _ => "–".into(),
             },
             pct(v.promoted, v.n),

@@ -66,6 +66,8 @@ pub struct PolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarms: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Vec<CustomMetric>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarm_insufficient_data: Option<String>,
 }
 
@@ -106,6 +108,8 @@ pub struct Policy {
     pub evidence_from: Weight,
     /// CloudWatch alarms that gate the rollout: any in ALARM fails.
     pub alarms: Vec<String>,
+    /// Metrics of your own that gate the rollout, read for green.
+    pub metrics: Vec<CustomMetric>,
     /// An alarm in INSUFFICIENT_DATA fails (true) or holds (false, default).
     pub alarm_insufficient_data_fails: bool,
 }
@@ -257,6 +261,10 @@ impl PolicySpec {
                 .iter()
                 .find_map(|l| l.alarms.clone())
                 .unwrap_or_default(),
+            metrics: layers
+                .iter()
+                .find_map(|l| l.metrics.clone())
+                .unwrap_or_default(),
             alarm_insufficient_data_fails: match layers
                 .iter()
                 .find_map(|l| l.alarm_insufficient_data.as_deref())
@@ -291,6 +299,83 @@ fn unknown_preset(name: &str) -> PolicyError {
         "preset",
         format!("unknown preset {name:?}: use one of {}", PRESETS.join(", ")),
     )
+}
+
+/// A CloudWatch metric of your own that gates the rollout: read for green over
+/// the step's window, with `{function}`, `{alias}` and `{version}` (green's)
+/// replaced in the dimension values; it fails the check above `max` or below
+/// `min`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomMetric {
+    pub name: String,
+    pub namespace: String,
+    pub metric: String,
+    #[serde(default)]
+    pub dimensions: std::collections::BTreeMap<String, String>,
+    #[serde(default = "default_custom_stat")]
+    pub stat: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+}
+
+fn default_custom_stat() -> String {
+    "Sum".into()
+}
+
+pub const MAX_CUSTOM_METRICS: usize = 20;
+
+impl CustomMetric {
+    fn validate(&self) -> Result<(), PolicyError> {
+        let bad = |m: String| err("metrics", format!("{:?}: {m}", self.name));
+        if self.name.trim().is_empty() || self.name.len() > 64 {
+            return Err(err(
+                "metrics",
+                "each metric needs a name of 1 to 64 characters",
+            ));
+        }
+        if self.namespace.trim().is_empty() || self.metric.trim().is_empty() {
+            return Err(bad("namespace and metric are required".into()));
+        }
+        if self.dimensions.len() > 30 {
+            return Err(bad("at most 30 dimensions".into()));
+        }
+        for v in self.dimensions.values() {
+            let mut rest = v.as_str();
+            while let Some(i) = rest.find('{') {
+                let end = rest[i..]
+                    .find('}')
+                    .map(|e| i + e)
+                    .ok_or_else(|| bad(format!("unclosed {{ in {v:?}")))?;
+                let key = &rest[i + 1..end];
+                if !matches!(key, "function" | "alias" | "version") {
+                    return Err(bad(format!(
+                        "unknown placeholder {{{key}}} in {v:?}: use {{function}}, {{alias}} or {{version}}"
+                    )));
+                }
+                rest = &rest[end + 1..];
+            }
+        }
+        if !(matches!(self.stat.as_str(), "Sum" | "SampleCount" | "Minimum")
+            || is_latency_stat(&self.stat))
+        {
+            return Err(bad(format!(
+                "stat {:?} is not Sum, SampleCount, Average, Minimum, Maximum or a percentile such as p99",
+                self.stat
+            )));
+        }
+        match (self.max, self.min) {
+            (None, None) => Err(bad(
+                "give a threshold: max (fails above) or min (fails below)".into(),
+            )),
+            (Some(x), _) | (_, Some(x)) if !x.is_finite() => {
+                Err(bad("thresholds must be numbers".into()))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// pNN or pNN.N (0 < NN < 100), Average or Maximum.
@@ -427,6 +512,15 @@ impl Policy {
             ));
         }
 
+        if self.metrics.len() > MAX_CUSTOM_METRICS {
+            return Err(err(
+                "metrics",
+                format!("at most {MAX_CUSTOM_METRICS} metrics per target (GetMetricData reads 500 a call)"),
+            ));
+        }
+        for m in &self.metrics {
+            m.validate()?;
+        }
         if self.alarms.len() > 100 {
             return Err(err("alarms", "at most 100 alarms per target"));
         }
@@ -565,6 +659,22 @@ mod tests {
             (r#"{"max_latency_ratio":0.5}"#, "max_latency_ratio"),
             (r#"{"max_latency_ms":0}"#, "max_latency_ms"),
             (r#"{"alarms":[""]}"#, "policy.alarms"),
+            (
+                r#"{"metrics":[{"name":"x","namespace":"N","metric":"M"}]}"#,
+                "give a threshold",
+            ),
+            (
+                r#"{"metrics":[{"name":"x","namespace":"N","metric":"M","max":1,"dimensions":{"V":"{colour}"}}]}"#,
+                "unknown placeholder",
+            ),
+            (
+                r#"{"metrics":[{"name":"x","namespace":"N","metric":"M","max":1,"stat":"Median"}]}"#,
+                "stat",
+            ),
+            (
+                r#"{"metrics":[{"name":"x","namespace":"","metric":"M","max":1}]}"#,
+                "required",
+            ),
             (r#"{"error_confidence":1.0}"#, "error_confidence"),
             (r#"{"pass_confidence":0.2}"#, "pass_confidence"),
             (r#"{"error_tolerance":-1}"#, "error_tolerance"),

@@ -169,6 +169,8 @@ impl MetricsRead for MemoryMetrics {
                         state: AlarmState::Ok,
                     })
                     .collect(),
+                // Refused before the run: a replay has no custom metrics.
+                custom: Vec::new(),
             })
             .collect())
     }
@@ -232,6 +234,13 @@ pub async fn run(
     let mut layers: Vec<&PolicySpec> = vec![&own];
     layers.extend_from_slice(policy_layers);
     let policy: Policy = PolicySpec::resolve(&layers).map_err(|e| bad(e.to_string()))?;
+    if !policy.metrics.is_empty() {
+        return Err(bad(
+            "the policy has custom metrics (policy.metrics), which a replay cannot read: \
+             remove them for the simulation"
+                .into(),
+        ));
+    }
     let start = match &series.start {
         Some(s) => UtcTime::parse_rfc3339(s).map_err(|e| bad(e.0))?,
         None => UtcTime::parse_rfc3339("2026-01-01T00:00:00Z").expect("valid"),

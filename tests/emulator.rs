@@ -644,3 +644,72 @@ async fn alarm_gates_are_read_from_cloudwatch() {
     let a = em.alias_raw(&f, "live").await;
     assert!(a.weights.is_empty());
 }
+
+#[tokio::test]
+async fn custom_metrics_are_read_for_green_and_gate_the_rollout() {
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    let em = emulator().await;
+    let f = blue_green(&em, "custom").await;
+    let cfg = Config::from_values(None, None);
+    let t0 = sim_start();
+    let policy = json!({"bake":"1m","metric_lag":"1m","min_invocations":20,"error_floor":5,
+        "metrics":[{"name":"checkout failures","namespace":"HelloShop","metric":"CheckoutFailures",
+                    "dimensions":{"Function":"{function}","Version":"{version}"},"stat":"Sum","max":5}]});
+    let tick = json!({"action":"tick","targets":[{"function":f,"alias":"live","policy":policy}]});
+    em.run(
+        &cfg,
+        json!({"action":"start","function":f,"alias":"live"}),
+        t0,
+    )
+    .await;
+    let put = |version: &str, minute: UtcTime, value: f64| {
+        em.cloudwatch
+            .put_metric_data()
+            .namespace("HelloShop")
+            .metric_data(
+                MetricDatum::builder()
+                    .metric_name("CheckoutFailures")
+                    .dimensions(Dimension::builder().name("Function").value(&f).build())
+                    .dimensions(Dimension::builder().name("Version").value(version).build())
+                    .timestamp(DateTime::from_secs(minute.unix()))
+                    .value(value)
+                    .build(),
+            )
+            .send()
+    };
+    em.put_version_minute(&f, "live", "1", t0, 900, 0).await;
+    em.put_version_minute(&f, "live", "2", t0, 100, 0).await;
+    // No data for the custom metric yet: hold, never pass.
+    let r = em
+        .run(&cfg, tick.clone(), UtcTime::from_unix(t0.unix() + 120))
+        .await;
+    assert_eq!(only(&r)["decision"], "held", "{r}");
+    assert!(
+        only(&r)["reason"].as_str().unwrap().contains("has no data"),
+        "{r}"
+    );
+    // Blue's own failures do not count: the query is for green's version.
+    put("1", t0, 50.0).await.unwrap();
+    put("2", t0, 2.0).await.unwrap();
+    let r = em
+        .run(&cfg, tick.clone(), UtcTime::from_unix(t0.unix() + 120))
+        .await;
+    assert_eq!(only(&r)["decision"], "advanced", "{r}");
+    // Green's failures above max roll it back.
+    let m1 = UtcTime::from_unix(t0.unix() + 120);
+    em.put_version_minute(&f, "live", "1", m1, 750, 0).await;
+    em.put_version_minute(&f, "live", "2", m1, 250, 0).await;
+    put("2", m1, 9.0).await.unwrap();
+    let r = em
+        .run(&cfg, tick, UtcTime::from_unix(m1.unix() + 120))
+        .await;
+    assert_eq!(only(&r)["decision"], "rolled_back", "{r}");
+    assert!(
+        only(&r)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("\"checkout failures\" is 9 > max 5"),
+        "{r}"
+    );
+}

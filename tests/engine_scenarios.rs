@@ -103,6 +103,7 @@ impl World {
                     state: self.alarm,
                 })
                 .collect(),
+            custom: Vec::new(),
         }
     }
 

@@ -17,7 +17,10 @@ use aws_sdk_cloudwatch::types::{
 };
 use aws_sdk_cloudwatch::Client;
 
-use crate::engine::{AlarmReading, AlarmState, MetricsRequest, Observation, VersionFigures};
+use crate::engine::{
+    AlarmReading, AlarmState, CustomQuery, CustomReading, MetricsRequest, Observation,
+    VersionFigures,
+};
 use crate::model::Version;
 use crate::ports::{MetricsError, MetricsRead};
 
@@ -120,6 +123,40 @@ fn query(index: usize, series: Series, req: &MetricsRequest) -> MetricDataQuery 
         .build()
 }
 
+fn custom_query(index: usize, j: usize, c: &CustomQuery) -> MetricDataQuery {
+    let mut metric = Metric::builder()
+        .namespace(&c.namespace)
+        .metric_name(&c.metric);
+    for (k, v) in &c.dimensions {
+        metric = metric.dimensions(dim(k, v));
+    }
+    MetricDataQuery::builder()
+        .id(format!("t{index}_c{j}"))
+        .metric_stat(
+            MetricStat::builder()
+                .metric(metric.build())
+                .period(PERIOD)
+                .stat(&c.stat)
+                .build(),
+        )
+        .return_data(true)
+        .build()
+}
+
+/// A custom metric's figure over the window from its per-minute points.
+fn aggregate(stat: &str, points: &[(i64, f64)]) -> Option<f64> {
+    if points.is_empty() {
+        return None;
+    }
+    let values = points.iter().map(|(_, v)| *v);
+    Some(match stat {
+        "Sum" | "SampleCount" => values.sum(),
+        "Maximum" => values.fold(f64::MIN, f64::max),
+        "Minimum" => values.fold(f64::MAX, f64::min),
+        _ => values.sum::<f64>() / points.len() as f64,
+    })
+}
+
 /// A window's latency from per-minute statistics: their mean weighted by each
 /// minute's invocations (a percentile of a window cannot be rebuilt exactly
 /// from per-minute percentiles; green and blue get the same treatment over the
@@ -216,7 +253,14 @@ impl MetricsRead for CloudWatchMetrics {
         let end = windowed.iter().map(|(_, r)| r.end).max();
         let queries: Vec<MetricDataQuery> = windowed
             .iter()
-            .flat_map(|(i, r)| SERIES.iter().map(move |s| query(*i, *s, r)))
+            .flat_map(|(i, r)| {
+                SERIES.iter().map(move |s| query(*i, *s, r)).chain(
+                    r.custom
+                        .iter()
+                        .enumerate()
+                        .map(move |(j, c)| custom_query(*i, j, c)),
+                )
+            })
             .collect();
         let mut points: HashMap<String, Points> = HashMap::new();
         let (start, end) = match (start, end) {
@@ -272,6 +316,17 @@ impl MetricsRead for CloudWatchMetrics {
                         state: alarms.get(name).copied().unwrap_or(AlarmState::Missing),
                     })
                     .collect();
+                let no_data = |req: &MetricsRequest| {
+                    req.custom
+                        .iter()
+                        .map(|c| CustomReading {
+                            name: c.name.clone(),
+                            value: None,
+                            max: c.max,
+                            min: c.min,
+                        })
+                        .collect()
+                };
                 if !req.has_window() {
                     return Observation {
                         window_start: req.start,
@@ -281,6 +336,7 @@ impl MetricsRead for CloudWatchMetrics {
                         throttles: 0,
                         complete: true,
                         alarms,
+                        custom: no_data(req),
                     };
                 }
                 let mut complete = true;
@@ -311,6 +367,24 @@ impl MetricsRead for CloudWatchMetrics {
                 let be = series(Series::BlueErrors);
                 let bl = series(Series::BlueLatency);
                 let th = series(Series::Throttles);
+                let mut custom: Vec<CustomReading> = no_data(req);
+                for (j, c) in custom.iter_mut().enumerate() {
+                    let pts = match points.get(&format!("t{i}_c{j}")) {
+                        Some(p) => {
+                            complete &= p.complete;
+                            p.by_time
+                                .iter()
+                                .copied()
+                                .filter(|(t, _)| in_window(*t))
+                                .collect()
+                        }
+                        None => {
+                            complete = false;
+                            Vec::new()
+                        }
+                    };
+                    c.value = aggregate(&req.custom[j].stat, &pts);
+                }
                 Observation {
                     window_start: req.start,
                     window_end: req.end,
@@ -327,6 +401,7 @@ impl MetricsRead for CloudWatchMetrics {
                     throttles: sum(&th),
                     complete,
                     alarms,
+                    custom,
                 }
             })
             .collect())

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use super::health::{judge_for, AlarmState, MetricsRequest, Observation, Verdict};
+use super::health::{judge_for, AlarmState, CustomQuery, MetricsRequest, Observation, Verdict};
 use super::state::{AliasState, Canary, Description, Phase, Record, Rollout};
 use super::step::{first_step, next_step, position, Next};
 use crate::model::{format_duration, Target, UtcTime, Version};
@@ -268,6 +268,11 @@ pub fn tick(
                 end: end.max(start),
                 latency_stat: policy.latency_stat.clone(),
                 alarms: policy.alarms.clone(),
+                custom: policy
+                    .metrics
+                    .iter()
+                    .map(|m| CustomQuery::resolve(m, target, r.green))
+                    .collect(),
             }))
         }
         Metrics::Unavailable(why) => {

@@ -9,7 +9,7 @@ use crate::policy::Policy;
 
 /// The metrics the engine needs for one target: green's and blue's figures over
 /// `[start, end)`, whole minutes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MetricsRequest {
     pub target: Target,
     pub green: Version,
@@ -20,6 +20,56 @@ pub struct MetricsRequest {
     pub latency_stat: String,
     /// CloudWatch alarms that gate this target.
     pub alarms: Vec<String>,
+    /// The policy's own metrics, placeholders resolved for green.
+    pub custom: Vec<CustomQuery>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomQuery {
+    pub name: String,
+    pub namespace: String,
+    pub metric: String,
+    pub dimensions: Vec<(String, String)>,
+    pub stat: String,
+    pub max: Option<f64>,
+    pub min: Option<f64>,
+}
+
+impl CustomQuery {
+    /// Resolves `{function}`, `{alias}` and `{version}` in the dimension values.
+    pub fn resolve(m: &crate::policy::CustomMetric, target: &Target, version: Version) -> Self {
+        let fill = |v: &str| {
+            v.replace("{function}", &target.function)
+                .replace("{alias}", &target.alias)
+                .replace("{version}", &version.to_string())
+        };
+        CustomQuery {
+            name: m.name.clone(),
+            namespace: m.namespace.clone(),
+            metric: m.metric.clone(),
+            dimensions: m
+                .dimensions
+                .iter()
+                .map(|(k, v)| (k.clone(), fill(v)))
+                .collect(),
+            stat: m.stat.clone(),
+            max: m.max,
+            min: m.min,
+        }
+    }
+}
+
+/// A custom metric's figure over the window: `Sum` and `SampleCount` add the
+/// minutes up, `Maximum` and `Minimum` take the extreme, others (Average,
+/// percentiles) average the per-minute values. None: no data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomReading {
+    pub name: String,
+    pub value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
 }
 
 impl MetricsRequest {
@@ -90,6 +140,8 @@ pub struct Observation {
     pub complete: bool,
     /// The state of each alarm named in the policy.
     pub alarms: Vec<AlarmReading>,
+    /// The policy's own metrics.
+    pub custom: Vec<CustomReading>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -253,6 +305,25 @@ pub fn judge_for(
                     "{} throttles on the alias > max_throttles {max} ({figures})",
                     obs.throttles
                 ),
+            };
+        }
+    }
+    for c in &obs.custom {
+        let Some(v) = c.value else {
+            return Verdict::Inconclusive {
+                reason: format!("metric {:?} has no data in the window ({figures})", c.name),
+            };
+        };
+        if let Some(max) = c.max.filter(|m| v > *m) {
+            return Verdict::Fail {
+                metric: "custom metric",
+                reason: format!("{:?} is {v} > max {max} ({figures})", c.name),
+            };
+        }
+        if let Some(min) = c.min.filter(|m| v < *m) {
+            return Verdict::Fail {
+                metric: "custom metric",
+                reason: format!("{:?} is {v} < min {min} ({figures})", c.name),
             };
         }
     }
@@ -447,7 +518,43 @@ mod tests {
             throttles,
             complete,
             alarms: Vec::new(),
+            custom: Vec::new(),
         }
+    }
+
+    #[test]
+    fn custom_metrics_gate_with_their_thresholds() {
+        let mut p = Policy::defaults();
+        p.error_floor = 5.0;
+        let v = |n| Version::new(n).unwrap();
+        let with = |value: Option<f64>| {
+            let mut o = obs(200, 0, 0, true);
+            o.custom = vec![CustomReading {
+                name: "checkout-5xx".into(),
+                value,
+                max: Some(5.0),
+                min: None,
+            }];
+            judge(&o, v(2), v(1), &p)
+        };
+        assert_eq!(with(Some(3.0)).label(), "pass");
+        let f = with(Some(9.0));
+        assert!(
+            matches!(
+                f,
+                Verdict::Fail {
+                    metric: "custom metric",
+                    ..
+                }
+            ),
+            "{f:?}"
+        );
+        assert!(
+            f.reason().contains("\"checkout-5xx\" is 9 > max 5"),
+            "{}",
+            f.reason()
+        );
+        assert_eq!(with(None).label(), "inconclusive", "no data is no pass");
     }
 
     #[test]

@@ -341,8 +341,10 @@ impl MetricsRead for CloudWatchMetrics {
                 }
                 let mut complete = true;
                 let in_window = |t: i64| t >= req.start.unix() && t < req.end.unix();
-                let mut series = |s: Series| -> Vec<(i64, f64)> {
-                    match points.get(&format!("t{i}_{}", s.code())) {
+                // One query's points in this target's window; a query with no
+                // answer at all makes the observation incomplete.
+                let mut read = |id: String| -> Vec<(i64, f64)> {
+                    match points.get(&id) {
                         Some(p) => {
                             complete &= p.complete;
                             p.by_time
@@ -357,6 +359,7 @@ impl MetricsRead for CloudWatchMetrics {
                         }
                     }
                 };
+                let mut series = |s: Series| read(format!("t{i}_{}", s.code()));
                 let sum = |v: &[(i64, f64)]| {
                     v.iter().map(|(_, x)| x).sum::<f64>().max(0.0).round() as u64
                 };
@@ -369,21 +372,7 @@ impl MetricsRead for CloudWatchMetrics {
                 let th = series(Series::Throttles);
                 let mut custom: Vec<CustomReading> = no_data(req);
                 for (j, c) in custom.iter_mut().enumerate() {
-                    let pts = match points.get(&format!("t{i}_c{j}")) {
-                        Some(p) => {
-                            complete &= p.complete;
-                            p.by_time
-                                .iter()
-                                .copied()
-                                .filter(|(t, _)| in_window(*t))
-                                .collect()
-                        }
-                        None => {
-                            complete = false;
-                            Vec::new()
-                        }
-                    };
-                    c.value = aggregate(&req.custom[j].stat, &pts);
+                    c.value = aggregate(&req.custom[j].stat, &read(format!("t{i}_c{j}")));
                 }
                 Observation {
                     window_start: req.start,

@@ -162,14 +162,11 @@ fn aggregate(stat: &str, points: &[(i64, f64)]) -> Option<f64> {
 /// from per-minute percentiles; green and blue get the same treatment over the
 /// same minutes, which is what the comparison needs).
 fn weighted(latency: &[(i64, f64)], invocations: &[(i64, f64)]) -> Option<f64> {
+    // A day's window is 1,440 minutes a series: look minutes up, do not scan.
+    let per_minute: HashMap<i64, f64> = invocations.iter().copied().collect();
     let (mut num, mut den) = (0.0, 0.0);
     for (t, l) in latency {
-        let w = invocations
-            .iter()
-            .find(|(ti, _)| ti == t)
-            .map(|(_, n)| *n)
-            .unwrap_or(1.0)
-            .max(1.0);
+        let w = per_minute.get(t).copied().unwrap_or(1.0).max(1.0);
         num += l * w;
         den += w;
     }

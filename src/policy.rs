@@ -201,73 +201,48 @@ impl PolicySpec {
             }
         }
         let bake = bake.unwrap_or(DEFAULT_BAKE);
-        let pick = |f: fn(&PolicySpec) -> Option<u64>| layers.iter().find_map(|l| f(l));
+        // The most specific layer that sets a field wins.
+        fn first<T>(layers: &[&PolicySpec], f: impl Fn(&PolicySpec) -> Option<T>) -> Option<T> {
+            layers.iter().find_map(|l| f(l))
+        }
 
         let policy = Policy {
             steps: validate_steps(&steps)?,
             bake,
-            min_invocations: pick(|l| l.min_invocations).unwrap_or(DEFAULT_MIN_INVOCATIONS),
-            max_error_rate: layers
-                .iter()
-                .find_map(|l| l.max_error_rate)
-                .unwrap_or(DEFAULT_MAX_ERROR_RATE),
-            max_throttles: pick(|l| l.max_throttles),
-            failure_threshold: layers
-                .iter()
-                .find_map(|l| l.failure_threshold)
+            min_invocations: first(layers, |l| l.min_invocations)
+                .unwrap_or(DEFAULT_MIN_INVOCATIONS),
+            max_error_rate: first(layers, |l| l.max_error_rate).unwrap_or(DEFAULT_MAX_ERROR_RATE),
+            max_throttles: first(layers, |l| l.max_throttles),
+            failure_threshold: first(layers, |l| l.failure_threshold)
                 .unwrap_or(DEFAULT_FAILURE_THRESHOLD),
-            metric_lag: match layers.iter().find_map(|l| l.metric_lag.as_ref()) {
-                Some(s) => parse_duration(s).map_err(|e| err("metric_lag", e.0))?,
+            metric_lag: match first(layers, |l| l.metric_lag.clone()) {
+                Some(s) => parse_duration(&s).map_err(|e| err("metric_lag", e.0))?,
                 None => DEFAULT_METRIC_LAG,
             },
-            auto_start: layers.iter().find_map(|l| l.auto_start).unwrap_or(false),
-            latency_stat: layers
-                .iter()
-                .find_map(|l| l.latency_stat.clone())
+            auto_start: first(layers, |l| l.auto_start).unwrap_or(false),
+            latency_stat: first(layers, |l| l.latency_stat.clone())
                 .unwrap_or_else(|| DEFAULT_LATENCY_STAT.to_string()),
-            max_latency_ratio: layers
-                .iter()
-                .find_map(|l| l.max_latency_ratio)
+            max_latency_ratio: first(layers, |l| l.max_latency_ratio)
                 .unwrap_or(DEFAULT_MAX_LATENCY_RATIO),
-            max_latency_ms: layers.iter().find_map(|l| l.max_latency_ms),
-            error_confidence: layers
-                .iter()
-                .find_map(|l| l.error_confidence)
+            max_latency_ms: first(layers, |l| l.max_latency_ms),
+            error_confidence: first(layers, |l| l.error_confidence)
                 .unwrap_or(DEFAULT_ERROR_CONFIDENCE),
-            error_tolerance: layers
-                .iter()
-                .find_map(|l| l.error_tolerance)
+            error_tolerance: first(layers, |l| l.error_tolerance)
                 .unwrap_or(DEFAULT_ERROR_TOLERANCE),
-            pass_confidence: layers
-                .iter()
-                .find_map(|l| l.pass_confidence)
+            pass_confidence: first(layers, |l| l.pass_confidence)
                 .unwrap_or(DEFAULT_PASS_CONFIDENCE),
-            detect_ratio: layers
-                .iter()
-                .find_map(|l| l.detect_ratio)
-                .unwrap_or(DEFAULT_DETECT_RATIO),
-            error_floor: layers
-                .iter()
-                .find_map(|l| l.error_floor)
-                .unwrap_or(DEFAULT_ERROR_FLOOR),
+            detect_ratio: first(layers, |l| l.detect_ratio).unwrap_or(DEFAULT_DETECT_RATIO),
+            error_floor: first(layers, |l| l.error_floor).unwrap_or(DEFAULT_ERROR_FLOOR),
             evidence_from: Weight::from_percent(
-                layers
-                    .iter()
-                    .find_map(|l| l.evidence_from)
-                    .unwrap_or(DEFAULT_EVIDENCE_FROM),
+                first(layers, |l| l.evidence_from).unwrap_or(DEFAULT_EVIDENCE_FROM),
             )
             .map_err(|e| err("evidence_from", e.0))?,
-            alarms: layers
-                .iter()
-                .find_map(|l| l.alarms.clone())
-                .unwrap_or_default(),
-            metrics: layers
-                .iter()
-                .find_map(|l| l.metrics.clone())
-                .unwrap_or_default(),
-            alarm_insufficient_data_fails: match layers
-                .iter()
-                .find_map(|l| l.alarm_insufficient_data.as_deref())
+            alarms: first(layers, |l| l.alarms.clone()).unwrap_or_default(),
+            metrics: first(layers, |l| l.metrics.clone()).unwrap_or_default(),
+            alarm_insufficient_data_fails: match first(layers, |l| {
+                l.alarm_insufficient_data.clone()
+            })
+            .as_deref()
             {
                 None | Some("hold") => false,
                 Some("fail") => true,

@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use common::{emulator, unique};
+use common::emulator;
 
 fn invoke(args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lambda-rollout"))
@@ -45,11 +45,7 @@ fn help_and_usage_errors() {
 #[tokio::test]
 async fn invoke_runs_the_handler_and_reports_errors_in_one_line() {
     let em = emulator().await;
-    let f = unique("cli");
-    em.create_function(&f, "Hello From Blue Deployment").await;
-    em.publish(&f, "Hello From Blue Deployment").await;
-    em.publish(&f, "Hello From Green Deployment").await;
-    em.create_alias(&f, "live", "1").await;
+    let f = em.blue_green("cli").await;
 
     let ok = invoke(
         &["invoke", "-"],

@@ -23,16 +23,6 @@ fn policy() -> Value {
     serde_json::from_str(POLICY).unwrap()
 }
 
-/// A function with v1 "Blue" and v2 "Green" and an alias `live` on v1.
-async fn blue_green(em: &Emulator, prefix: &str) -> String {
-    let f = unique(prefix);
-    em.create_function(&f, "Hello From Blue Deployment").await;
-    assert_eq!(em.publish(&f, "Hello From Blue Deployment").await, "1");
-    assert_eq!(em.publish(&f, "Hello From Green Deployment").await, "2");
-    em.create_alias(&f, "live", "1").await;
-    f
-}
-
 fn tick(f: &str) -> Value {
     json!({"action":"tick","targets":[{"function":f,"alias":"live","policy":policy()}]})
 }
@@ -55,12 +45,7 @@ async fn minute(
     green: &str,
 ) -> Value {
     let a = em.alias_raw(f, "live").await;
-    let w = a
-        .weights
-        .iter()
-        .find(|(v, _)| v == green)
-        .map(|(_, w)| *w)
-        .unwrap_or(0.0);
+    let w = a.weight_of(green);
     let g = (per_minute as f64 * w).round() as u64;
     let b = per_minute - g;
     let stable = a.function_version.clone();
@@ -84,7 +69,7 @@ async fn minute(
 #[tokio::test]
 async fn a_healthy_version_is_ticked_to_promotion() {
     let em = emulator().await;
-    let f = blue_green(&em, "promote").await;
+    let f = em.blue_green("promote").await;
     let cfg = Config::from_values(None, None);
     let t0 = sim_start();
 
@@ -141,7 +126,7 @@ async fn a_healthy_version_is_ticked_to_promotion() {
 #[tokio::test]
 async fn a_failing_version_is_rolled_back_and_not_restarted() {
     let em = emulator().await;
-    let f = blue_green(&em, "rollback").await;
+    let f = em.blue_green("rollback").await;
     let cfg = Config::from_values(None, None);
     let t0 = sim_start();
     em.run(
@@ -198,7 +183,7 @@ async fn a_failing_version_is_rolled_back_and_not_restarted() {
 #[tokio::test]
 async fn every_manual_action_against_the_emulator() {
     let em = emulator().await;
-    let f = blue_green(&em, "manual").await;
+    let f = em.blue_green("manual").await;
     let cfg = Config::from_values(None, None);
     let t0 = sim_start();
     let act = |a: &str| json!({"action":a,"function":f,"alias":"live"});
@@ -277,7 +262,7 @@ async fn every_manual_action_against_the_emulator() {
 #[tokio::test]
 async fn a_human_moving_the_weight_pauses_the_rollout() {
     let em = emulator().await;
-    let f = blue_green(&em, "human").await;
+    let f = em.blue_green("human").await;
     let cfg = Config::from_values(None, None);
     let t0 = sim_start();
     em.run(
@@ -365,7 +350,7 @@ impl AliasWrite for Racing {
 #[tokio::test]
 async fn a_revision_conflict_is_decided_again_once_then_reported() {
     let em = Arc::new(emulator().await);
-    let f = blue_green(&em, "race").await;
+    let f = em.blue_green("race").await;
     let t0 = sim_start();
     let racing = |interfere| {
         Handler::new(
@@ -431,7 +416,7 @@ async fn a_revision_conflict_is_decided_again_once_then_reported() {
 #[tokio::test]
 async fn bad_inputs_change_nothing_byte_for_byte() {
     let em = emulator().await;
-    let f = blue_green(&em, "badinput").await;
+    let f = em.blue_green("badinput").await;
     let cfg = Config::from_values(None, None);
     let t0 = sim_start();
     em.run(
@@ -501,7 +486,7 @@ async fn bad_inputs_change_nothing_byte_for_byte() {
 #[tokio::test]
 async fn start_refuses_missing_versions_aliases_and_role_mismatches() {
     let em = emulator().await;
-    let f = blue_green(&em, "refuse").await;
+    let f = em.blue_green("refuse").await;
     em.publish_with_role(&f, "other role", OTHER_ROLE).await; // version 3
     let h = em.handler(Config::from_values(None, None));
     let t0 = sim_start();
@@ -563,7 +548,7 @@ async fn auto_start_begins_a_rollout_of_a_newly_published_version() {
 async fn alarm_gates_are_read_from_cloudwatch() {
     use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic};
     let em = emulator().await;
-    let f = blue_green(&em, "alarm").await;
+    let f = em.blue_green("alarm").await;
     let alarm = format!("{f}-errors");
     em.cloudwatch
         .put_metric_alarm()
@@ -650,7 +635,7 @@ async fn custom_metrics_are_read_for_green_and_gate_the_rollout() {
     use aws_sdk_cloudwatch::primitives::DateTime;
     use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
     let em = emulator().await;
-    let f = blue_green(&em, "custom").await;
+    let f = em.blue_green("custom").await;
     let cfg = Config::from_values(None, None);
     let t0 = sim_start();
     let policy = json!({"bake":"1m","metric_lag":"1m","min_invocations":20,"error_floor":5,

@@ -8,21 +8,12 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat};
 use common::{emulator, sim_start, unique, Emulator};
 
-async fn blue_green(em: &Emulator) -> String {
-    let f = unique("fix");
-    em.create_function(&f, "Hello From Blue Deployment").await;
-    em.publish(&f, "Hello From Blue Deployment").await;
-    em.publish(&f, "Hello From Green Deployment").await;
-    em.create_alias(&f, "live", "1").await;
-    f
-}
-
 /// fix_update_alias_routing: UpdateAlias with a non-empty RoutingConfig
 /// answered 500.
 #[tokio::test]
 async fn update_alias_with_routing() {
     let em = emulator().await;
-    let f = blue_green(&em).await;
+    let f = em.blue_green("fix").await;
     em.set_routing(&f, "live", None, Some(("2", 0.25))).await;
     assert_eq!(
         em.alias_raw(&f, "live").await.weights,

@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{emulator, sim_start, unique};
+use common::{emulator, sim_start};
 use lambda_rollout::command::Command;
 use lambda_rollout::config::Config;
 use serde_json::Value;
@@ -51,11 +51,7 @@ fn every_fixture_is_listed_and_parses() {
 #[tokio::test]
 async fn every_fixture_runs_against_the_emulator() {
     let em = emulator().await;
-    let f = unique("fixtures");
-    em.create_function(&f, "Hello From Blue Deployment").await;
-    em.publish(&f, "Hello From Blue Deployment").await;
-    em.publish(&f, "Hello From Green Deployment").await;
-    em.create_alias(&f, "live", "1").await;
+    let f = em.blue_green("fixtures").await;
     let config = Config::from_values(
         Some(&format!(
             r#"[{{"function":"{f}","alias":"live","policy":{{"bake":"1m"}}}}]"#

@@ -100,12 +100,7 @@ impl Demo {
         for _ in 0..60 {
             // One minute of traffic, split by the alias as it is now.
             let alias = self.em.alias_raw(FUNCTION, "live").await;
-            let w = alias
-                .weights
-                .iter()
-                .find(|(v, _)| v == green)
-                .map(|(_, w)| *w)
-                .unwrap_or(0.0);
+            let w = alias.weight_of(green);
             let g = (PER_MINUTE as f64 * w).round() as u64;
             let b = PER_MINUTE - g;
             let m = self.now();

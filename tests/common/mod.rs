@@ -163,6 +163,17 @@ impl Emulator {
         v.version().unwrap().to_string()
     }
 
+    /// The seed's setup under a fresh name: version 1 "Blue", version 2
+    /// "Green", and the alias `live` on version 1. Returns the function name.
+    pub async fn blue_green(&self, prefix: &str) -> String {
+        let f = unique(prefix);
+        self.create_function(&f, "Hello From Blue Deployment").await;
+        assert_eq!(self.publish(&f, "Hello From Blue Deployment").await, "1");
+        assert_eq!(self.publish(&f, "Hello From Green Deployment").await, "2");
+        self.create_alias(&f, "live", "1").await;
+        f
+    }
+
     pub async fn create_alias(&self, name: &str, alias: &str, version: &str) {
         self.lambda
             .create_alias()
@@ -332,6 +343,17 @@ pub struct AliasView {
     pub weights: Vec<(String, f64)>,
     pub description: String,
     pub revision_id: String,
+}
+
+impl AliasView {
+    /// The routing weight (a fraction) of `version`, 0 if it gets none.
+    pub fn weight_of(&self, version: &str) -> f64 {
+        self.weights
+            .iter()
+            .find(|(v, _)| v == version)
+            .map(|(_, w)| *w)
+            .unwrap_or(0.0)
+    }
 }
 
 /// A simulated clock starting in the recent past on a minute boundary, so

@@ -1,6 +1,7 @@
 //! Rollout policy: the raw `PolicySpec` as users write it (per target, from the
 //! environment, presets) and the validated `Policy` the engine runs on.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -276,24 +277,48 @@ fn unknown_preset(name: &str) -> PolicyError {
     )
 }
 
-/// A CloudWatch metric of your own that gates the rollout: read for green over
-/// the step's window, with `{function}`, `{alias}` and `{version}` (green's)
+/// A CloudWatch metric of your own that gates the rollout, read for green over
+/// the step's window with `{function}`, `{alias}` and `{version}` (green's)
 /// replaced in the dimension values; it fails the check above `max` or below
-/// `min`.
+/// `min`. Either one metric (`namespace`, `metric`, `dimensions`, `stat`) or a
+/// metric-math `expression` over named `inputs`, each a metric.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomMetric {
     pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub namespace: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub metric: String,
-    #[serde(default)]
-    pub dimensions: std::collections::BTreeMap<String, String>,
-    #[serde(default = "default_custom_stat")]
-    pub stat: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dimensions: BTreeMap<String, String>,
+    /// A metric's CloudWatch statistic per minute (Sum by default); for an
+    /// expression, how its per-minute values combine over the window
+    /// (Average by default, or Sum, Minimum, Maximum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stat: Option<String>,
+    /// CloudWatch metric math over the names of `inputs`, e.g.
+    /// `100 * errors / requests`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, MetricInput>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<f64>,
+}
+
+/// One metric an expression reads.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricInput {
+    pub namespace: String,
+    pub metric: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dimensions: BTreeMap<String, String>,
+    #[serde(default = "default_custom_stat")]
+    pub stat: String,
 }
 
 fn default_custom_stat() -> String {
@@ -301,8 +326,21 @@ fn default_custom_stat() -> String {
 }
 
 pub const MAX_CUSTOM_METRICS: usize = 20;
+/// Inputs of one expression: each is a query of the batched GetMetricData.
+pub const MAX_EXPRESSION_INPUTS: usize = 10;
+const MAX_EXPRESSION_LEN: usize = 1024;
 
 impl CustomMetric {
+    /// How the window's per-minute values combine (and, for a metric, the
+    /// CloudWatch statistic itself).
+    pub fn stat(&self) -> &str {
+        match (&self.stat, &self.expression) {
+            (Some(s), _) => s,
+            (None, Some(_)) => "Average",
+            (None, None) => "Sum",
+        }
+    }
+
     fn validate(&self) -> Result<(), PolicyError> {
         let bad = |m: String| err("metrics", format!("{:?}: {m}", self.name));
         if self.name.trim().is_empty() || self.name.len() > 64 {
@@ -311,35 +349,63 @@ impl CustomMetric {
                 "each metric needs a name of 1 to 64 characters",
             ));
         }
-        if self.namespace.trim().is_empty() || self.metric.trim().is_empty() {
-            return Err(bad("namespace and metric are required".into()));
-        }
-        if self.dimensions.len() > 30 {
-            return Err(bad("at most 30 dimensions".into()));
-        }
-        for v in self.dimensions.values() {
-            let mut rest = v.as_str();
-            while let Some(i) = rest.find('{') {
-                let end = rest[i..]
-                    .find('}')
-                    .map(|e| i + e)
-                    .ok_or_else(|| bad(format!("unclosed {{ in {v:?}")))?;
-                let key = &rest[i + 1..end];
-                if !matches!(key, "function" | "alias" | "version") {
+        match &self.expression {
+            None => {
+                if !self.inputs.is_empty() {
+                    return Err(bad("inputs are only read by an expression".into()));
+                }
+                validate_metric(&self.namespace, &self.metric, &self.dimensions, self.stat())
+                    .map_err(bad)?;
+            }
+            Some(e) => {
+                if !self.namespace.is_empty()
+                    || !self.metric.is_empty()
+                    || !self.dimensions.is_empty()
+                {
+                    return Err(bad(
+                        "an expression reads its inputs: move namespace, metric and dimensions \
+                         into \"inputs\""
+                            .into(),
+                    ));
+                }
+                if e.trim().is_empty() || e.len() > MAX_EXPRESSION_LEN {
                     return Err(bad(format!(
-                        "unknown placeholder {{{key}}} in {v:?}: use {{function}}, {{alias}} or {{version}}"
+                        "the expression must have 1 to {MAX_EXPRESSION_LEN} characters"
                     )));
                 }
-                rest = &rest[end + 1..];
+                if self.inputs.is_empty() || self.inputs.len() > MAX_EXPRESSION_INPUTS {
+                    return Err(bad(format!(
+                        "an expression needs 1 to {MAX_EXPRESSION_INPUTS} inputs, e.g. \
+                         \"inputs\": {{\"errors\": {{\"namespace\": ..., \"metric\": ...}}}}"
+                    )));
+                }
+                for (name, input) in &self.inputs {
+                    let mut chars = name.chars();
+                    let lower_first = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+                    if !lower_first
+                        || name.len() > 64
+                        || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    {
+                        return Err(bad(format!(
+                            "input name {name:?} must start with a lower-case letter and hold \
+                             only letters, digits and _ (CloudWatch's rule for ids)"
+                        )));
+                    }
+                    validate_metric(
+                        &input.namespace,
+                        &input.metric,
+                        &input.dimensions,
+                        &input.stat,
+                    )
+                    .map_err(|m| bad(format!("input {name:?}: {m}")))?;
+                }
+                if !matches!(self.stat(), "Sum" | "Average" | "Minimum" | "Maximum") {
+                    return Err(bad(format!(
+                        "stat {:?}: an expression's minutes combine by Average, Sum, Minimum or Maximum",
+                        self.stat()
+                    )));
+                }
             }
-        }
-        if !(matches!(self.stat.as_str(), "Sum" | "SampleCount" | "Minimum")
-            || is_latency_stat(&self.stat))
-        {
-            return Err(bad(format!(
-                "stat {:?} is not Sum, SampleCount, Average, Minimum, Maximum or a percentile such as p99",
-                self.stat
-            )));
         }
         match (self.max, self.min) {
             (None, None) => Err(bad(
@@ -351,6 +417,43 @@ impl CustomMetric {
             _ => Ok(()),
         }
     }
+}
+
+/// One CloudWatch metric and statistic, placeholders checked.
+fn validate_metric(
+    namespace: &str,
+    metric: &str,
+    dimensions: &BTreeMap<String, String>,
+    stat: &str,
+) -> Result<(), String> {
+    if namespace.trim().is_empty() || metric.trim().is_empty() {
+        return Err("namespace and metric are required".into());
+    }
+    if dimensions.len() > 30 {
+        return Err("at most 30 dimensions".into());
+    }
+    for v in dimensions.values() {
+        let mut rest = v.as_str();
+        while let Some(i) = rest.find('{') {
+            let end = rest[i..]
+                .find('}')
+                .map(|e| i + e)
+                .ok_or_else(|| format!("unclosed {{ in {v:?}"))?;
+            let key = &rest[i + 1..end];
+            if !matches!(key, "function" | "alias" | "version") {
+                return Err(format!(
+                    "unknown placeholder {{{key}}} in {v:?}: use {{function}}, {{alias}} or {{version}}"
+                ));
+            }
+            rest = &rest[end + 1..];
+        }
+    }
+    if !(matches!(stat, "Sum" | "SampleCount" | "Minimum") || is_latency_stat(stat)) {
+        return Err(format!(
+            "stat {stat:?} is not Sum, SampleCount, Average, Minimum, Maximum or a percentile such as p99"
+        ));
+    }
+    Ok(())
 }
 
 /// pNN or pNN.N (0 < NN < 100), Average or Maximum.
@@ -650,6 +753,26 @@ mod tests {
                 r#"{"metrics":[{"name":"x","namespace":"","metric":"M","max":1}]}"#,
                 "required",
             ),
+            (
+                r#"{"metrics":[{"name":"x","expression":"a","max":1}]}"#,
+                "needs 1 to 10 inputs",
+            ),
+            (
+                r#"{"metrics":[{"name":"x","expression":"A","max":1,"inputs":{"A":{"namespace":"N","metric":"M"}}}]}"#,
+                "must start with a lower-case letter",
+            ),
+            (
+                r#"{"metrics":[{"name":"x","expression":"a","max":1,"namespace":"N","inputs":{"a":{"namespace":"N","metric":"M"}}}]}"#,
+                "move namespace",
+            ),
+            (
+                r#"{"metrics":[{"name":"x","expression":"a","max":1,"inputs":{"a":{"namespace":"N","metric":"M","stat":"Median"}}}]}"#,
+                "input \"a\": stat",
+            ),
+            (
+                r#"{"metrics":[{"name":"x","namespace":"N","metric":"M","max":1,"inputs":{"a":{"namespace":"N","metric":"M"}}}]}"#,
+                "only read by an expression",
+            ),
             (r#"{"error_confidence":1.0}"#, "error_confidence"),
             (r#"{"pass_confidence":0.2}"#, "pass_confidence"),
             (r#"{"error_tolerance":-1}"#, "error_tolerance"),
@@ -665,6 +788,12 @@ mod tests {
             assert!(e.contains(want), "{json}: {e}");
         }
         assert!(serde_json::from_str::<PolicySpec>(r#"{"stepz":[10]}"#).is_err());
+        let math = PolicySpec::resolve(&[&spec(
+            r#"{"metrics":[{"name":"x","expression":"100 * e / n","max":1,
+                "inputs":{"e":{"namespace":"N","metric":"E"},"n":{"namespace":"N","metric":"C"}}}]}"#,
+        )])
+        .expect("a valid expression");
+        assert_eq!(math.metrics[0].stat(), "Average");
         for ok in ["p99", "p50", "p99.9", "Average", "Maximum"] {
             assert!(is_latency_stat(ok), "{ok}");
         }

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{
     AlarmReading, AlarmState, AliasState, Canary, Manual, MetricsRequest, Observation,
-    PublishedVersion, VersionFigures,
+    PublishedVersion, Span, VersionFigures,
 };
 use crate::executor::Executor;
 use crate::model::{Target, UtcTime, Version, Weight};
@@ -133,11 +133,11 @@ struct MemoryMetrics {
 impl MetricsRead for MemoryMetrics {
     async fn observe(&self, requests: &[MetricsRequest]) -> Result<Vec<Observation>, MetricsError> {
         let m = self.minutes.lock().expect("not poisoned");
-        let sum = |v: Version, r: &MetricsRequest| {
+        let sum = |v: Version, start: UtcTime, end: UtcTime| {
             let mut f = VersionFigures::default();
             let (mut lat, mut weight) = (0.0, 0.0);
-            let mut t = r.start.unix();
-            while t < r.end.unix() {
+            let mut t = start.unix();
+            while t < end.unix() {
                 if let Some(x) = m.get(&(v, t)) {
                     f.invocations += x.invocations;
                     f.errors += x.errors;
@@ -151,13 +151,19 @@ impl MetricsRead for MemoryMetrics {
             f.latency_ms = (weight > 0.0).then(|| lat / weight);
             f
         };
+        let span = |r: &MetricsRequest, start: UtcTime, end: UtcTime| Span {
+            start,
+            end,
+            green: sum(r.green, start, end),
+            blue: sum(r.blue, start, end),
+        };
         Ok(requests
             .iter()
             .map(|r| Observation {
                 window_start: r.start,
                 window_end: r.end,
-                green: sum(r.green, r),
-                blue: sum(r.blue, r),
+                green: sum(r.green, r.start, r.end),
+                blue: sum(r.blue, r.start, r.end),
                 throttles: 0,
                 complete: true,
                 // A replay has no alarms: every named alarm reads OK.
@@ -171,6 +177,8 @@ impl MetricsRead for MemoryMetrics {
                     .collect(),
                 // Refused before the run: a replay has no custom metrics.
                 custom: Vec::new(),
+                rollout: Some(span(r, r.rollout_start, r.end)),
+                fresh: Some(span(r, r.start, r.fresh_end)),
             })
             .collect())
     }

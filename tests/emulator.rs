@@ -631,70 +631,81 @@ async fn alarm_gates_are_read_from_cloudwatch() {
 }
 
 #[tokio::test]
-async fn custom_metrics_are_read_for_green_and_gate_the_rollout() {
+async fn custom_metrics_and_metric_math_are_read_for_green_and_gate_the_rollout() {
     use aws_sdk_cloudwatch::primitives::DateTime;
     use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
     let em = emulator().await;
-    let f = em.blue_green("custom").await;
     let cfg = Config::from_values(None, None);
-    let t0 = sim_start();
-    let policy = json!({"bake":"1m","metric_lag":"1m","min_invocations":20,"error_floor":5,
-        "metrics":[{"name":"checkout failures","namespace":"HelloShop","metric":"CheckoutFailures",
-                    "dimensions":{"Function":"{function}","Version":"{version}"},"stat":"Sum","max":5}]});
-    let tick = json!({"action":"tick","targets":[{"function":f,"alias":"live","policy":policy}]});
-    em.run(
-        &cfg,
-        json!({"action":"start","function":f,"alias":"live"}),
-        t0,
-    )
-    .await;
-    let put = |version: &str, minute: UtcTime, value: f64| {
-        em.cloudwatch
-            .put_metric_data()
-            .namespace("HelloShop")
-            .metric_data(
+    let metric = |name: &str| {
+        json!({"namespace":"HelloShop","metric":name,
+               "dimensions":{"Function":"{function}","Version":"{version}"}})
+    };
+    let mut plain = metric("CheckoutFailures");
+    plain["name"] = json!("checkout failures");
+    plain["max"] = json!(5);
+    let math = json!({"name":"checkout failure rate","expression":"100 * failures / checkouts",
+        "inputs":{"failures":metric("CheckoutFailures"),"checkouts":metric("Checkouts")},"max":5});
+    // The same shop data gates both: green fails 2 of 100 checkouts, then 20.
+    for (name, gate, failed) in [
+        ("custom", plain, "\"checkout failures\" is 20 > max 5"),
+        ("math", math, "\"checkout failure rate\" is 20 > max 5"),
+    ] {
+        let f = em.blue_green(name).await;
+        let t0 = sim_start();
+        let policy = json!({"bake":"1m","metric_lag":"1m","min_invocations":20,"error_floor":5,"metrics":[gate]});
+        let tick =
+            json!({"action":"tick","targets":[{"function":f,"alias":"live","policy":policy}]});
+        em.run(
+            &cfg,
+            json!({"action":"start","function":f,"alias":"live"}),
+            t0,
+        )
+        .await;
+        let put = |version: &str, minute: UtcTime, failures: f64| {
+            let datum = |name: &str, value: f64| {
                 MetricDatum::builder()
-                    .metric_name("CheckoutFailures")
+                    .metric_name(name)
                     .dimensions(Dimension::builder().name("Function").value(&f).build())
                     .dimensions(Dimension::builder().name("Version").value(version).build())
                     .timestamp(DateTime::from_secs(minute.unix()))
                     .value(value)
-                    .build(),
-            )
-            .send()
-    };
-    em.put_version_minute(&f, "live", "1", t0, 900, 0).await;
-    em.put_version_minute(&f, "live", "2", t0, 100, 0).await;
-    // No data for the custom metric yet: hold, never pass.
-    let r = em
-        .run(&cfg, tick.clone(), UtcTime::from_unix(t0.unix() + 120))
-        .await;
-    assert_eq!(only(&r)["decision"], "held", "{r}");
-    assert!(
-        only(&r)["reason"].as_str().unwrap().contains("has no data"),
-        "{r}"
-    );
-    // Blue's own failures do not count: the query is for green's version.
-    put("1", t0, 50.0).await.unwrap();
-    put("2", t0, 2.0).await.unwrap();
-    let r = em
-        .run(&cfg, tick.clone(), UtcTime::from_unix(t0.unix() + 120))
-        .await;
-    assert_eq!(only(&r)["decision"], "advanced", "{r}");
-    // Green's failures above max roll it back.
-    let m1 = UtcTime::from_unix(t0.unix() + 120);
-    em.put_version_minute(&f, "live", "1", m1, 750, 0).await;
-    em.put_version_minute(&f, "live", "2", m1, 250, 0).await;
-    put("2", m1, 9.0).await.unwrap();
-    let r = em
-        .run(&cfg, tick, UtcTime::from_unix(m1.unix() + 120))
-        .await;
-    assert_eq!(only(&r)["decision"], "rolled_back", "{r}");
-    assert!(
-        only(&r)["reason"]
-            .as_str()
-            .unwrap()
-            .contains("\"checkout failures\" is 9 > max 5"),
-        "{r}"
-    );
+                    .build()
+            };
+            em.cloudwatch
+                .put_metric_data()
+                .namespace("HelloShop")
+                .metric_data(datum("CheckoutFailures", failures))
+                .metric_data(datum("Checkouts", 100.0))
+                .send()
+        };
+        em.put_version_minute(&f, "live", "1", t0, 900, 0).await;
+        em.put_version_minute(&f, "live", "2", t0, 100, 0).await;
+        // No data for the gate yet: hold, never pass.
+        let at = UtcTime::from_unix(t0.unix() + 120);
+        let r = em.run(&cfg, tick.clone(), at).await;
+        assert_eq!(only(&r)["decision"], "held", "{name}: {r}");
+        assert!(
+            only(&r)["reason"].as_str().unwrap().contains("has no data"),
+            "{name}: {r}"
+        );
+        // Blue's own failures do not count: the queries are for green's version.
+        put("1", t0, 50.0).await.unwrap();
+        put("2", t0, 2.0).await.unwrap();
+        let r = em.run(&cfg, tick.clone(), at).await;
+        assert_eq!(only(&r)["decision"], "advanced", "{name}: {r}");
+        // Green's failures above max roll it back.
+        let m1 = UtcTime::from_unix(t0.unix() + 120);
+        em.put_version_minute(&f, "live", "1", m1, 750, 0).await;
+        em.put_version_minute(&f, "live", "2", m1, 250, 0).await;
+        put("2", m1, 20.0).await.unwrap();
+        let r = em
+            .run(&cfg, tick, UtcTime::from_unix(m1.unix() + 120))
+            .await;
+        assert_eq!(only(&r)["decision"], "rolled_back", "{name}: {r}");
+        assert!(
+            only(&r)["reason"].as_str().unwrap().contains(failed),
+            "{name}: {r}"
+        );
+        assert!(em.alias_raw(&f, "live").await.weights.is_empty());
+    }
 }

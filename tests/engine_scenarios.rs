@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use lambda_rollout::engine::{
     command, tick, AlarmReading, AlarmState, AliasState, Canary, Decision, Description, Manual,
-    Metrics, MetricsRequest, Observation, Outcome, Phase, PublishedVersion, TickStep,
+    Metrics, MetricsRequest, Observation, Outcome, Phase, PublishedVersion, Span, TickStep,
     VersionFigures,
 };
 use lambda_rollout::model::{Target, UtcTime, Version, Weight};
@@ -71,8 +71,10 @@ impl World {
         }
     }
 
-    fn observe(&self, req: &MetricsRequest) -> Observation {
-        let minutes = ((req.end.unix() - req.start.unix()) / 60) as u64;
+    /// Green's and blue's figures over `[start, end)` at the current weight
+    /// (a fixed rate every minute).
+    fn figures(&self, start: UtcTime, end: UtcTime) -> (VersionFigures, VersionFigures) {
+        let minutes = ((end.unix() - start.unix()).max(0) / 60) as u64;
         let share = self
             .alias
             .canary
@@ -80,19 +82,36 @@ impl World {
             .unwrap_or(0.0);
         let g = (self.rpm as f64 * share).round() as u64 * minutes;
         let b = self.rpm * minutes - g;
-        Observation {
-            window_start: req.start,
-            window_end: req.end,
-            green: VersionFigures {
+        (
+            VersionFigures {
                 invocations: g,
                 errors: (g as f64 * self.green_error_pct / 100.0).round() as u64,
                 latency_ms: (g > 0).then_some(self.green_ms),
             },
-            blue: VersionFigures {
+            VersionFigures {
                 invocations: b,
                 errors: (b as f64 * self.blue_error_pct / 100.0).round() as u64,
                 latency_ms: (b > 0).then_some(120.0),
             },
+        )
+    }
+
+    fn observe(&self, req: &MetricsRequest) -> Observation {
+        let (green, blue) = self.figures(req.start, req.end);
+        let span = |start: UtcTime, end: UtcTime| {
+            let (green, blue) = self.figures(start, end);
+            Span {
+                start,
+                end,
+                green,
+                blue,
+            }
+        };
+        Observation {
+            window_start: req.start,
+            window_end: req.end,
+            green,
+            blue,
             throttles: 0,
             complete: !self.partial,
             alarms: req
@@ -104,6 +123,10 @@ impl World {
                 })
                 .collect(),
             custom: Vec::new(),
+            // The world keeps no history: since the rollout began counts the
+            // step's minutes only, the strictest reading.
+            rollout: None,
+            fresh: Some(span(req.start, req.fresh_end)),
         }
     }
 
@@ -282,6 +305,14 @@ fn a_failing_canary_is_rolled_back_at_the_first_step_and_remembered() {
         last.reason
     );
     assert!(last.reason.contains("green 2:") && last.reason.contains("blue 1:"));
+    // AND at the first tick, a minute after the start: the minute still
+    // inside metric_lag already shows it (100 requests, 5 errors)
+    assert_eq!(trace.len(), 1, "{trace:?}");
+    assert!(
+        last.reason.contains("still inside metric_lag"),
+        "{}",
+        last.reason
+    );
     assert_eq!((world.alias.stable, world.alias.canary), (v(1), None));
     assert_eq!(world.record().rolled_back, Some(v(2)));
     // AND it is not started again, unless forced

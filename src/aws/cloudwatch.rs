@@ -18,10 +18,10 @@ use aws_sdk_cloudwatch::types::{
 use aws_sdk_cloudwatch::Client;
 
 use crate::engine::{
-    AlarmReading, AlarmState, CustomQuery, CustomReading, MetricsRequest, Observation,
-    VersionFigures,
+    AlarmReading, AlarmState, CustomQuery, CustomReading, CustomSource, MetricSource,
+    MetricsRequest, Observation, Span, VersionFigures,
 };
-use crate::model::Version;
+use crate::model::{UtcTime, Version};
 use crate::ports::{MetricsError, MetricsRead};
 
 /// GetMetricData's limit of queries per call.
@@ -123,24 +123,109 @@ fn query(index: usize, series: Series, req: &MetricsRequest) -> MetricDataQuery 
         .build()
 }
 
-fn custom_query(index: usize, j: usize, c: &CustomQuery) -> MetricDataQuery {
+fn metric_stat(m: &MetricSource) -> MetricStat {
     let mut metric = Metric::builder()
-        .namespace(&c.namespace)
-        .metric_name(&c.metric);
-    for (k, v) in &c.dimensions {
+        .namespace(&m.namespace)
+        .metric_name(&m.metric);
+    for (k, v) in &m.dimensions {
         metric = metric.dimensions(dim(k, v));
     }
-    MetricDataQuery::builder()
-        .id(format!("t{index}_c{j}"))
-        .metric_stat(
-            MetricStat::builder()
-                .metric(metric.build())
-                .period(PERIOD)
-                .stat(&c.stat)
-                .build(),
-        )
-        .return_data(true)
+    MetricStat::builder()
+        .metric(metric.build())
+        .period(PERIOD)
+        .stat(&m.stat)
         .build()
+}
+
+/// A custom metric's queries: one for a metric; for an expression, its inputs
+/// (not returned) under ids of this target and metric, and the expression with
+/// the names rewritten to those ids.
+fn custom_queries(index: usize, j: usize, c: &CustomQuery) -> Vec<MetricDataQuery> {
+    let id = format!("t{index}_c{j}");
+    match &c.source {
+        CustomSource::Metric(m) => vec![MetricDataQuery::builder()
+            .id(id)
+            .metric_stat(metric_stat(m))
+            .return_data(true)
+            .build()],
+        CustomSource::Expression { expression, inputs } => {
+            let input_id = |name: &str| format!("{id}_{name}");
+            let mut queries: Vec<MetricDataQuery> = inputs
+                .iter()
+                .map(|(name, m)| {
+                    MetricDataQuery::builder()
+                        .id(input_id(name))
+                        .metric_stat(metric_stat(m))
+                        .return_data(false)
+                        .build()
+                })
+                .collect();
+            let rewritten = rename_ids(expression, |name| {
+                inputs
+                    .iter()
+                    .any(|(n, _)| n == name)
+                    .then(|| input_id(name))
+            });
+            queries.push(
+                MetricDataQuery::builder()
+                    .id(id)
+                    .expression(rewritten)
+                    .label(&c.name)
+                    .return_data(true)
+                    .build(),
+            );
+            queries
+        }
+    }
+}
+
+/// Renames the identifiers of a metric-math expression that `rename` knows,
+/// leaving quoted strings (SEARCH terms, labels), numbers and everything else
+/// as written: ids of many targets share one GetMetricData call, so each
+/// target's inputs need ids of their own.
+fn rename_ids(expression: &str, rename: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(expression.len() + 16);
+    let mut chars = expression.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '\'' || c == '"' {
+            out.push(c);
+            for (_, q) in chars.by_ref() {
+                out.push(q);
+                if q == c {
+                    break;
+                }
+            }
+        } else if c.is_ascii_alphabetic() || c == '_' {
+            let mut end = i + c.len_utf8();
+            while let Some((k, n)) = chars.peek().copied() {
+                if n.is_ascii_alphanumeric() || n == '_' {
+                    end = k + n.len_utf8();
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            let word = &expression[i..end];
+            match rename(word) {
+                Some(id) => out.push_str(&id),
+                None => out.push_str(word),
+            }
+        } else if c.is_ascii_digit() {
+            // A number's exponent or suffix is not an identifier.
+            out.push(c);
+            while let Some((_, n)) = chars.peek().copied() {
+                if n.is_ascii_alphanumeric() || n == '.' || n == '_' {
+                    out.push(n);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A custom metric's figure over the window from its per-minute points.
@@ -171,6 +256,26 @@ fn weighted(latency: &[(i64, f64)], invocations: &[(i64, f64)]) -> Option<f64> {
         den += w;
     }
     (den > 0.0).then(|| num / den)
+}
+
+/// The points in `[start, end)`.
+fn within(points: &[(i64, f64)], start: UtcTime, end: UtcTime) -> Vec<(i64, f64)> {
+    points
+        .iter()
+        .copied()
+        .filter(|(t, _)| *t >= start.unix() && *t < end.unix())
+        .collect()
+}
+
+/// A count over `[start, end)`.
+fn sum(points: &[(i64, f64)], start: UtcTime, end: UtcTime) -> u64 {
+    points
+        .iter()
+        .filter(|(t, _)| *t >= start.unix() && *t < end.unix())
+        .map(|(_, x)| x)
+        .sum::<f64>()
+        .max(0.0)
+        .round() as u64
 }
 
 /// Sums of one query's points inside a window, and whether CloudWatch said the
@@ -246,8 +351,8 @@ impl MetricsRead for CloudWatchMetrics {
             .enumerate()
             .filter(|(_, r)| r.has_window())
             .collect();
-        let start = windowed.iter().map(|(_, r)| r.start).min();
-        let end = windowed.iter().map(|(_, r)| r.end).max();
+        let start = windowed.iter().map(|(_, r)| r.span().0).min();
+        let end = windowed.iter().map(|(_, r)| r.span().1).max();
         let queries: Vec<MetricDataQuery> = windowed
             .iter()
             .flat_map(|(i, r)| {
@@ -255,7 +360,7 @@ impl MetricsRead for CloudWatchMetrics {
                     r.custom
                         .iter()
                         .enumerate()
-                        .map(move |(j, c)| custom_query(*i, j, c)),
+                        .flat_map(move |(j, c)| custom_queries(*i, j, c)),
                 )
             })
             .collect();
@@ -334,12 +439,14 @@ impl MetricsRead for CloudWatchMetrics {
                         complete: true,
                         alarms,
                         custom: no_data(req),
+                        rollout: None,
+                        fresh: None,
                     };
                 }
                 let mut complete = true;
-                let in_window = |t: i64| t >= req.start.unix() && t < req.end.unix();
-                // One query's points in this target's window; a query with no
-                // answer at all makes the observation incomplete.
+                let (span_start, span_end) = req.span();
+                // One query's points in this target's minutes; a query with
+                // no answer at all makes the observation incomplete.
                 let mut read = |id: String| -> Vec<(i64, f64)> {
                     match points.get(&id) {
                         Some(p) => {
@@ -347,7 +454,7 @@ impl MetricsRead for CloudWatchMetrics {
                             p.by_time
                                 .iter()
                                 .copied()
-                                .filter(|(t, _)| in_window(*t))
+                                .filter(|(t, _)| *t >= span_start.unix() && *t < span_end.unix())
                                 .collect()
                         }
                         None => {
@@ -357,9 +464,6 @@ impl MetricsRead for CloudWatchMetrics {
                     }
                 };
                 let mut series = |s: Series| read(format!("t{i}_{}", s.code()));
-                let sum = |v: &[(i64, f64)]| {
-                    v.iter().map(|(_, x)| x).sum::<f64>().max(0.0).round() as u64
-                };
                 let gi = series(Series::GreenInvocations);
                 let ge = series(Series::GreenErrors);
                 let gl = series(Series::GreenLatency);
@@ -369,27 +473,70 @@ impl MetricsRead for CloudWatchMetrics {
                 let th = series(Series::Throttles);
                 let mut custom: Vec<CustomReading> = no_data(req);
                 for (j, c) in custom.iter_mut().enumerate() {
-                    c.value = aggregate(&req.custom[j].stat, &read(format!("t{i}_c{j}")));
+                    let points = read(format!("t{i}_c{j}"));
+                    c.value = aggregate(&req.custom[j].stat, &within(&points, req.start, req.end));
                 }
+                let figures = |inv: &[(i64, f64)], err: &[(i64, f64)], start, end| VersionFigures {
+                    invocations: sum(inv, start, end),
+                    errors: sum(err, start, end),
+                    latency_ms: None,
+                };
+                let span = |start: UtcTime, end: UtcTime| Span {
+                    start,
+                    end,
+                    green: figures(&gi, &ge, start, end),
+                    blue: figures(&bi, &be, start, end),
+                };
+                let (step_gi, step_bi) = (
+                    within(&gi, req.start, req.end),
+                    within(&bi, req.start, req.end),
+                );
                 Observation {
                     window_start: req.start,
                     window_end: req.end,
                     green: VersionFigures {
-                        invocations: sum(&gi),
-                        errors: sum(&ge),
-                        latency_ms: weighted(&gl, &gi),
+                        latency_ms: weighted(&within(&gl, req.start, req.end), &step_gi),
+                        ..figures(&gi, &ge, req.start, req.end)
                     },
                     blue: VersionFigures {
-                        invocations: sum(&bi),
-                        errors: sum(&be),
-                        latency_ms: weighted(&bl, &bi),
+                        latency_ms: weighted(&within(&bl, req.start, req.end), &step_bi),
+                        ..figures(&bi, &be, req.start, req.end)
                     },
-                    throttles: sum(&th),
+                    throttles: sum(&th, req.start, req.end),
                     complete,
                     alarms,
                     custom,
+                    rollout: Some(span(req.rollout_start, req.end)),
+                    fresh: Some(span(req.start, req.fresh_end)),
                 }
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expression_names_become_the_targets_own_ids() {
+        let known = |n: &str| matches!(n, "errors" | "requests").then(|| format!("t3_c1_{n}"));
+        assert_eq!(
+            rename_ids("100 * errors / requests", known),
+            "100 * t3_c1_errors / t3_c1_requests"
+        );
+        // Functions, numbers with exponents, quoted text and unknown words
+        // stay as written.
+        assert_eq!(
+            rename_ids(
+                "IF(requests > 1e3, errors, FILL(errors, 0)) + 'errors'",
+                known
+            ),
+            "IF(t3_c1_requests > 1e3, t3_c1_errors, FILL(t3_c1_errors, 0)) + 'errors'"
+        );
+        assert_eq!(
+            rename_ids("errors_total + errors2", known),
+            "errors_total + errors2"
+        );
     }
 }

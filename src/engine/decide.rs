@@ -48,7 +48,7 @@ pub struct Decision {
     pub reason: String,
     /// The alias as it must be afterwards; `None` writes nothing.
     pub write: Option<AliasState>,
-    pub observation: Option<Observation>,
+    pub observation: Option<Box<Observation>>,
     pub verdict: Option<Verdict>,
 }
 
@@ -241,6 +241,13 @@ pub fn tick(
     // A step that has lasted longer than a day is judged on its last day: the
     // query stays bounded (1,440 points a series) and recent data counts.
     let start = r.since.floor_minute().max(end.minus(MAX_WINDOW));
+    let rollout_start = r
+        .started
+        .floor_minute()
+        .max(end.minus(MAX_WINDOW))
+        .min(start);
+    // Minutes inside metric_lag may still be filling in: read to fail early.
+    let fresh_end = now.floor_minute().max(end);
     let baked = now.since(r.since);
     let bake_note = format!(
         "{} of {} bake",
@@ -253,9 +260,9 @@ pub fn tick(
         format_duration(policy.metric_lag)
     );
     // Right after a step begins there are no metrics yet, but alarms can
-    // already say no.
+    // already say no; a minute later the fresh minutes can.
     let window_open = end > start;
-    if !window_open && policy.alarms.is_empty() {
+    if fresh_end <= start && policy.alarms.is_empty() {
         return Ok(TickStep::Decided(Decision::new(Outcome::Held, waiting)));
     }
     let obs = match metrics {
@@ -266,6 +273,8 @@ pub fn tick(
                 blue: r.blue,
                 start,
                 end: end.max(start),
+                rollout_start,
+                fresh_end: fresh_end.max(start),
                 latency_stat: policy.latency_stat.clone(),
                 alarms: policy.alarms.clone(),
                 custom: policy
@@ -388,7 +397,7 @@ pub fn tick(
             }
         },
     };
-    d.observation = Some(obs.clone());
+    d.observation = Some(Box::new(obs.clone()));
     d.verdict = Some(verdict);
     Ok(TickStep::Decided(d))
 }

@@ -15,7 +15,7 @@ pub use decide::{
     command, tick, Decision, Manual, Metrics, Outcome, PublishedVersion, Refusal, TickStep,
 };
 pub use health::{
-    judge, judge_for, AlarmReading, AlarmState, CustomQuery, CustomReading, MetricsRequest,
-    Observation, Verdict, VersionFigures,
+    judge, judge_for, AlarmReading, AlarmState, CustomQuery, CustomReading, CustomSource,
+    MetricSource, MetricsRequest, Observation, Span, Verdict, VersionFigures,
 };
 pub use state::{AliasState, Canary, Description, Phase, Record, Rollout, StateError};

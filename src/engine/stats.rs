@@ -173,6 +173,79 @@ pub fn poisson_upper(k: u64, alpha: f64) -> f64 {
     hi
 }
 
+/// Green's and blue's requests and errors over a stretch of time in which
+/// green's share of the traffic stood still (one step of a rollout).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stratum {
+    pub green_requests: u64,
+    pub green_errors: u64,
+    pub blue_requests: u64,
+    pub blue_errors: u64,
+}
+
+/// ln of a mixture of likelihood ratios: weights and per-alternative ln LRs.
+fn ln_mixture(parts: &[(f64, f64)]) -> f64 {
+    parts
+        .iter()
+        .map(|(w, l)| w.ln() + l)
+        .fold(f64::NEG_INFINITY, ln_add)
+}
+
+/// Evidence against "green's error rate is at least `ratio` times blue's and
+/// at least `floor` (a fraction)", as the ln of a test martingale: the mean of
+/// likelihood ratios of that boundary against a few healthier alternatives.
+/// Under any regression in that set, the chance that it EVER reaches
+/// ln(1/alpha) is at most alpha (Ville's inequality), however often it is
+/// looked at: a rollout checked every minute for a day is as safe as one
+/// checked once. A fixed-sample test checked every minute is not: a version
+/// exactly at the boundary drifts across its threshold sooner or later.
+///
+/// Two halves. Against blue: each error is green's with probability `p0`,
+/// green's share of the errors were its rate `ratio` times blue's (a bad minute
+/// of both versions does not move it), against green at blue's rate and at
+/// `tolerated` times it (the worst still called as good as blue).
+/// Against the floor, for a clean blue where ratios say nothing:
+/// green's errors as Poisson counts at `floor` against 0, a quarter and half of it.
+pub fn ln_evidence(strata: &[Stratum], tolerated: f64, ratio: f64, floor: f64) -> f64 {
+    let ln_ratio_lr = |r1: f64| -> f64 {
+        strata
+            .iter()
+            .filter(|s| s.green_requests > 0 && s.blue_requests > 0)
+            .map(|s| {
+                let (ng, nb) = (s.green_requests as f64, s.blue_requests as f64);
+                let share = |r: f64| ng * r / (ng * r + nb);
+                let (p0, p1) = (share(ratio), share(r1));
+                s.green_errors as f64 * (p1 / p0).ln()
+                    + s.blue_errors as f64 * ((1.0 - p1) / (1.0 - p0)).ln()
+            })
+            .sum()
+    };
+    let against_blue = ln_mixture(&[(0.5, ln_ratio_lr(1.0)), (0.5, ln_ratio_lr(tolerated))]);
+    let n: f64 = strata.iter().map(|s| s.green_requests as f64).sum();
+    let k: f64 = strata.iter().map(|s| s.green_errors as f64).sum();
+    let ln_floor_lr = |f: f64| -> f64 {
+        if f == 0.0 {
+            // The alternative of no errors at all: any error rules it out.
+            return if k > 0.0 {
+                f64::NEG_INFINITY
+            } else {
+                floor * n
+            };
+        }
+        k * f.ln() + (1.0 - f) * floor * n
+    };
+    let against_floor = if floor > 0.0 {
+        ln_mixture(&[
+            (0.5, ln_floor_lr(0.0)),
+            (0.25, ln_floor_lr(0.25)),
+            (0.25, ln_floor_lr(0.5)),
+        ])
+    } else {
+        f64::NEG_INFINITY
+    };
+    ln_mixture(&[(0.5, against_blue), (0.5, against_floor)])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,5 +304,47 @@ mod tests {
         ));
         assert!(close(normal_quantile(0.975), 1.959_964, 1e-6));
         assert!(close(normal_quantile(0.01), -2.326_348, 1e-6));
+    }
+
+    #[test]
+    fn evidence_grows_for_a_healthy_green_and_not_for_a_bad_one() {
+        let s = |gr, ge, br, be| Stratum {
+            green_requests: gr,
+            green_errors: ge,
+            blue_requests: br,
+            blue_errors: be,
+        };
+        let pass = (1.0f64 / 0.005).ln();
+        // Blue and green at 1%, a quarter of the traffic green's: 3,000
+        // green requests are not enough, 12,000 are.
+        assert!(ln_evidence(&[s(3000, 30, 9000, 90)], 1.25, 2.0, 0.001) < pass);
+        assert!(ln_evidence(&[s(12_000, 120, 36_000, 360)], 1.25, 2.0, 0.001) > pass);
+        // Green at 2x blue's: no amount of data passes it.
+        for n in [1000, 10_000, 100_000, 1_000_000] {
+            let e = ln_evidence(&[s(n, n / 50, 3 * n, 3 * n / 100)], 1.25, 2.0, 0.001);
+            assert!(e < 0.0, "{n}: {e}");
+        }
+        // A clean blue: green's own clean count against the floor, about
+        // ln(2 / 0.5 / alpha) / floor requests.
+        assert!(ln_evidence(&[s(5000, 0, 45_000, 0)], 1.25, 2.0, 0.001) < pass);
+        assert!(ln_evidence(&[s(7000, 0, 63_000, 0)], 1.25, 2.0, 0.001) > pass);
+        // Strata: the same counts split by step give the same answer when the
+        // share stays put, and a bad minute shared by both versions (both
+        // 10x) does not count against green.
+        let one = ln_evidence(&[s(12_000, 120, 36_000, 360)], 1.25, 2.0, 0.001);
+        let two = ln_evidence(
+            &[s(6000, 60, 18_000, 180), s(6000, 60, 18_000, 180)],
+            1.25,
+            2.0,
+            0.001,
+        );
+        assert!((one - two).abs() < 1e-9, "{one} {two}");
+        let noisy = ln_evidence(
+            &[s(12_000, 120, 36_000, 360), s(600, 60, 1800, 180)],
+            1.25,
+            2.0,
+            0.001,
+        );
+        assert!(noisy > one, "{noisy} {one}");
     }
 }

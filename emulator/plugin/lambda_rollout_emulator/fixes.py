@@ -136,3 +136,157 @@ def fix_percentile_statistics():
         if scan_by is None or scan_by == "TimestampDescending":
             timestamps, values = timestamps[::-1], values[::-1]
         return {"timestamps": timestamps, "values": values}
+
+
+@hooks.on_infra_start()
+def fix_metric_math_expressions():
+    """GetMetricData with a metric-math query (Expression) answers 500.
+
+    Upstream defect: CloudwatchProvider.get_metric_data reads
+    query["MetricStat"] of every query (KeyError on an Expression query) and
+    evaluates none; it also returns queries with ReturnData false. We answer
+    the MetricStat queries upstream, then evaluate each expression per
+    timestamp over the series it names, the way CloudWatch aligns them: a
+    timestamp missing from any named series has no result. Arithmetic only
+    (+ - * / and parentheses over ids and numbers), which is what the tests
+    use; functions such as SUM or IF are refused with a clear message.
+    """
+    import re
+
+    from localstack.aws.api import CommonServiceException
+    from localstack.services.cloudwatch.provider_v2 import CloudwatchProvider
+    from localstack.utils.patch import patch
+
+    token = re.compile(r"\s*(?:(\d+(?:\.\d*)?|\.\d+)|([A-Za-z_][A-Za-z0-9_]*)|(.))")
+
+    def parse(expression):
+        """Tokens into a tree: ("num", x) | ("id", name) | (op, left, right) | ("neg", e)."""
+        tokens = []
+        for number, name, other in token.findall(expression):
+            if number:
+                tokens.append(("num", float(number)))
+            elif name:
+                tokens.append(("id", name))
+            elif other.strip():
+                tokens.append(("op", other))
+        pos = 0
+
+        def peek():
+            return tokens[pos] if pos < len(tokens) else ("end", None)
+
+        def take():
+            nonlocal pos
+            pos += 1
+            return tokens[pos - 1]
+
+        def refuse(why):
+            raise CommonServiceException(
+                "ValidationError",
+                f"the emulator's metric math supports + - * / ( ) over ids and numbers: {why} "
+                f"in {expression!r}",
+            )
+
+        def atom():
+            kind, value = peek()
+            if kind == "num":
+                take()
+                return ("num", value)
+            if kind == "id":
+                take()
+                if peek() == ("op", "("):
+                    refuse(f"function {value}")
+                return ("id", value)
+            if (kind, value) == ("op", "("):
+                take()
+                e = sum_()
+                if take() != ("op", ")"):
+                    refuse("unbalanced parentheses")
+                return e
+            if (kind, value) == ("op", "-"):
+                take()
+                return ("neg", atom())
+            refuse(f"unexpected {value!r}")
+
+        def product():
+            e = atom()
+            while peek() in (("op", "*"), ("op", "/")):
+                e = (take()[1], e, atom())
+            return e
+
+        def sum_():
+            e = product()
+            while peek() in (("op", "+"), ("op", "-")):
+                e = (take()[1], e, product())
+            return e
+
+        tree = sum_()
+        if pos != len(tokens):
+            refuse(f"unexpected {tokens[pos][1]!r}")
+        return tree
+
+    def names(tree):
+        if tree[0] == "id":
+            return {tree[1]}
+        if tree[0] == "num":
+            return set()
+        return set().union(*(names(t) for t in tree[1:]))
+
+    def evaluate(tree, values):
+        kind = tree[0]
+        if kind == "num":
+            return tree[1]
+        if kind == "id":
+            return values[tree[1]]
+        if kind == "neg":
+            return -evaluate(tree[1], values)
+        a, b = evaluate(tree[1], values), evaluate(tree[2], values)
+        if kind == "+":
+            return a + b
+        if kind == "-":
+            return a - b
+        if kind == "*":
+            return a * b
+        return a / b if b != 0 else float("nan")
+
+    @patch(CloudwatchProvider.get_metric_data)
+    def get_metric_data(fn, self, context, metric_data_queries, *args, **kwargs):
+        expressions = [q for q in metric_data_queries if q.get("Expression")]
+        if not expressions:
+            return fn(self, context, metric_data_queries, *args, **kwargs)
+        stats = [q for q in metric_data_queries if not q.get("Expression")]
+        out = fn(self, context, stats, *args, **kwargs) if stats else {
+            "MetricDataResults": [],
+            "Messages": [],
+        }
+        series = {
+            r["Id"]: dict(zip(r.get("Timestamps", []), r.get("Values", [])))
+            for r in out.get("MetricDataResults", [])
+        }
+        for q in expressions:
+            tree = parse(q["Expression"])
+            used = names(tree)
+            unknown = used - series.keys()
+            if unknown:
+                raise CommonServiceException(
+                    "ValidationError",
+                    f"expression {q['Expression']!r} names unknown ids {sorted(unknown)}",
+                )
+            times = set.intersection(*(set(series[n]) for n in used)) if used else set()
+            points = []
+            for t in sorted(times):
+                v = evaluate(tree, {n: series[n][t] for n in used})
+                if v is not None and v == v:  # NaN (0/0, x/0) has no point, as in CloudWatch
+                    points.append((t, v))
+            series[q["Id"]] = dict(points)
+            out["MetricDataResults"].append(
+                {
+                    "Id": q["Id"],
+                    "Label": q.get("Label") or q["Id"],
+                    "StatusCode": "Complete",
+                    "Timestamps": [t for t, _ in points],
+                    "Values": [v for _, v in points],
+                }
+            )
+        wanted = {q["Id"] for q in metric_data_queries if q.get("ReturnData", True)}
+        out["MetricDataResults"] = [r for r in out["MetricDataResults"] if r["Id"] in wanted]
+        return out

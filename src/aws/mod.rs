@@ -8,8 +8,21 @@ pub use lambda::LambdaAliases;
 
 /// Builds both clients from one shared SDK config: the standard AWS environment
 /// (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL` and friends) applies.
+///
+/// Timeouts: the SDK sets none per attempt by default, so one stalled
+/// connection could eat the whole 60 s invocation and leave every target
+/// undecided. An attempt gets 5 s (the SDK retries it, three attempts with
+/// backoff, throttling included) and a call 20 s in all.
 pub async fn clients() -> (LambdaAliases, CloudWatchMetrics) {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .operation_attempt_timeout(std::time::Duration::from_secs(5))
+        .operation_timeout(std::time::Duration::from_secs(20))
+        .build();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await;
     (
         LambdaAliases::new(aws_sdk_lambda::Client::new(&config)),
         CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config)),

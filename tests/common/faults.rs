@@ -1,0 +1,446 @@
+//! A fault-injecting HTTP proxy on loopback, between the real SDK clients and
+//! the emulator: the executor and the adapters run unchanged, only the network
+//! misbehaves. Seeded: the same seed injects the same faults into the same
+//! sequence of requests.
+//!
+//! Faults: 5xx answers, throttling, timeouts (before the emulator sees the
+//! request, and after it applied it, the answer lost), slow answers, dropped
+//! connections (before and after forwarding), GetMetricData answers emptied,
+//! marked partial or missing a series, and a rival writer that changes the
+//! alias between our read and our write. Every exchange is logged for the
+//! invariant checks.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use lambda_rollout::simulate::Rng;
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Op {
+    GetAlias,
+    UpdateAlias,
+    ListVersions,
+    GetMetricData,
+    DescribeAlarms,
+    PutEvents,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Fault {
+    None,
+    /// 500 or 503 without forwarding.
+    ServerError,
+    /// The service's throttling error without forwarding.
+    Throttle,
+    /// Held past the client's attempt timeout, never forwarded.
+    Timeout,
+    /// Forwarded and applied, then held past the timeout: the answer is lost.
+    TimeoutAfterForward,
+    /// Forwarded, answered late but within the timeout.
+    Slow,
+    /// The connection closed before forwarding.
+    DropBefore,
+    /// Forwarded and applied, then the connection closed.
+    DropAfter,
+    /// GetMetricData: every series answered with no points.
+    EmptyMetrics,
+    /// GetMetricData: one series marked PartialData.
+    PartialMetrics,
+    /// GetMetricData: one series left out of the answer.
+    MissingSeries,
+    /// UpdateAlias: a rival wrote the alias just before ours was forwarded.
+    RivalWrite,
+}
+
+impl Fault {
+    /// Whether the emulator saw (and applied) the request.
+    pub fn forwarded(self) -> bool {
+        !matches!(
+            self,
+            Fault::ServerError | Fault::Throttle | Fault::Timeout | Fault::DropBefore
+        )
+    }
+
+    /// Whether the client received the emulator's answer.
+    pub fn answered(self) -> bool {
+        self.forwarded() && !matches!(self, Fault::TimeoutAfterForward | Fault::DropAfter)
+    }
+
+    /// A delivered GetMetricData answer that does not hold the emulator's data.
+    pub fn tampers_metrics(self) -> bool {
+        matches!(
+            self,
+            Fault::EmptyMetrics | Fault::PartialMetrics | Fault::MissingSeries
+        )
+    }
+}
+
+/// One request through the proxy, or one rival write.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub op: Op,
+    pub fault: Fault,
+    /// The function and alias of a Lambda alias request.
+    pub alias: Option<(String, String)>,
+    pub request: Bytes,
+    /// The emulator's status, when the request was forwarded.
+    pub upstream_status: Option<u16>,
+    pub response: Option<Bytes>,
+}
+
+/// Writes the alias as a rival would (a human in the console, another
+/// tick): given function and alias, returns the JSON body of the
+/// UpdateAlias it applied and the emulator's answer, or None if it did not.
+pub type Rival = Arc<
+    dyn Fn(String, String) -> Pin<Box<dyn Future<Output = Option<(Bytes, Bytes)>> + Send>>
+        + Send
+        + Sync,
+>;
+
+struct Inner {
+    rng: Rng,
+    /// Chance that a request meets a fault.
+    rate: f64,
+    log: Vec<Exchange>,
+}
+
+#[derive(Clone)]
+pub struct FaultProxy {
+    pub addr: SocketAddr,
+    upstream: SocketAddr,
+    inner: Arc<Mutex<Inner>>,
+    rival: Rival,
+    /// How long a timeout fault holds a request: past the client's timeout.
+    hold: Duration,
+}
+
+/// What the service answers instead of a response: the connection closes.
+type BoxError = std::io::Error;
+
+fn closed(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+impl FaultProxy {
+    /// Listens on an ephemeral loopback port and forwards to `upstream`.
+    pub async fn start(upstream: SocketAddr, seed: u64, rival: Rival, hold: Duration) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let proxy = FaultProxy {
+            addr: listener.local_addr().expect("addr"),
+            upstream,
+            inner: Arc::new(Mutex::new(Inner {
+                rng: Rng::new(seed),
+                rate: 0.0,
+                log: Vec::new(),
+            })),
+            rival,
+            hold,
+        };
+        let p = proxy.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let p = p.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let p = p.clone();
+                        async move { p.serve(req).await }
+                    });
+                    // A service error closes the connection: that is how a
+                    // dropped connection is injected.
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        proxy
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Sets the chance of a fault per request (0 turns injection off).
+    pub fn set_rate(&self, rate: f64) {
+        self.inner.lock().unwrap().rate = rate;
+    }
+
+    /// The exchanges logged since the last call.
+    pub fn take_log(&self) -> Vec<Exchange> {
+        std::mem::take(&mut self.inner.lock().unwrap().log)
+    }
+
+    fn choose(&self, op: Op) -> Fault {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.rng.next_f64() >= inner.rate {
+            return Fault::None;
+        }
+        let mut kinds = vec![
+            Fault::ServerError,
+            Fault::Throttle,
+            Fault::Timeout,
+            Fault::TimeoutAfterForward,
+            Fault::Slow,
+            Fault::DropBefore,
+            Fault::DropAfter,
+        ];
+        match op {
+            Op::GetMetricData => kinds.extend([
+                Fault::EmptyMetrics,
+                Fault::PartialMetrics,
+                Fault::MissingSeries,
+                Fault::EmptyMetrics,
+                Fault::PartialMetrics,
+                Fault::MissingSeries,
+            ]),
+            // Racing writers are the fault that matters most for writes.
+            Op::UpdateAlias => kinds.extend([Fault::RivalWrite; 7]),
+            _ => {}
+        }
+        let i = (inner.rng.next_f64() * kinds.len() as f64) as usize;
+        kinds[i.min(kinds.len() - 1)]
+    }
+
+    fn next_index(&self, n: usize) -> usize {
+        let mut inner = self.inner.lock().unwrap();
+        ((inner.rng.next_f64() * n as f64) as usize).min(n.saturating_sub(1))
+    }
+
+    fn log(&self, e: Exchange) {
+        self.inner.lock().unwrap().log.push(e);
+    }
+
+    async fn serve(&self, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, BoxError> {
+        let (parts, body) = req.into_parts();
+        let body = body.collect().await.map_err(closed)?.to_bytes();
+        let (op, alias) = classify(&parts);
+        let fault = self.choose(op);
+        let mut exchange = Exchange {
+            op,
+            fault,
+            alias: alias.clone(),
+            request: body.clone(),
+            upstream_status: None,
+            response: None,
+        };
+        match fault {
+            Fault::ServerError => {
+                self.log(exchange);
+                return Ok(error_response(op, 503, "ServiceUnavailableException"));
+            }
+            Fault::Throttle => {
+                self.log(exchange);
+                return Ok(match op {
+                    Op::GetMetricData | Op::DescribeAlarms => {
+                        error_response(op, 400, "ThrottlingException")
+                    }
+                    _ => error_response(op, 429, "TooManyRequestsException"),
+                });
+            }
+            Fault::Timeout => {
+                self.log(exchange);
+                tokio::time::sleep(self.hold).await;
+                return Err(closed("injected timeout"));
+            }
+            Fault::DropBefore => {
+                self.log(exchange);
+                return Err(closed("injected dropped connection"));
+            }
+            Fault::RivalWrite => {
+                if let Some((f, a)) = alias {
+                    if let Some((rival_req, rival_resp)) = (self.rival)(f.clone(), a.clone()).await
+                    {
+                        self.log(Exchange {
+                            op: Op::UpdateAlias,
+                            fault: Fault::RivalWrite,
+                            alias: Some((f, a)),
+                            request: rival_req,
+                            upstream_status: Some(200),
+                            response: Some(rival_resp),
+                        });
+                    }
+                }
+                // Ours is then forwarded as it is, and meets a newer RevisionId.
+                exchange.fault = Fault::None;
+            }
+            _ => {}
+        }
+        let upstream = Request::from_parts(parts, Full::new(body));
+        let answer = self.forward(upstream).await;
+        let (mut head, upstream_body) = match answer {
+            Ok(a) => a,
+            Err(e) => {
+                self.log(exchange);
+                return Err(e);
+            }
+        };
+        let mut out_body = upstream_body.clone();
+        if op == Op::GetMetricData && head.status == 200 && fault.tampers_metrics() {
+            out_body = self.tamper(&upstream_body, fault);
+        }
+        exchange.upstream_status = Some(head.status.as_u16());
+        exchange.response = Some(upstream_body);
+        self.log(exchange);
+        match fault {
+            Fault::TimeoutAfterForward => {
+                tokio::time::sleep(self.hold).await;
+                return Err(closed("injected timeout after forwarding"));
+            }
+            Fault::DropAfter => return Err(closed("injected dropped connection after forwarding")),
+            Fault::Slow => {
+                let ms = 50 + self.next_index(250) as u64;
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            _ => {}
+        }
+        head.headers.remove(hyper::header::CONTENT_LENGTH);
+        head.headers.remove(hyper::header::TRANSFER_ENCODING);
+        Ok(Response::from_parts(head, Full::new(out_body)))
+    }
+
+    async fn forward(
+        &self,
+        req: Request<Full<Bytes>>,
+    ) -> Result<(hyper::http::response::Parts, Bytes), BoxError> {
+        let stream = TcpStream::connect(self.upstream).await?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(closed)?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let resp = sender.send_request(req).await.map_err(closed)?;
+        let (head, body) = resp.into_parts();
+        Ok((head, body.collect().await.map_err(closed)?.to_bytes()))
+    }
+
+    /// Rewrites a CBOR GetMetricData answer.
+    fn tamper(&self, body: &Bytes, fault: Fault) -> Bytes {
+        use ciborium::Value;
+        let Ok(mut v) = ciborium::from_reader::<Value, _>(&body[..]) else {
+            return body.clone();
+        };
+        if let Value::Map(fields) = &mut v {
+            for (k, results) in fields.iter_mut() {
+                if k.as_text() != Some("MetricDataResults") {
+                    continue;
+                }
+                let Value::Array(items) = results else {
+                    continue;
+                };
+                match fault {
+                    Fault::EmptyMetrics => {
+                        for item in items.iter_mut() {
+                            if let Value::Map(m) = item {
+                                for (k, v) in m.iter_mut() {
+                                    if matches!(k.as_text(), Some("Timestamps" | "Values")) {
+                                        *v = Value::Array(Vec::new());
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Fault::PartialMetrics if !items.is_empty() => {
+                        let i = self.next_index(items.len());
+                        if let Value::Map(m) = &mut items[i] {
+                            m.retain(|(k, _)| k.as_text() != Some("StatusCode"));
+                            m.push((
+                                Value::Text("StatusCode".into()),
+                                Value::Text("PartialData".into()),
+                            ));
+                        }
+                    }
+                    Fault::MissingSeries if !items.is_empty() => {
+                        let i = self.next_index(items.len());
+                        items.remove(i);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        ciborium::into_writer(&v, &mut out).expect("CBOR encodes");
+        Bytes::from(out)
+    }
+}
+
+/// Which API call a request is, from its path (Lambda's REST paths,
+/// CloudWatch's rpc-v2-cbor operation paths) or its target header.
+fn classify(parts: &hyper::http::request::Parts) -> (Op, Option<(String, String)>) {
+    let path = parts.uri.path();
+    if let Some(rest) = path.strip_prefix("/2015-03-31/functions/") {
+        let segments: Vec<&str> = rest.split('/').collect();
+        return match (parts.method.as_str(), segments.as_slice()) {
+            ("GET", [f, "aliases", a]) => (Op::GetAlias, Some((decode(f), decode(a)))),
+            ("PUT", [f, "aliases", a]) => (Op::UpdateAlias, Some((decode(f), decode(a)))),
+            ("GET", [_, "versions"]) => (Op::ListVersions, None),
+            _ => (Op::Other, None),
+        };
+    }
+    if path.ends_with("/operation/GetMetricData") {
+        return (Op::GetMetricData, None);
+    }
+    if path.ends_with("/operation/DescribeAlarms") {
+        return (Op::DescribeAlarms, None);
+    }
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if target.ends_with(".PutEvents") {
+        return (Op::PutEvents, None);
+    }
+    (Op::Other, None)
+}
+
+fn decode(s: &str) -> String {
+    s.replace("%3A", ":").replace("%24", "$")
+}
+
+/// An error answer in the operation's protocol: JSON with the error type in a
+/// header for Lambda, CBOR with `__type` for CloudWatch.
+fn error_response(op: Op, status: u16, code: &str) -> Response<Full<Bytes>> {
+    let builder = Response::builder().status(status);
+    match op {
+        Op::GetMetricData | Op::DescribeAlarms => {
+            let v = ciborium::Value::Map(vec![
+                (
+                    ciborium::Value::Text("__type".into()),
+                    ciborium::Value::Text(code.into()),
+                ),
+                (
+                    ciborium::Value::Text("message".into()),
+                    ciborium::Value::Text("injected fault".into()),
+                ),
+            ]);
+            let mut body = Vec::new();
+            ciborium::into_writer(&v, &mut body).expect("CBOR encodes");
+            builder
+                .header("content-type", "application/cbor")
+                .header("smithy-protocol", "rpc-v2-cbor")
+                .body(Full::new(Bytes::from(body)))
+                .expect("response")
+        }
+        _ => builder
+            .header("content-type", "application/json")
+            .header("x-amzn-errortype", code)
+            .body(Full::new(Bytes::from(format!(
+                "{{\"message\":\"injected fault\",\"Type\":\"Service\",\"__type\":\"{code}\"}}"
+            ))))
+            .expect("response"),
+    }
+}

@@ -1,0 +1,540 @@
+//! Fault injection: the real handler, executor and adapters against the
+//! emulator, through a proxy that injects faults (tests/common/faults.rs), in
+//! seeded random scenarios. After every operation the invariants are checked:
+//!
+//! 1. no weight increase or promotion by a tick without a pass verdict on
+//!    complete data (the last GetMetricData answer before the write was the
+//!    emulator's own), and never for a bad green;
+//! 2. the alias only ever points at existing published versions;
+//! 3. the alias is as it was, or at a state written by the engine or the rival:
+//!    nothing else, and its description always parses;
+//! 4. every write of ours is a compare-and-swap on the RevisionId current at
+//!    that moment: a rival's write is never overwritten.
+//!
+//! `make test` runs FAULT_SCENARIOS (default 30); `make faults` runs 1,000 and
+//! writes the figures into BENCHMARKS.md.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_lambda::types::AliasRoutingConfiguration;
+use bytes::Bytes;
+use common::faults::{Exchange, Fault, FaultProxy, Op, Rival};
+use common::{emulator, sim_start, Emulator};
+use lambda_rollout::aws::{CloudWatchMetrics, LambdaAliases};
+use lambda_rollout::config::Config;
+use lambda_rollout::engine::Description;
+use lambda_rollout::executor::Executor;
+use lambda_rollout::handler::Handler;
+use lambda_rollout::model::UtcTime;
+use lambda_rollout::simulate::Rng;
+use serde_json::{json, Value};
+
+/// The alias as the wire shows it: version, routing, description.
+#[derive(Debug, Clone, PartialEq)]
+struct Wire {
+    version: String,
+    weights: BTreeMap<String, f64>,
+    description: String,
+}
+
+impl Wire {
+    fn from_json(v: &Value) -> Wire {
+        Wire {
+            version: v["FunctionVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            weights: v["RoutingConfig"]["AdditionalVersionWeights"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, w)| (k.clone(), w.as_f64().unwrap_or(0.0)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            description: v["Description"].as_str().unwrap_or_default().to_string(),
+        }
+    }
+
+    /// An UpdateAlias body sets only what it names.
+    fn updated(&self, body: &Value) -> Wire {
+        let mut w = self.clone();
+        if let Some(v) = body["FunctionVersion"].as_str() {
+            w.version = v.to_string();
+        }
+        if body.get("RoutingConfig").is_some() {
+            w.weights = Wire::from_json(body).weights;
+        }
+        if let Some(d) = body["Description"].as_str() {
+            w.description = d.to_string();
+        }
+        w
+    }
+
+    /// Green's weight: 1 once it is the stable version.
+    fn green_share(&self, green: &str) -> f64 {
+        if self.version == green {
+            1.0
+        } else {
+            self.weights.get(green).copied().unwrap_or(0.0)
+        }
+    }
+}
+
+#[derive(Default)]
+struct Report {
+    scenarios: usize,
+    operations: usize,
+    faults: BTreeMap<String, usize>,
+    outcomes: BTreeMap<String, usize>,
+    violations: Vec<String>,
+}
+
+const FUNCTIONS: usize = 6;
+/// Operations per scenario, a minute apart: a start, then ticks and manual
+/// commands. Each scenario has a quarter hour of simulated time of its own.
+const OPERATIONS: usize = 8;
+const _: () = assert!(OPERATIONS < 15);
+/// Requests a minute to the alias.
+const RPM: u64 = 3000;
+const PUBLISHED: [&str; 3] = ["1", "2", "3"];
+
+fn json_of(b: &Bytes) -> Value {
+    serde_json::from_slice(b).unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_faults_never_break_the_invariants() {
+    let scenarios: usize = std::env::var("FAULT_SCENARIOS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
+    let seed: u64 = std::env::var("FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2026);
+    let em = emulator().await;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("make test sets it");
+    let upstream = endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("AWS_ENDPOINT_URL is http://host:port on loopback");
+
+    // The rival: a human (or another tick) moving the alias in the console.
+    let rival_seed = Arc::new(std::sync::Mutex::new(Rng::new(seed ^ 0x5eed)));
+    let rival_client = em.lambda.clone();
+    let rival: Rival = Arc::new(move |function: String, alias: String| {
+        let client = rival_client.clone();
+        let pick = rival_seed.lock().unwrap().next_f64();
+        Box::pin(async move {
+            let mut req = client.update_alias().function_name(&function).name(&alias);
+            let body = if pick < 0.3 {
+                // Rolled back by hand: routing gone.
+                req = req.routing_config(AliasRoutingConfiguration::builder().build());
+                json!({"RoutingConfig": {"AdditionalVersionWeights": {}}})
+            } else if pick < 0.6 {
+                // Weight moved by hand.
+                let w = 0.05 + (pick - 0.3);
+                req = req.routing_config(
+                    AliasRoutingConfiguration::builder()
+                        .additional_version_weights("2", w)
+                        .build(),
+                );
+                json!({"RoutingConfig": {"AdditionalVersionWeights": {"2": w}}})
+            } else if pick < 0.8 {
+                // Promoted by hand.
+                req = req
+                    .function_version("2")
+                    .routing_config(AliasRoutingConfiguration::builder().build());
+                json!({"FunctionVersion": "2", "RoutingConfig": {"AdditionalVersionWeights": {}}})
+            } else {
+                // A note added to the description, the record kept.
+                let current = client
+                    .get_alias()
+                    .function_name(&function)
+                    .name(&alias)
+                    .send()
+                    .await
+                    .ok()?;
+                let d = format!("on call: {}", current.description().unwrap_or_default());
+                req = req.description(&d);
+                json!({"Description": d})
+            };
+            let out = req.send().await.ok()?;
+            let answer = json!({"RevisionId": out.revision_id()});
+            Some((
+                Bytes::from(body.to_string()),
+                Bytes::from(answer.to_string()),
+            ))
+        })
+    });
+    let hold = Duration::from_millis(1300);
+    let proxy = FaultProxy::start(upstream, seed, rival, hold).await;
+
+    // The clients under test: the real SDK through the proxy, with short
+    // timeouts and backoff so that a thousand scenarios fit in minutes.
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let timeouts = TimeoutConfig::builder()
+        .operation_attempt_timeout(Duration::from_millis(1000))
+        .operation_timeout(Duration::from_secs(8))
+        .build();
+    let retry = RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(20));
+    let lambda = aws_sdk_lambda::Client::from_conf(
+        aws_sdk_lambda::config::Builder::from(&sdk)
+            .endpoint_url(proxy.url())
+            .timeout_config(timeouts.clone())
+            .retry_config(retry.clone())
+            .build(),
+    );
+    let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+        aws_sdk_cloudwatch::config::Builder::from(&sdk)
+            .endpoint_url(proxy.url())
+            .timeout_config(timeouts)
+            .retry_config(retry)
+            .build(),
+    );
+    let handler = Handler::new(
+        Executor::new(
+            LambdaAliases::new(lambda),
+            CloudWatchMetrics::new(cloudwatch),
+        ),
+        Config::from_values(None, None),
+    );
+
+    let mut pool = Vec::new();
+    for _ in 0..FUNCTIONS {
+        let f = em.blue_green("faults").await;
+        em.publish(&f, "blue again").await; // version 3
+        pool.push(f);
+    }
+    let base = UtcTime::from_unix(sim_start().unix() - 12 * 24 * 3600);
+    let started = std::time::Instant::now();
+    let mut report = Report::default();
+    for i in 0..scenarios {
+        let f = &pool[i % FUNCTIONS];
+        // Each scenario has its own stretch of simulated time, so the metrics
+        // of earlier scenarios on the same function never leak in.
+        let t0 = UtcTime::from_unix(base.unix() + i as i64 * 15 * 60);
+        scenario(
+            &em,
+            &handler,
+            &proxy,
+            f,
+            t0,
+            seed ^ (i as u64) << 16,
+            &mut report,
+        )
+        .await;
+        report.scenarios += 1;
+    }
+    let elapsed = started.elapsed();
+    let text = render(&report, scenarios, seed, elapsed);
+    println!("{text}");
+    if let Ok(path) = std::env::var("FAULT_REPORT") {
+        write_report(&path, &text);
+    }
+    assert!(
+        report.violations.is_empty(),
+        "{} invariant violations:\n{}",
+        report.violations.len(),
+        report.violations.join("\n")
+    );
+    assert_eq!(
+        report.operations,
+        scenarios * OPERATIONS,
+        "every scenario ran"
+    );
+}
+
+async fn scenario(
+    em: &Emulator,
+    handler: &Handler<LambdaAliases, CloudWatchMetrics>,
+    proxy: &FaultProxy,
+    f: &str,
+    t0: UtcTime,
+    seed: u64,
+    report: &mut Report,
+) {
+    let mut rng = Rng::new(seed);
+    // Reset by hand, without faults: version 1, no routing, no record.
+    proxy.set_rate(0.0);
+    em.lambda
+        .update_alias()
+        .function_name(f)
+        .name("live")
+        .function_version("1")
+        .description("")
+        .routing_config(AliasRoutingConfiguration::builder().build())
+        .send()
+        .await
+        .expect("reset");
+    let green_bad = rng.next_f64() < 0.4;
+    let rate = 0.1 + 0.4 * rng.next_f64();
+    proxy.set_rate(rate);
+    let policy = json!({"steps":[10, 50, 100], "bake":"1m", "metric_lag":"1m",
+                        "min_invocations":20, "error_floor":5, "latency_stat":"Average"});
+    let mut now = t0;
+    let mut started = false;
+    for _ in 0..OPERATIONS {
+        let payload = if !started {
+            json!({"action":"start","function":f,"alias":"live","version":"2","policy":policy})
+        } else {
+            // A minute of traffic, split as the alias really is.
+            proxy.set_rate(0.0);
+            let live = wire(em, f).await;
+            let share = live.green_share("2");
+            let green = (RPM as f64 * share).round() as u64;
+            let minute = UtcTime::from_unix(now.unix() - 60);
+            let rate_of = |bad: bool| if bad { 15.0 } else { 0.5 };
+            let errors = |n: u64, pct: f64| ((n as f64) * pct / 100.0).round() as u64;
+            if green > 0 {
+                let e = errors(green, rate_of(green_bad));
+                em.put_version_minute_summary(f, "live", "2", minute, green, e)
+                    .await;
+            }
+            if green < RPM {
+                let blue_version = if live.version == "2" {
+                    "1"
+                } else {
+                    &live.version
+                };
+                let e = errors(RPM - green, 0.5);
+                em.put_version_minute_summary(f, "live", blue_version, minute, RPM - green, e)
+                    .await;
+            }
+            proxy.set_rate(rate);
+            let r = rng.next_f64();
+            if r < 0.08 {
+                json!({"action":"rollback","function":f,"alias":"live","reason":"fault suite"})
+            } else if r < 0.12 {
+                json!({"action":"promote","function":f,"alias":"live"})
+            } else if r < 0.17 {
+                json!({"action":"pause","function":f,"alias":"live"})
+            } else if r < 0.22 {
+                json!({"action":"resume","function":f,"alias":"live"})
+            } else {
+                json!({"action":"tick","targets":[{"function":f,"alias":"live","policy":policy}]})
+            }
+        };
+        proxy.set_rate(0.0);
+        let before = wire(em, f).await;
+        let before_revision = revision(em, f).await;
+        proxy.take_log();
+        proxy.set_rate(rate);
+        let op_started = std::time::Instant::now();
+        let result = handler.handle(&payload, now).await;
+        let op_time = op_started.elapsed();
+        proxy.set_rate(0.0);
+        let log = proxy.take_log();
+        let after = wire(em, f).await;
+        report.operations += 1;
+        let action = payload["action"].as_str().unwrap_or_default();
+        // A start lost to a fault is tried again, as an operator would.
+        started |= action != "start" || after.weights.contains_key("2") || after.version == "2";
+        let outcome = match &result {
+            Ok(r) => format!("{action}: {}", r.results[0].decision),
+            Err(e) => {
+                if e.to_string().contains('\n') {
+                    report
+                        .violations
+                        .push(format!("{f} {now}: a multi-line error: {e}"));
+                }
+                format!("{action}: error")
+            }
+        };
+        if std::env::var_os("FAULT_VERBOSE").is_some() {
+            let reason = match &result {
+                Ok(r) => r.results[0].reason.clone(),
+                Err(e) => e.to_string(),
+            };
+            println!("{f} {now} {outcome} ({} ms): {reason}", op_time.as_millis());
+        }
+        *report.outcomes.entry(outcome).or_default() += 1;
+        for x in &log {
+            if x.fault != Fault::None {
+                *report.faults.entry(format!("{:?}", x.fault)).or_default() += 1;
+            }
+        }
+        let context = format!(
+            "{f} at {now} ({action}, green {})",
+            if green_bad { "bad" } else { "healthy" }
+        );
+        check(
+            &context,
+            action,
+            green_bad,
+            &before,
+            &before_revision,
+            &log,
+            &after,
+            &result,
+            &mut report.violations,
+        );
+        now = UtcTime::from_unix(now.unix() + 60);
+    }
+}
+
+async fn wire(em: &Emulator, f: &str) -> Wire {
+    let a = em.alias_raw(f, "live").await;
+    Wire {
+        version: a.function_version,
+        weights: a.weights.into_iter().collect(),
+        description: a.description,
+    }
+}
+
+async fn revision(em: &Emulator, f: &str) -> String {
+    em.alias_raw(f, "live").await.revision_id
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check(
+    context: &str,
+    action: &str,
+    green_bad: bool,
+    before: &Wire,
+    before_revision: &str,
+    log: &[Exchange],
+    after: &Wire,
+    result: &Result<lambda_rollout::report::Response, lambda_rollout::error::Error>,
+    violations: &mut Vec<String>,
+) {
+    let mut fail = |m: String| violations.push(format!("{context}: {m}"));
+    // Replay the exchanges: the alias as the emulator holds it, its revision,
+    // and whether the last metrics answer delivered was the emulator's own.
+    let mut current = before.clone();
+    let mut current_revision = before_revision.to_string();
+    let mut last_metrics_clean: Option<bool> = None;
+    for x in log {
+        match x.op {
+            Op::GetMetricData if x.fault.answered() => {
+                last_metrics_clean = Some(!x.fault.tampers_metrics());
+            }
+            Op::GetAlias if x.fault.answered() && x.upstream_status == Some(200) => {
+                if let Some(r) = x.response.as_ref().map(json_of) {
+                    current_revision = r["RevisionId"].as_str().unwrap_or_default().to_string();
+                }
+            }
+            Op::UpdateAlias if x.upstream_status == Some(200) => {
+                let body = json_of(&x.request);
+                let ours = x.fault != Fault::RivalWrite;
+                if ours {
+                    // 4: a compare-and-swap on the revision current right now.
+                    match body["RevisionId"].as_str() {
+                        None => fail("an UpdateAlias without RevisionId".into()),
+                        Some(r) if r != current_revision => fail(format!(
+                            "a write on revision {r} applied over revision {current_revision}"
+                        )),
+                        _ => {}
+                    }
+                }
+                let next = current.updated(&body);
+                if ours && action == "tick" {
+                    // 1: more traffic for green only on a pass on complete data.
+                    let grew = next.green_share("2") > current.green_share("2");
+                    if grew && green_bad {
+                        fail(format!("a bad green advanced: {current:?} -> {next:?}"));
+                    }
+                    if grew && last_metrics_clean != Some(true) {
+                        fail(format!(
+                            "green advanced without a complete metrics answer \
+                             ({last_metrics_clean:?}): {current:?} -> {next:?}"
+                        ));
+                    }
+                }
+                current = next;
+                if let Some(r) = x.response.as_ref().map(json_of) {
+                    current_revision = r["RevisionId"].as_str().unwrap_or_default().to_string();
+                }
+            }
+            _ => {}
+        }
+    }
+    // 3: nothing but the writes seen happened, and the record parses.
+    if *after != current {
+        fail(format!(
+            "the alias is {after:?}, not the last state written {current:?}"
+        ));
+    }
+    if let Err(e) = Description::parse(&after.description) {
+        fail(format!("the description does not parse: {e}"));
+    }
+    // 2: only published versions, green never routed to itself.
+    if !PUBLISHED.contains(&after.version.as_str()) {
+        fail(format!("the alias points at {:?}", after.version));
+    }
+    for (v, w) in &after.weights {
+        if !PUBLISHED.contains(&v.as_str()) || *v == after.version || !(0.0..1.0).contains(w) {
+            fail(format!(
+                "the routing is {:?} over {}",
+                after.weights, after.version
+            ));
+        }
+    }
+    // 1, as the tick reported it: an advance or promotion carries a pass on
+    // complete data.
+    if let Ok(r) = result {
+        for t in &r.results {
+            if matches!(t.decision, "advanced" | "promoted") && action == "tick" {
+                let ok = t
+                    .health
+                    .as_ref()
+                    .is_some_and(|h| h.verdict == "pass" && h.complete);
+                if !ok {
+                    fail(format!("{} without a pass on complete data", t.decision));
+                }
+            }
+        }
+    }
+}
+
+fn render(r: &Report, scenarios: usize, seed: u64, elapsed: Duration) -> String {
+    let mut t = String::new();
+    t.push_str("<!-- faults:begin -->\n");
+    t.push_str(&format!(
+        "Command: `make faults` (`FAULT_SCENARIOS={scenarios} FAULT_SEED={seed}`, tests/faults.rs). \
+         {} scenarios, {} operations (start, tick, rollback, promote, pause, resume through the real \
+         handler, executor and adapters; the emulator behind a fault-injecting proxy on loopback), \
+         in {:.0} s. Invariant violations: **{}**.\n\n",
+        r.scenarios,
+        r.operations,
+        elapsed.as_secs_f64(),
+        r.violations.len()
+    ));
+    t.push_str("| fault injected | requests |\n|---|---|\n");
+    for (k, n) in &r.faults {
+        t.push_str(&format!("| {k} | {n} |\n"));
+    }
+    t.push_str("\n| operation: outcome | count |\n|---|---|\n");
+    for (k, n) in &r.outcomes {
+        t.push_str(&format!("| {k} | {n} |\n"));
+    }
+    t.push_str("<!-- faults:end -->");
+    t
+}
+
+fn write_report(path: &str, text: &str) {
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let new = match (
+        old.find("<!-- faults:begin -->"),
+        old.find("<!-- faults:end -->"),
+    ) {
+        (Some(a), Some(b)) => format!(
+            "{}{}{}",
+            &old[..a],
+            text,
+            &old[b + "<!-- faults:end -->".len()..]
+        ),
+        _ => format!("{}\n\n## Fault injection\n\n{}\n", old.trim_end(), text),
+    };
+    std::fs::write(path, new).expect("write the report");
+}

@@ -8,7 +8,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::engine::Manual;
-use crate::model::{Target, Version};
+use crate::model::{clipped, shown, Target, Version};
 use crate::policy::PolicySpec;
 
 /// A payload that cannot be understood. Nothing is written.
@@ -67,21 +67,16 @@ struct RawTick {
 }
 
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum RawVersion {
-    Number(u64),
-    Text(String),
-}
-
-#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStart {
     #[allow(dead_code)]
     action: String,
     function: String,
     alias: String,
+    /// A number or a string of one; checked by `version` for a message that
+    /// says what to give instead.
     #[serde(default)]
-    version: Option<RawVersion>,
+    version: Option<Value>,
     #[serde(default)]
     force: bool,
     #[serde(default)]
@@ -115,12 +110,85 @@ struct RawStatus {
     policy: Option<PolicySpec>,
 }
 
+/// Deserializes `v`, naming the field of an error: "policy.bake: invalid type:
+/// integer `5`, expected a string". The message is bounded: serde quotes the
+/// offending value, which may be huge.
+fn typed<T: DeserializeOwned>(v: &Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = clipped(e.inner().to_string(), 400);
+        if path == "." {
+            inner
+        } else {
+            format!("{path}: {inner}")
+        }
+    })
+}
+
 fn fields<T: DeserializeOwned>(action: &str, v: &Value) -> Result<T, InputError> {
-    serde_json::from_value(v.clone()).map_err(|e| {
+    typed(v).map_err(|e| {
+        let example = if action == "tick" {
+            r#"{"action":"tick","targets":[{"function":"F","alias":"A"}]}"#.to_string()
+        } else {
+            format!(r#"{{"action":"{action}","function":"F","alias":"A"}}"#)
+        };
         InputError(format!(
-            "{action}: {e}; see the README's Inputs section for the fields of {action}"
+            "{action}: {e}; write it like {example} (README, Inputs, lists every field)"
         ))
     })
+}
+
+/// serde also reads a struct from an array of its fields in order, so
+/// `"policy": ["AllAtOnce"]` would be a preset and `"policy": []` no policy at
+/// all: only objects are taken where a policy, a target or a metric is expected.
+pub fn policy_shape(policy: Option<&Value>, at: &str) -> Result<(), InputError> {
+    let object = |v: &Value, at: &str, like: &str| match v {
+        Value::Object(_) | Value::Null => Ok(()),
+        other => Err(InputError(format!(
+            "{at} must be an object such as {like}, got {}",
+            kind(other)
+        ))),
+    };
+    let Some(p) = policy else { return Ok(()) };
+    object(p, at, r#"{"steps":[10,50,100]}"#)?;
+    if let Some(Value::Array(metrics)) = p.get("metrics") {
+        for (i, m) in metrics.iter().enumerate() {
+            let at = format!("{at}.metrics[{i}]");
+            object(
+                m,
+                &at,
+                r#"{"name":"N","namespace":"NS","metric":"M","max":1}"#,
+            )?;
+            if let Some(Value::Object(inputs)) = m.get("inputs") {
+                for (k, input) in inputs {
+                    object(
+                        input,
+                        &format!("{at}.inputs.{k}"),
+                        r#"{"namespace":"NS","metric":"M"}"#,
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn version(v: &Value) -> Result<Version, InputError> {
+    match v {
+        Value::String(s) => Version::parse(s).map_err(|e| InputError(e.0)),
+        Value::Number(n) => match n.as_u64() {
+            Some(n) => Version::new(n).map_err(|e| InputError(e.0)),
+            None => Err(InputError(format!(
+                "version {} is not a published version number: give a whole number from 1, \
+                 such as 7 (aws lambda list-versions-by-function lists them)",
+                shown(&n.to_string())
+            ))),
+        },
+        other => Err(InputError(format!(
+            "version must be a number such as 7 (or the string \"7\"), got {}",
+            kind(other)
+        ))),
+    }
 }
 
 fn target(function: &str, alias: &str) -> Result<Target, InputError> {
@@ -146,7 +214,14 @@ pub fn parse_targets(raw: Vec<Value>) -> Result<Vec<TargetSpec>, InputError> {
     }
     let mut out: Vec<TargetSpec> = Vec::with_capacity(raw.len());
     for (i, v) in raw.iter().enumerate() {
-        let t: RawTarget = serde_json::from_value(v.clone()).map_err(|e| {
+        if !v.is_object() {
+            return Err(InputError(format!(
+                "targets[{i}] must be an object such as {{\"function\": \"F\", \"alias\": \"A\"}}, got {}",
+                kind(v)
+            )));
+        }
+        policy_shape(v.get("policy"), &format!("targets[{i}].policy"))?;
+        let t: RawTarget = typed(v).map_err(|e| {
             InputError(format!(
                 "targets[{i}]: {e}; a target is {{\"function\": \"F\", \"alias\": \"A\", \"policy\": {{...}}}}"
             ))
@@ -177,6 +252,7 @@ impl Command {
         if obj.contains_key("detail-type") && obj.contains_key("source") {
             return parse_envelope(payload);
         }
+        policy_shape(obj.get("policy"), "policy")?;
         let action = match obj.get("action") {
             Some(Value::String(a)) => a.as_str(),
             Some(other) => {
@@ -202,15 +278,7 @@ impl Command {
             }
             "start" => {
                 let raw: RawStart = fields(action, payload)?;
-                let version = match raw.version {
-                    None => None,
-                    Some(RawVersion::Number(n)) => {
-                        Some(Version::new(n).map_err(|e| InputError(e.0))?)
-                    }
-                    Some(RawVersion::Text(s)) => {
-                        Some(Version::parse(&s).map_err(|e| InputError(e.0))?)
-                    }
-                };
+                let version = raw.version.as_ref().map(version).transpose()?;
                 Ok(Command::Manual {
                     target: target(&raw.function, &raw.alias)?,
                     action: Manual::Start {
@@ -245,15 +313,20 @@ impl Command {
                 })
             }
             other => Err(InputError(format!(
-                "unknown action {other:?}: use one of {ACTIONS}"
+                "unknown action {}: use one of {ACTIONS}",
+                shown(other)
             ))),
         }
     }
 }
 
 fn parse_envelope(payload: &Value) -> Result<Command, InputError> {
-    let ev: EventBridgeEvent<Value> = serde_json::from_value(payload.clone())
-        .map_err(|e| InputError(format!("an EventBridge event that cannot be read: {e}")))?;
+    let ev: EventBridgeEvent<Value> = typed(payload).map_err(|e| {
+        InputError(format!(
+            "an EventBridge event that cannot be read ({e}): route only EventBridge's own \
+             scheduled events (or a constant Input with an \"action\") to lambda-rollout"
+        ))
+    })?;
     if ev.detail_type == "Scheduled Event" && ev.source == "aws.events" {
         return Ok(Command::Tick {
             targets: None,
@@ -261,9 +334,10 @@ fn parse_envelope(payload: &Value) -> Result<Command, InputError> {
         });
     }
     Err(InputError(format!(
-        "EventBridge event {:?} from {:?} is not handled: route only scheduled events \
+        "EventBridge event {} from {} is not handled: route only scheduled events \
          (or a constant Input with an \"action\") to lambda-rollout",
-        ev.detail_type, ev.source
+        shown(&ev.detail_type),
+        shown(&ev.source)
     )))
 }
 

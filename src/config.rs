@@ -10,7 +10,8 @@
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::command::{parse_targets, TargetSpec};
+use crate::command::{parse_targets, policy_shape, TargetSpec};
+use crate::model::clipped;
 use crate::policy::PolicySpec;
 
 pub const TARGETS_VAR: &str = "LAMBDA_ROLLOUT_TARGETS";
@@ -29,6 +30,22 @@ pub struct Config {
     policy: Result<PolicySpec, ConfigError>,
 }
 
+/// `LAMBDA_ROLLOUT_POLICY`'s text: an object, each field of its type, valid
+/// over the built-in defaults.
+fn env_policy(s: &str) -> Result<PolicySpec, String> {
+    let value: Value = serde_json::from_str(s).map_err(|e| format!("not a policy object ({e})"))?;
+    policy_shape(Some(&value), "policy").map_err(|e| format!("not a policy object ({e})"))?;
+    let spec: PolicySpec = serde_path_to_error::deserialize(&value).map_err(|e| {
+        let at = match e.path().to_string() {
+            p if p == "." => String::new(),
+            p => format!("{p}: "),
+        };
+        format!("not a policy object ({at}{})", e.inner())
+    })?;
+    PolicySpec::resolve(&[&spec]).map_err(|e| e.to_string())?;
+    Ok(spec)
+}
+
 impl Config {
     pub fn from_env() -> Self {
         Self::from_values(
@@ -37,27 +54,35 @@ impl Config {
         )
     }
 
+    /// Each value is checked on its own, as far as it can be: the policy, and
+    /// each target's policy, must be valid over the built-in defaults, so a
+    /// broken value is reported against the variable that holds it rather than
+    /// against the first target a tick resolves.
     pub fn from_values(targets: Option<&str>, policy: Option<&str>) -> Self {
+        let fix = |var: &'static str, message: String| ConfigError {
+            var,
+            message: format!(
+                "{}; fix the function's {var} environment variable (README, Configuration)",
+                clipped(message, 600)
+            ),
+        };
         let targets = match targets.map(str::trim) {
             None | Some("") => Ok(Vec::new()),
             Some(s) => serde_json::from_str::<Vec<Value>>(s)
-                .map_err(|e| ConfigError {
-                    var: TARGETS_VAR,
-                    message: format!("not a JSON array of targets ({e})"),
-                })
-                .and_then(|v| {
-                    parse_targets(v).map_err(|e| ConfigError {
-                        var: TARGETS_VAR,
-                        message: e.0,
-                    })
+                .map_err(|e| fix(TARGETS_VAR, format!("not a JSON array of targets ({e})")))
+                .and_then(|v| parse_targets(v).map_err(|e| fix(TARGETS_VAR, e.0)))
+                .and_then(|ts| {
+                    for (i, t) in ts.iter().enumerate() {
+                        PolicySpec::resolve(&[&t.policy]).map_err(|e| {
+                            fix(TARGETS_VAR, format!("targets[{i}] ({}): {e}", t.target))
+                        })?;
+                    }
+                    Ok(ts)
                 }),
         };
         let policy = match policy.map(str::trim) {
             None | Some("") => Ok(PolicySpec::default()),
-            Some(s) => serde_json::from_str::<PolicySpec>(s).map_err(|e| ConfigError {
-                var: POLICY_VAR,
-                message: format!("not a policy object ({e})"),
-            }),
+            Some(s) => env_policy(s).map_err(|m| fix(POLICY_VAR, m)),
         };
         Self { targets, policy }
     }
@@ -106,6 +131,18 @@ mod tests {
             .to_string()
             .starts_with(TARGETS_VAR));
         assert!(c.policy().unwrap_err().to_string().contains("oops"));
+        // Valid JSON, invalid policy: reported against the variable.
+        let c = Config::from_values(
+            Some(r#"[{"function":"f","alias":"a","policy":{"steps":[50,10]}}]"#),
+            Some(r#"{"bake":"soon"}"#),
+        );
+        let e = c.policy().unwrap_err().to_string();
+        assert!(
+            e.starts_with(POLICY_VAR) && e.contains("policy.bake"),
+            "{e}"
+        );
+        let e = c.targets().unwrap_err().to_string();
+        assert!(e.contains("targets[0]") && e.contains("strictly"), "{e}");
         let empty = Config::from_values(None, None);
         assert!(empty.targets().unwrap_err().message.contains("no targets"));
         assert_eq!(empty.policy().unwrap(), &PolicySpec::default());

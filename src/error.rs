@@ -13,6 +13,17 @@ use crate::ports::StoreError;
 
 #[derive(Debug, Error)]
 pub enum Error {
+    #[error(
+        "bad input: the payload is over {limit} bytes, the most lambda-rollout reads (what \
+         EventBridge can deliver): nothing was read or written; send fewer targets per tick \
+         (split them over several schedules) or a shorter payload"
+    )]
+    TooLarge { limit: usize },
+    #[error(
+        "bad input: the payload is not valid JSON ({0}): send one JSON object such as \
+         {{\"action\":\"status\",\"function\":\"F\",\"alias\":\"A\"}}; nothing was written"
+    )]
+    NotJson(#[source] serde_json::Error),
     #[error("bad input: {0}")]
     Input(#[from] InputError),
     #[error("bad policy: {0}")]
@@ -42,7 +53,9 @@ impl Error {
     /// The Lambda error type: lets a caller tell "fix your input" from "retry".
     pub fn error_type(&self) -> &'static str {
         match self {
-            Error::Input(_) | Error::Policy(_) => "InvalidInput",
+            Error::TooLarge { .. } | Error::NotJson(_) | Error::Input(_) | Error::Policy(_) => {
+                "InvalidInput"
+            }
             Error::Config(_) => "InvalidConfiguration",
             Error::Refused { .. } => "Refused",
             Error::Conflict { .. } => "Conflict",

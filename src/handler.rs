@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::command::{Command, InputError};
-use crate::config::Config;
+use crate::config::{Config, ConfigError, TARGETS_VAR};
 use crate::engine::Manual;
 use crate::error::Error;
 use crate::executor::Executor;
@@ -12,6 +12,40 @@ use crate::model::{Target, UtcTime};
 use crate::policy::{Policy, PolicySpec};
 use crate::ports::{AliasRead, AliasWrite, MetricsRead};
 use crate::report::Response;
+
+/// The largest payload read, in bytes of JSON text: 256 KiB, the most an
+/// EventBridge event (our schedule's tick) can carry. A tick for a thousand
+/// targets with policies fits, a manual command is a few hundred bytes. Lambda
+/// would take up to 6 MB synchronously; reading that much only gives a caller a
+/// way to make us parse and hold it.
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+/// Counts serialized bytes and stops at the limit, so sizing a huge `Value`
+/// costs no more than sizing one at the limit.
+struct Bounded(usize);
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        if self.0 > MAX_PAYLOAD_BYTES {
+            return Err(std::io::Error::other("over the limit"));
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A payload's text, its size checked before it is parsed.
+pub fn parse_payload(payload: &[u8]) -> Result<Value, Error> {
+    if payload.len() > MAX_PAYLOAD_BYTES {
+        return Err(Error::TooLarge {
+            limit: MAX_PAYLOAD_BYTES,
+        });
+    }
+    serde_json::from_slice(payload).map_err(Error::NotJson)
+}
 
 pub struct Handler<S, M> {
     pub executor: Executor<S, M>,
@@ -27,19 +61,41 @@ where
         Self { executor, config }
     }
 
+    /// The payload as text (the Lambda runtime and the CLI).
+    pub async fn handle_bytes(&self, payload: &[u8], now: UtcTime) -> Result<Response, Error> {
+        self.handle(&parse_payload(payload)?, now).await
+    }
+
+    /// The payload already parsed; the same size limit applies to its JSON.
     pub async fn handle(&self, payload: &Value, now: UtcTime) -> Result<Response, Error> {
+        if serde_json::to_writer(Bounded(0), payload).is_err() {
+            return Err(Error::TooLarge {
+                limit: MAX_PAYLOAD_BYTES,
+            });
+        }
         match Command::parse(payload)? {
             Command::Tick { targets, dry_run } => {
                 let env_policy = self.config.policy()?;
+                let configured = targets.is_none();
                 let specs = match targets {
                     Some(t) => t,
                     None => self.config.targets()?.to_vec(),
                 };
-                // Every policy is validated before anything is read or written.
+                // Every policy is validated before anything is read or written,
+                // and a bad one is reported against where it came from.
                 let mut resolved = Vec::with_capacity(specs.len());
                 for (i, s) in specs.iter().enumerate() {
-                    let p = PolicySpec::resolve(&[&s.policy, env_policy])
-                        .map_err(|e| InputError(format!("targets[{i}] ({}): {e}", s.target)))?;
+                    let p = PolicySpec::resolve(&[&s.policy, env_policy]).map_err(|e| {
+                        let message = format!("targets[{i}] ({}): {e}", s.target);
+                        if configured {
+                            Error::Config(ConfigError {
+                                var: TARGETS_VAR,
+                                message,
+                            })
+                        } else {
+                            Error::Input(InputError(message))
+                        }
+                    })?;
                     resolved.push((s.target.clone(), p));
                 }
                 let results = self.executor.tick(&resolved, now, dry_run).await;

@@ -25,6 +25,7 @@ pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod handler;
+pub mod logging;
 pub mod model;
 pub mod policy;
 pub mod ports;

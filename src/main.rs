@@ -7,11 +7,12 @@ use std::process::ExitCode;
 use lambda_rollout::aws;
 use lambda_rollout::config::Config;
 use lambda_rollout::executor::Executor;
-use lambda_rollout::handler::Handler;
+use lambda_rollout::handler::{parse_payload, Handler, MAX_PAYLOAD_BYTES};
+use lambda_rollout::logging;
 use lambda_rollout::model::UtcTime;
 use lambda_rollout::simulate;
 use lambda_runtime::{service_fn, LambdaEvent};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 const HELP: &str = "\
 lambda-rollout: canary / blue-green rollouts of AWS Lambda aliases
@@ -54,13 +55,18 @@ fn main() -> ExitCode {
 }
 
 async fn serve() -> ExitCode {
-    lambda_runtime::tracing::init_default_subscriber();
+    logging::init(std::io::stdout);
     let (aliases, metrics) = aws::clients().await;
     let handler = Handler::new(Executor::new(aliases, metrics), Config::from_env());
     let handler = &handler;
-    let run = lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handler.handle(&event.payload, UtcTime::now()).await
-    }));
+    // The payload as text: the handler checks its size before parsing it.
+    let run = lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move {
+            handler
+                .handle_bytes(event.payload.get().as_bytes(), UtcTime::now())
+                .await
+        },
+    ));
     match run.await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -70,8 +76,8 @@ async fn serve() -> ExitCode {
     }
 }
 
-/// Bounds what the CLI reads: Lambda itself caps a synchronous payload at 6 MB.
-const MAX_PAYLOAD: u64 = 6 * 1024 * 1024;
+/// Bounds a simulate series file (a week of minutes is about 1 MB).
+const MAX_SERIES: u64 = 6 * 1024 * 1024;
 
 async fn cli(args: Vec<String>) -> ExitCode {
     let usage = |msg: &str| {
@@ -105,21 +111,17 @@ async fn cli(args: Vec<String>) -> ExitCode {
             other => return usage(&format!("unexpected argument {other:?}")),
         }
     }
-    let text = match read_payload(file.unwrap_or("-")) {
-        Ok(t) => t,
+    // One byte over the limit is enough for the handler to refuse it.
+    let payload = match read(file.unwrap_or("-"), MAX_PAYLOAD_BYTES as u64 + 1)
+        .and_then(|bytes| parse_payload(&bytes).map_err(|e| e.to_string()))
+    {
+        Ok(v) => v,
         Err(e) => {
             eprintln!("lambda-rollout: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let payload: Value = match serde_json::from_str(&text) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("lambda-rollout: bad input: the payload is not valid JSON ({e}); nothing was written");
-            return ExitCode::FAILURE;
-        }
-    };
-    lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
+    logging::init(std::io::stderr);
     let (aliases, metrics) = aws::clients().await;
     let handler = Handler::new(Executor::new(aliases, metrics), Config::from_env());
     match handler
@@ -212,20 +214,22 @@ async fn simulate(args: Vec<String>) -> ExitCode {
     }
 }
 
-fn read_payload(file: &str) -> Result<String, String> {
-    let mut text = String::new();
+/// At most `limit` bytes of FILE (or standard input for `-`).
+fn read(file: &str, limit: u64) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
     let read = if file == "-" {
-        std::io::stdin()
-            .take(MAX_PAYLOAD + 1)
-            .read_to_string(&mut text)
+        std::io::stdin().take(limit).read_to_end(&mut bytes)
     } else {
-        std::fs::File::open(file).and_then(|f| f.take(MAX_PAYLOAD + 1).read_to_string(&mut text))
+        std::fs::File::open(file).and_then(|f| f.take(limit).read_to_end(&mut bytes))
     };
     read.map_err(|e| format!("cannot read the payload from {file}: {e}"))?;
-    if text.len() as u64 > MAX_PAYLOAD {
-        return Err(format!(
-            "the payload in {file} is over 6 MB, Lambda's limit: nothing was done"
-        ));
+    Ok(bytes)
+}
+
+fn read_payload(file: &str) -> Result<String, String> {
+    let bytes = read(file, MAX_SERIES + 1)?;
+    if bytes.len() as u64 > MAX_SERIES {
+        return Err(format!("{file} is over 6 MB: nothing was done"));
     }
-    Ok(text)
+    String::from_utf8(bytes).map_err(|e| format!("{file} is not UTF-8 text: {e}"))
 }

@@ -13,6 +13,29 @@ use thiserror::Error;
 #[error("{0}")]
 pub struct InvalidValue(pub String);
 
+/// A value of the caller's, quoted for an error message: at most 60 characters,
+/// so a huge field never turns into a huge (and logged) message.
+pub fn shown(s: &str) -> String {
+    const MAX: usize = 60;
+    let n = s.chars().count();
+    if n <= MAX {
+        return format!("{s:?}");
+    }
+    let head: String = s.chars().take(MAX).collect();
+    format!("{head:?}… ({n} characters)")
+}
+
+/// A message cut to `max` characters: the catch-all for messages that quote
+/// more than one value of the caller's (or a parser's error that quotes one).
+pub fn clipped(message: String, max: usize) -> String {
+    if message.chars().count() <= max {
+        return message;
+    }
+    let mut out: String = message.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 /// A published Lambda version number. `$LATEST` and aliases are not versions:
 /// an alias can only route between published, immutable versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -40,8 +63,9 @@ impl Version {
         match s.parse::<u64>() {
             Ok(n) if !s.starts_with('+') => Self::new(n),
             _ => Err(InvalidValue(format!(
-                "version {s:?} is not a published version number: give a number such as \"7\" \
-                 (aws lambda list-versions-by-function lists them)"
+                "version {} is not a published version number: give a number such as \"7\" \
+                 (aws lambda list-versions-by-function lists them)",
+                shown(s)
             ))),
         }
     }
@@ -147,14 +171,16 @@ impl Target {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':'));
         if !fn_ok {
             return Err(InvalidValue(format!(
-                "function {function:?} is not a Lambda function name: use the name (letters, \
-                 digits, - and _, at most 64 characters) or its ARN"
+                "function {} is not a Lambda function name: use the name (letters, \
+                 digits, - and _, at most 64 characters) or its ARN",
+                shown(function)
             )));
         }
         if function.matches(':').count() > 6 {
             return Err(InvalidValue(format!(
-                "function {function:?} looks like a qualified ARN: give the unqualified function \
-                 name and the alias separately"
+                "function {} looks like a qualified ARN: give the unqualified function \
+                 name and the alias separately",
+                shown(function)
             )));
         }
         let alias_ok = !alias.is_empty()
@@ -165,8 +191,9 @@ impl Target {
             && !alias.chars().all(|c| c.is_ascii_digit());
         if !alias_ok {
             return Err(InvalidValue(format!(
-                "alias {alias:?} is not a Lambda alias name: 1 to 128 letters, digits, - or _, \
-                 not all digits (\"$LATEST\" and version numbers are not aliases)"
+                "alias {} is not a Lambda alias name: 1 to 128 letters, digits, - or _, \
+                 not all digits (\"$LATEST\" and version numbers are not aliases)",
+                shown(alias)
             )));
         }
         Ok(Self {
@@ -206,12 +233,18 @@ impl UtcTime {
     pub fn parse_rfc3339(s: &str) -> Result<Self, InvalidValue> {
         let t = humantime::parse_rfc3339_weak(s.trim()).map_err(|e| {
             InvalidValue(format!(
-                "time {s:?} is not an RFC 3339 UTC time ({e}): write it like 2026-11-27T13:05:00Z"
+                "time {} is not an RFC 3339 UTC time ({e}): write it like 2026-11-27T13:05:00Z",
+                shown(s)
             ))
         })?;
         let secs = t
             .duration_since(UNIX_EPOCH)
-            .map_err(|_| InvalidValue(format!("time {s:?} is before 1970")))?
+            .map_err(|_| {
+                InvalidValue(format!(
+                    "time {} is before 1970: write a time such as 2026-11-27T13:05:00Z",
+                    shown(s)
+                ))
+            })?
             .as_secs();
         Ok(Self(secs as i64))
     }
@@ -252,12 +285,14 @@ impl Serialize for UtcTime {
 pub fn parse_duration(s: &str) -> Result<Duration, InvalidValue> {
     let d = humantime::parse_duration(s.trim()).map_err(|e| {
         InvalidValue(format!(
-            "duration {s:?} is not understood ({e}): write it like \"30s\", \"5m\" or \"1h30m\""
+            "duration {} is not understood ({e}): write it like \"30s\", \"5m\" or \"1h30m\"",
+            shown(s)
         ))
     })?;
     if d.subsec_nanos() != 0 {
         return Err(InvalidValue(format!(
-            "duration {s:?} has a fraction of a second: use whole seconds"
+            "duration {} has a fraction of a second: use whole seconds",
+            shown(s)
         )));
     }
     Ok(d)

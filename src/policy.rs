@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::model::{format_duration, parse_duration, Weight};
+use crate::model::{clipped, format_duration, parse_duration, shown, Weight};
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("policy.{field}: {message}")]
@@ -19,7 +19,8 @@ pub struct PolicyError {
 fn err(field: &'static str, message: impl Into<String>) -> PolicyError {
     PolicyError {
         field,
-        message: message.into(),
+        // Some messages quote the caller's values (metric names, dimensions).
+        message: clipped(message.into(), 400),
     }
 }
 
@@ -250,7 +251,10 @@ impl PolicySpec {
                 Some(other) => {
                     return Err(err(
                         "alarm_insufficient_data",
-                        format!("{other:?} is not \"hold\" or \"fail\""),
+                        format!(
+                            "{} is not \"hold\" or \"fail\": use one of them",
+                            shown(other)
+                        ),
                     ))
                 }
             },
@@ -273,7 +277,11 @@ impl PolicySpec {
 fn unknown_preset(name: &str) -> PolicyError {
     err(
         "preset",
-        format!("unknown preset {name:?}: use one of {}", PRESETS.join(", ")),
+        format!(
+            "unknown preset {}: use one of {}",
+            shown(name),
+            PRESETS.join(", ")
+        ),
     )
 }
 
@@ -537,8 +545,8 @@ impl Policy {
             return Err(err(
                 "latency_stat",
                 format!(
-                    "{:?} is not a CloudWatch statistic for Duration: use a percentile such as \"p99\" or \"p90.5\", or \"Average\" or \"Maximum\"",
-                    self.latency_stat
+                    "{} is not a CloudWatch statistic for Duration: use a percentile such as \"p99\" or \"p90.5\", or \"Average\" or \"Maximum\"",
+                    shown(&self.latency_stat)
                 ),
             ));
         }
@@ -609,7 +617,10 @@ impl Policy {
         {
             return Err(err(
                 "alarms",
-                format!("{a:?} is not an alarm name (1 to 255 characters)"),
+                format!(
+                    "{} is not an alarm name: give 1 to 255 characters",
+                    shown(a)
+                ),
             ));
         }
         if let Some(ms) = self.max_latency_ms {

@@ -397,6 +397,31 @@ fn failure_threshold_counts_failed_checks_before_rolling_back() {
 }
 
 #[test]
+fn an_edited_fail_count_at_its_maximum_still_rolls_back() {
+    // GIVEN a rollout whose record was edited to fails=4294967295 (u32::MAX)
+    let mut world = World::new(policy(r#"{"failure_threshold":3}"#));
+    world.green_error_pct = 10.0;
+    world.command(Manual::Start {
+        version: None,
+        force: false,
+    });
+    world.alias.description = world
+        .alias
+        .description
+        .replace("fails=0", &format!("fails={}", u32::MAX));
+    // WHEN green fails a check
+    let trace = world.run_until(20, |d| {
+        d.verdict.as_ref().is_some_and(|v| v.label() == "fail")
+    });
+    // THEN it is rolled back: the count never wraps to 0 and holds instead
+    assert_eq!(
+        trace.last().unwrap().1.outcome,
+        Outcome::RolledBack,
+        "{trace:?}"
+    );
+}
+
+#[test]
 fn pause_holds_every_tick_and_resume_restarts_the_bake() {
     let mut world = World::new(Policy::defaults());
     world.command(Manual::Start {

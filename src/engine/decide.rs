@@ -302,7 +302,9 @@ pub fn tick(
     let verdict = judge_for(obs, r.green, r.blue, policy, needs_evidence);
     let mut d = match &verdict {
         Verdict::Fail { metric, reason } => {
-            let fails = r.fails + 1;
+            // An edited record may carry any count: never wrap back to 0 (which
+            // would hold a failing version instead of rolling it back).
+            let fails = r.fails.saturating_add(1);
             if fails >= policy.failure_threshold {
                 let after = Record {
                     rollout: None,
@@ -758,8 +760,12 @@ fn start(
         }
         if blue.dead_letter_target != green.dead_letter_target {
             return Err(Refusal(format!(
-                "versions {} and {version} have different dead-letter queues: an alias can only \
-                 split traffic between versions with the same dead-letter config",
+                "versions {} and {version} have different dead-letter queues ({} and {}): an \
+                 alias can only split traffic between versions with the same dead-letter config; \
+                 publish {version} with the dead-letter config of {}",
+                alias.stable,
+                blue.dead_letter_target.as_deref().unwrap_or("none"),
+                green.dead_letter_target.as_deref().unwrap_or("none"),
                 alias.stable
             )));
         }

@@ -42,6 +42,26 @@ pub async fn emulator() -> Emulator {
     }
 }
 
+/// Runs the binary (`env!("CARGO_BIN_EXE_lambda-rollout")`, which only test
+/// targets have) outside Lambda, as the CLI, with `stdin` as its input.
+pub fn invoke_cli(bin: &str, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(bin)
+        .args(args)
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    // The CLI stops reading at its payload limit: a broken pipe past it is
+    // part of what an oversized payload test checks, not a failure.
+    let _ = input.write_all(stdin.as_bytes());
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
 /// A function name no other test (or earlier run against the same emulator) uses.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
@@ -98,7 +118,7 @@ impl Emulator {
         self.wait_updated(name).await;
     }
 
-    async fn wait_updated(&self, name: &str) {
+    pub async fn wait_updated(&self, name: &str) {
         for _ in 0..100 {
             let f = self
                 .lambda

@@ -1,5 +1,5 @@
 # lambda-rollout. Quick start on a fresh machine: `make demo`, then `make test`.
-.PHONY: demo demo-lambda test lint build deploy bench-judgment emulator-up emulator-down clean
+.PHONY: demo demo-lambda test lint build deploy bench-judgment faults emulator-up emulator-down clean
 
 # The main job, locally: rollouts ticked against the emulator, no AWS account.
 demo:
@@ -30,6 +30,11 @@ deploy:
 
 # How well the default policy judges, against two baselines, on seeded
 # scenarios (a few minutes): writes the table into BENCHMARKS.md.
+# The fault-injection suite at full size (1,000 scenarios, about 20 minutes);
+# writes its figures into BENCHMARKS.md.
+faults:
+	scripts/faults.sh
+
 bench-judgment:
 	cargo run --release --example bench_judgment -- --seed 2026 --reps 10 --write BENCHMARKS.md
 

@@ -44,6 +44,12 @@ pub enum Command {
         target: Target,
         policy: PolicySpec,
     },
+    /// A CloudWatch alarm changed state: every configured target whose policy
+    /// names it in `alarms` is rolled back at once when it is `ALARM`.
+    Alarm {
+        name: String,
+        state: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -320,6 +326,20 @@ impl Command {
     }
 }
 
+/// The part of a "CloudWatch Alarm State Change" event's detail we read; the
+/// rest (configuration, previous state, reason) is left alone.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AlarmDetail {
+    alarm_name: String,
+    state: AlarmStateDetail,
+}
+
+#[derive(Deserialize)]
+struct AlarmStateDetail {
+    value: String,
+}
+
 fn parse_envelope(payload: &Value) -> Result<Command, InputError> {
     let ev: EventBridgeEvent<Value> = typed(payload).map_err(|e| {
         InputError(format!(
@@ -333,9 +353,27 @@ fn parse_envelope(payload: &Value) -> Result<Command, InputError> {
             dry_run: false,
         });
     }
+    if ev.detail_type == "CloudWatch Alarm State Change" && ev.source == "aws.cloudwatch" {
+        let detail: AlarmDetail = serde_json::from_value(ev.detail).map_err(|e| {
+            InputError(format!(
+                "a CloudWatch Alarm State Change event without a readable detail.alarmName and \
+                 detail.state.value ({e}): route EventBridge's own alarm events unchanged"
+            ))
+        })?;
+        if detail.alarm_name.trim().is_empty() || detail.alarm_name.chars().count() > 255 {
+            return Err(InputError(
+                "detail.alarmName must be 1 to 255 characters, as CloudWatch names are".into(),
+            ));
+        }
+        return Ok(Command::Alarm {
+            name: detail.alarm_name,
+            state: detail.state.value,
+        });
+    }
     Err(InputError(format!(
-        "EventBridge event {} from {} is not handled: route only scheduled events \
-         (or a constant Input with an \"action\") to lambda-rollout",
+        "EventBridge event {} from {} is not handled: route only scheduled events, \
+         CloudWatch Alarm State Change events (or a constant Input with an \"action\") to \
+         lambda-rollout",
         shown(&ev.detail_type),
         shown(&ev.source)
     )))

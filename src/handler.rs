@@ -11,7 +11,7 @@ use crate::executor::Executor;
 use crate::model::{Target, UtcTime};
 use crate::policy::{Policy, PolicySpec};
 use crate::ports::{AliasRead, AliasWrite, MetricsRead};
-use crate::report::Response;
+use crate::report::{Response, TargetResult};
 
 /// The largest payload read, in bytes of JSON text: 256 KiB, the most an
 /// EventBridge event (our schedule's tick) can carry. A tick for a thousand
@@ -124,7 +124,64 @@ where
                 let r = self.executor.status(&target, &policy, now).await?;
                 Ok(Response { results: vec![r] })
             }
+            Command::Alarm { name, state } => self.alarm(&name, &state, now).await,
         }
+    }
+
+    /// An alarm changed state. The targets it gates are the configured ones
+    /// whose policy (their own, else the environment's) names it in `alarms`:
+    /// the same list a tick reads, so an alarm rolls back at once exactly what
+    /// the next tick would have. Anything but `ALARM` changes nothing; the
+    /// ticks judge the rest.
+    async fn alarm(&self, name: &str, state: &str, now: UtcTime) -> Result<Response, Error> {
+        let env = self.config.policy()?;
+        let gated: Vec<Target> = self
+            .config
+            .targets()?
+            .iter()
+            .filter(|s| {
+                s.policy
+                    .alarms
+                    .as_ref()
+                    .or(env.alarms.as_ref())
+                    .is_some_and(|alarms| alarms.iter().any(|a| a == name))
+            })
+            .map(|s| s.target.clone())
+            .collect();
+        tracing::info!(
+            alarm = name,
+            state,
+            targets = gated.len(),
+            "alarm state change"
+        );
+        if state != "ALARM" {
+            return Ok(Response { results: vec![] });
+        }
+        let reason = format!("alarm {name:?} went to ALARM");
+        let mut results = Vec::with_capacity(gated.len());
+        for target in gated {
+            // A rollback needs no policy: a broken one must not stop it.
+            let rollback = Manual::Rollback {
+                reason: Some(reason.clone()),
+            };
+            let r = match self
+                .executor
+                .command(&target, &rollback, &Policy::defaults(), now, false)
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    let decision = if matches!(e, Error::Conflict { .. }) {
+                        "conflict"
+                    } else {
+                        "error"
+                    };
+                    TargetResult::failed(&target, decision, None, e.to_string(), false)
+                }
+            };
+            results.push(r);
+        }
+        Ok(Response { results })
     }
 
     /// The payload's policy over the configured target's over the environment's.

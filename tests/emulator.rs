@@ -606,3 +606,70 @@ async fn custom_metrics_and_metric_math_are_read_for_green_and_gate_the_rollout(
         assert!(em.alias_raw(&f, "live").await.weights.is_empty());
     }
 }
+
+#[tokio::test]
+async fn an_alarm_state_change_event_rolls_back_the_targets_it_gates_at_once() {
+    let em = emulator().await;
+    let gated = em.blue_green("alarmevent").await;
+    let other = em.blue_green("alarmother").await;
+    let alarm = format!("{gated}-5xx");
+    let cfg = Config::from_values(
+        Some(
+            &json!([
+                {"function": gated, "alias": "live", "policy": {"alarms": [alarm]}},
+                {"function": other, "alias": "live", "policy": {"alarms": ["someone-elses"]}}
+            ])
+            .to_string(),
+        ),
+        None,
+    );
+    let t0 = sim_start();
+    for f in [&gated, &other] {
+        em.run(
+            &cfg,
+            json!({"action":"start","function":f,"alias":"live"}),
+            t0,
+        )
+        .await;
+    }
+    let event = |name: &str, state: &str| {
+        let mut e: Value = serde_json::from_str(include_str!("../events/alarm.json")).unwrap();
+        e["detail"]["alarmName"] = json!(name);
+        e["detail"]["state"]["value"] = json!(state);
+        e
+    };
+    let other_before = em.alias_raw(&other, "live").await;
+    let gated_before = em.alias_raw(&gated, "live").await;
+    let soon = UtcTime::from_unix(t0.unix() + 20);
+
+    // Back to OK, or an alarm that gates nothing: nothing is written.
+    for e in [event(&alarm, "OK"), event("not-ours", "ALARM")] {
+        let r = em.run(&cfg, e, soon).await;
+        assert_eq!(r["results"], json!([]), "{r}");
+    }
+    assert_eq!(em.alias_raw(&gated, "live").await, gated_before);
+
+    // ALARM: the target it gates is rolled back in this invocation, twenty
+    // seconds into the step, long before a tick could have read a metric.
+    let r = em.run(&cfg, event(&alarm, "ALARM"), soon).await;
+    assert_eq!(only(&r)["function"], json!(gated), "{r}");
+    assert_eq!(only(&r)["decision"], "rolled_back", "{r}");
+    assert!(
+        only(&r)["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("alarm {alarm:?} went to ALARM")),
+        "{r}"
+    );
+    let a = em.alias_raw(&gated, "live").await;
+    assert!(a.weights.is_empty() && a.function_version == "1", "{a:?}");
+    assert!(a.description.contains("rb=2"), "remembered: {a:?}");
+    assert_eq!(
+        em.alias_raw(&other, "live").await,
+        other_before,
+        "a target the alarm does not gate is not touched"
+    );
+    // Delivered again (EventBridge delivers at least once): nothing more.
+    let r = em.run(&cfg, event(&alarm, "ALARM"), soon).await;
+    assert_eq!(only(&r)["decision"], "idle", "{r}");
+}

@@ -12,7 +12,7 @@ use lambda_rollout::config::Config;
 use serde_json::Value;
 
 /// The order the fixtures run in; a new file in events/ must be added here.
-const ORDER: [&str; 11] = [
+const ORDER: [&str; 12] = [
     "status.json",
     "tick-dry-run.json",
     "start.json",
@@ -24,6 +24,7 @@ const ORDER: [&str; 11] = [
     "promote.json",
     "start-newest.json",
     "rollback.json",
+    "alarm.json",
 ];
 
 fn load(name: &str, function: &str) -> Value {
@@ -56,7 +57,8 @@ async fn every_fixture_runs_against_the_emulator() {
         Some(&format!(
             r#"[{{"function":"{f}","alias":"live","policy":{{"bake":"1m"}}}}]"#
         )),
-        Some(r#"{"min_invocations":10}"#),
+        // The alarm gates the target (it does not exist: ticks hold for it).
+        Some(r#"{"min_invocations":10,"alarms":["hello-5xx"]}"#),
     );
     let h = em.handler(config);
     let t0 = sim_start();
@@ -89,6 +91,8 @@ async fn every_fixture_runs_against_the_emulator() {
         ("promote.json", "promoted"),
         ("start-newest.json", "started"),
         ("rollback.json", "rolled_back"),
+        // Nothing left to roll back: tests/emulator.rs has one that does.
+        ("alarm.json", "idle"),
     ];
     assert_eq!(seen, expect);
 }

@@ -11,8 +11,7 @@ use lambda_rollout::error::Error;
 use lambda_rollout::model::UtcTime;
 use serde_json::{json, Value};
 
-const POLICY: &str =
-    r#"{"steps":[10,25,50,100],"bake":"1m","min_invocations":20,"metric_lag":"1m","error_floor":5}"#;
+const POLICY: &str = r#"{"steps":[10,25,50,100],"bake":"1m","min_invocations":20,"metric_lag":"1m","error_floor":5}"#;
 
 /// The schedule's event, exactly as EventBridge delivers it.
 fn scheduled() -> Value {
@@ -52,8 +51,12 @@ async fn a_scheduled_event_delivered_twice_or_racing_moves_green_one_step() {
     let cfg = config(&f);
     let h = em.handler(cfg.clone());
     let t0 = sim_start();
-    em.run(&cfg, json!({"action":"start","function":f,"alias":"live"}), t0)
-        .await;
+    em.run(
+        &cfg,
+        json!({"action":"start","function":f,"alias":"live"}),
+        t0,
+    )
+    .await;
     let steps = [0.25, 0.5];
     let mut now = t0;
     for (round, next) in steps.iter().enumerate() {
@@ -81,7 +84,8 @@ async fn a_scheduled_event_delivered_twice_or_racing_moves_green_one_step() {
             "exactly one advance: {d:?}"
         );
         assert!(
-            d.iter().all(|d| matches!(d.as_str(), "advanced" | "held" | "conflict")),
+            d.iter()
+                .all(|d| matches!(d.as_str(), "advanced" | "held" | "conflict")),
             "the others hold or report the conflict: {d:?}"
         );
         let a = em.alias_raw(&f, "live").await;

@@ -119,7 +119,7 @@ up() {
                 OVERRIDE_IN_DOCKER=0 \
                 FILESYSTEM_ROOT="$STATE/fs" \
                 LOCALSTACK_VOLUME_DIR="$STATE/volume" \
-                SERVICES=lambda,cloudwatch,iam,events,sns,logs,sts,s3 \
+                SERVICES=lambda,cloudwatch,iam,events,sns,sqs,logs,sts,s3 \
                 LAMBDA_RUNTIME_EXECUTOR=lambda-rollout-noop \
                 DISABLE_EVENTS=1 \
                 SKIP_SSL_CERT_DOWNLOAD=1 \

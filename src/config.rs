@@ -3,6 +3,8 @@
 //! - `LAMBDA_ROLLOUT_TARGETS`: JSON array of targets, `[{"function":"F","alias":"A","policy":{...}}]`,
 //!   ticked when the payload is the scheduled-event envelope or a tick without targets.
 //! - `LAMBDA_ROLLOUT_POLICY`: JSON policy, the defaults under every target's own policy.
+//! - `LAMBDA_ROLLOUT_EVENT_BUS`: the EventBridge bus (name or ARN) that receives
+//!   an audit event for every transition; unset or empty, the log line only.
 //!
 //! A bad value is reported when it is needed, not at start-up: promote and
 //! rollback must keep working at 3 a.m. even if someone broke the targets list.
@@ -16,6 +18,15 @@ use crate::policy::PolicySpec;
 
 pub const TARGETS_VAR: &str = "LAMBDA_ROLLOUT_TARGETS";
 pub const POLICY_VAR: &str = "LAMBDA_ROLLOUT_POLICY";
+pub const EVENT_BUS_VAR: &str = "LAMBDA_ROLLOUT_EVENT_BUS";
+
+/// The audit bus, if one is configured.
+pub fn event_bus_from_env() -> Option<String> {
+    std::env::var(EVENT_BUS_VAR)
+        .ok()
+        .map(|b| b.trim().to_string())
+        .filter(|b| !b.is_empty())
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("{var}: {message}")]

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::executor::Executor;
 use crate::model::{Target, UtcTime};
 use crate::policy::{Policy, PolicySpec};
-use crate::ports::{AliasRead, AliasWrite, MetricsRead};
+use crate::ports::{AliasRead, AliasWrite, AuditSink, MetricsRead, NoAudit};
 use crate::report::{Response, TargetResult};
 
 /// The largest payload read, in bytes of JSON text: 256 KiB, the most an
@@ -47,27 +47,78 @@ pub fn parse_payload(payload: &[u8]) -> Result<Value, Error> {
     serde_json::from_slice(payload).map_err(Error::NotJson)
 }
 
-pub struct Handler<S, M> {
+pub struct Handler<S, M, A = NoAudit> {
     pub executor: Executor<S, M>,
     pub config: Config,
+    pub audit: A,
 }
 
-impl<S, M> Handler<S, M>
+impl<S, M> Handler<S, M, NoAudit> {
+    pub fn new(executor: Executor<S, M>, config: Config) -> Self {
+        Self {
+            executor,
+            config,
+            audit: NoAudit,
+        }
+    }
+}
+
+impl<S, M, A> Handler<S, M, A> {
+    /// Announces every transition to `audit` as well as in the log.
+    pub fn with_audit<B: AuditSink>(self, audit: B) -> Handler<S, M, B> {
+        Handler {
+            executor: self.executor,
+            config: self.config,
+            audit,
+        }
+    }
+}
+
+impl<S, M, A> Handler<S, M, A>
 where
     S: AliasRead + AliasWrite,
     M: MetricsRead,
+    A: AuditSink,
 {
-    pub fn new(executor: Executor<S, M>, config: Config) -> Self {
-        Self { executor, config }
-    }
-
     /// The payload as text (the Lambda runtime and the CLI).
     pub async fn handle_bytes(&self, payload: &[u8], now: UtcTime) -> Result<Response, Error> {
         self.handle(&parse_payload(payload)?, now).await
     }
 
     /// The payload already parsed; the same size limit applies to its JSON.
+    /// Every transition is then announced to the audit sink; failing to
+    /// announce is logged and changes nothing: the alias is already written.
     pub async fn handle(&self, payload: &Value, now: UtcTime) -> Result<Response, Error> {
+        let out = self.decide(payload, now).await;
+        let transitions: Vec<TargetResult> = match &out {
+            Ok(r) => r
+                .results
+                .iter()
+                .filter(|t| t.is_transition())
+                .cloned()
+                .collect(),
+            // A manual command that lost the race twice: a conflict to announce.
+            Err(Error::Conflict { target }) => vec![TargetResult::failed(
+                target,
+                "conflict",
+                None,
+                out.as_ref()
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default(),
+                false,
+            )],
+            Err(_) => Vec::new(),
+        };
+        if !transitions.is_empty() {
+            if let Err(e) = self.audit.emit(&transitions).await {
+                tracing::warn!(error = %e, events = transitions.len(), "audit events not emitted; the transitions stand");
+            }
+        }
+        out
+    }
+
+    async fn decide(&self, payload: &Value, now: UtcTime) -> Result<Response, Error> {
         if serde_json::to_writer(Bounded(0), payload).is_err() {
             return Err(Error::TooLarge {
                 limit: MAX_PAYLOAD_BYTES,

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use lambda_rollout::aws;
-use lambda_rollout::config::Config;
+use lambda_rollout::config::{self, Config};
 use lambda_rollout::executor::Executor;
 use lambda_rollout::handler::{parse_payload, Handler, MAX_PAYLOAD_BYTES};
 use lambda_rollout::logging;
@@ -56,8 +56,9 @@ fn main() -> ExitCode {
 
 async fn serve() -> ExitCode {
     logging::init(std::io::stdout);
-    let (aliases, metrics) = aws::clients().await;
-    let handler = Handler::new(Executor::new(aliases, metrics), Config::from_env());
+    let (aliases, metrics, audit) = aws::clients(config::event_bus_from_env()).await;
+    let handler =
+        Handler::new(Executor::new(aliases, metrics), Config::from_env()).with_audit(audit);
     let handler = &handler;
     // The payload as text: the handler checks its size before parsing it.
     let run = lambda_runtime::run(service_fn(
@@ -122,8 +123,9 @@ async fn cli(args: Vec<String>) -> ExitCode {
         }
     };
     logging::init(std::io::stderr);
-    let (aliases, metrics) = aws::clients().await;
-    let handler = Handler::new(Executor::new(aliases, metrics), Config::from_env());
+    let (aliases, metrics, audit) = aws::clients(config::event_bus_from_env()).await;
+    let handler =
+        Handler::new(Executor::new(aliases, metrics), Config::from_env()).with_audit(audit);
     match handler
         .handle(&payload, now.unwrap_or_else(UtcTime::now))
         .await

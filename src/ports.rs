@@ -7,6 +7,7 @@ use thiserror::Error;
 
 use crate::engine::{AliasState, MetricsRequest, Observation, PublishedVersion};
 use crate::model::Target;
+use crate::report::TargetResult;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -91,4 +92,31 @@ pub trait MetricsRead: Send + Sync {
         &self,
         requests: &[MetricsRequest],
     ) -> impl Future<Output = Result<Vec<Observation>, MetricsError>> + Send;
+}
+
+#[derive(Debug, Error)]
+#[error("audit events not emitted: {message}")]
+pub struct AuditError {
+    pub message: String,
+    #[source]
+    pub source: Option<BoxError>,
+}
+
+/// Where transitions are announced (an EventBridge bus), besides the log.
+pub trait AuditSink: Send + Sync {
+    /// One event per transition, in as few calls as possible.
+    fn emit(
+        &self,
+        transitions: &[TargetResult],
+    ) -> impl Future<Output = Result<(), AuditError>> + Send;
+}
+
+/// No audit events: the log line only.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoAudit;
+
+impl AuditSink for NoAudit {
+    async fn emit(&self, _: &[TargetResult]) -> Result<(), AuditError> {
+        Ok(())
+    }
 }

@@ -18,6 +18,8 @@ pub struct TargetResult {
     /// conflict or error.
     pub decision: &'static str,
     pub reason: String,
+    /// The version being rolled out: before the decision, or the one started.
+    pub green: Option<Version>,
     pub stable: Option<Version>,
     pub canary: Option<Version>,
     pub weight_before: Weight,
@@ -78,7 +80,25 @@ impl Health {
     }
 }
 
+/// The decisions that change something, or tried to: each is announced as
+/// one audit event.
+pub const TRANSITIONS: [&str; 7] = [
+    "started",
+    "advanced",
+    "promoted",
+    "rolled_back",
+    "paused",
+    "resumed",
+    "conflict",
+];
+
 impl TargetResult {
+    /// A transition to announce: a change written (not a dry run), or a
+    /// conflict that stopped one.
+    pub fn is_transition(&self) -> bool {
+        TRANSITIONS.contains(&self.decision) && !self.dry_run
+    }
+
     pub fn decided(target: &Target, before: &AliasState, d: &Decision, dry_run: bool) -> Self {
         let after = d.write.as_ref().unwrap_or(before);
         let health = match (&d.observation, &d.verdict) {
@@ -94,6 +114,7 @@ impl TargetResult {
             alias: target.alias.clone(),
             decision: d.outcome.label(),
             reason: d.reason.clone(),
+            green: before.canary.or(after.canary).map(|c| c.version),
             stable: Some(after.stable),
             canary: after.canary.map(|c| c.version),
             weight_before: before.canary_weight(),
@@ -117,6 +138,7 @@ impl TargetResult {
             alias: target.alias.clone(),
             decision,
             reason,
+            green: before.and_then(|b| b.canary.map(|c| c.version)),
             stable: before.map(|b| b.stable),
             canary: before.and_then(|b| b.canary.map(|c| c.version)),
             weight_before: w,

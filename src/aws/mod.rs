@@ -1,9 +1,11 @@
 //! Adapters: the ports implemented on the AWS SDK. Every SDK type stays in here.
 
 pub mod cloudwatch;
+pub mod eventbridge;
 pub mod lambda;
 
 pub use cloudwatch::CloudWatchMetrics;
+pub use eventbridge::EventBridgeAudit;
 pub use lambda::LambdaAliases;
 
 /// Builds both clients from one shared SDK config: the standard AWS environment
@@ -13,7 +15,9 @@ pub use lambda::LambdaAliases;
 /// connection could eat the whole 60 s invocation and leave every target
 /// undecided. An attempt gets 5 s (the SDK retries it, three attempts with
 /// backoff, throttling included) and a call 20 s in all.
-pub async fn clients() -> (LambdaAliases, CloudWatchMetrics) {
+pub async fn clients(
+    audit_bus: Option<String>,
+) -> (LambdaAliases, CloudWatchMetrics, EventBridgeAudit) {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_secs(2))
         .operation_attempt_timeout(std::time::Duration::from_secs(5))
@@ -26,5 +30,6 @@ pub async fn clients() -> (LambdaAliases, CloudWatchMetrics) {
     (
         LambdaAliases::new(aws_sdk_lambda::Client::new(&config)),
         CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config)),
+        EventBridgeAudit::new(aws_sdk_eventbridge::Client::new(&config), audit_bus),
     )
 }

@@ -3,6 +3,7 @@
 //! - `LAMBDA_ROLLOUT_TARGETS`: JSON array of targets, `[{"function":"F","alias":"A","policy":{...}}]`,
 //!   ticked when the payload is the scheduled-event envelope or a tick without targets.
 //! - `LAMBDA_ROLLOUT_POLICY`: JSON policy, the defaults under every target's own policy.
+//! - `LAMBDA_ROLLOUT_CONCURRENCY`: aliases read and written at once in a tick.
 //! - `LAMBDA_ROLLOUT_EVENT_BUS`: the EventBridge bus (name or ARN) that receives
 //!   an audit event for every transition; unset or empty, the log line only.
 //!
@@ -19,6 +20,29 @@ use crate::policy::PolicySpec;
 pub const TARGETS_VAR: &str = "LAMBDA_ROLLOUT_TARGETS";
 pub const POLICY_VAR: &str = "LAMBDA_ROLLOUT_POLICY";
 pub const EVENT_BUS_VAR: &str = "LAMBDA_ROLLOUT_EVENT_BUS";
+
+pub const CONCURRENCY_VAR: &str = "LAMBDA_ROLLOUT_CONCURRENCY";
+
+/// Targets read and written at once in a tick: `LAMBDA_ROLLOUT_CONCURRENCY`
+/// (1 to 64), else the default. A bad value is logged and the default used:
+/// it must not stop a tick, let alone a rollback.
+pub fn concurrency_from_env() -> usize {
+    let default = crate::executor::DEFAULT_CONCURRENCY;
+    match std::env::var(CONCURRENCY_VAR) {
+        Err(_) => default,
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) if (1..=64).contains(&n) => n,
+            _ => {
+                tracing::warn!(
+                    value = %clipped(v, 40),
+                    default,
+                    "{CONCURRENCY_VAR} is not a number from 1 to 64; using the default"
+                );
+                default
+            }
+        },
+    }
+}
 
 /// The audit bus, if one is configured.
 pub fn event_bus_from_env() -> Option<String> {

@@ -3,6 +3,8 @@
 //! conflict it re-reads and decides again once; a second conflict is reported,
 //! never overwritten.
 
+use futures_util::stream::{self, StreamExt};
+
 use crate::engine::{
     self, AliasState, Decision, Manual, Metrics, MetricsRequest, Refusal, TickStep,
 };
@@ -15,7 +17,14 @@ use crate::report::TargetResult;
 pub struct Executor<S, M> {
     pub store: S,
     pub metrics: M,
+    /// Targets read and written at once in a tick.
+    pub concurrency: usize,
 }
+
+/// Lambda's control plane allows about 15 requests a second per account and
+/// region (GetAlias and UpdateAlias included): 8 in flight keeps a tick fast
+/// without living on the throttling limit.
+pub const DEFAULT_CONCURRENCY: usize = 8;
 
 enum Pending {
     Done(TargetResult),
@@ -46,47 +55,37 @@ where
     M: MetricsRead,
 {
     pub fn new(store: S, metrics: M) -> Self {
-        Self { store, metrics }
+        Self {
+            store,
+            metrics,
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+
+    pub fn with_concurrency(self, concurrency: usize) -> Self {
+        Self {
+            concurrency: concurrency.max(1),
+            ..self
+        }
     }
 
     /// One tick over many targets. Targets are independent: one that fails is
-    /// reported as `error` (or `conflict`) and the others go on.
+    /// reported as `error` (or `conflict`) and the others go on. Alias reads
+    /// and writes run `concurrency` at a time (Lambda's control plane is rate
+    /// limited; the SDK's adaptive retry slows down on throttling), the
+    /// metrics of every target in one batched call between them.
     pub async fn tick(
         &self,
         targets: &[(Target, Policy)],
         now: UtcTime,
         dry_run: bool,
     ) -> Vec<TargetResult> {
-        let mut pending = Vec::with_capacity(targets.len());
-        for (t, p) in targets {
-            pending.push(match self.store.read_alias(t).await {
-                Err(e) => Pending::Done(TargetResult::failed(
-                    t,
-                    "error",
-                    None,
-                    e.to_string(),
-                    dry_run,
-                )),
-                Ok(snap) => match self.first_pass(t, &snap.state, p, now).await {
-                    Err(reason) => Pending::Done(TargetResult::failed(
-                        t,
-                        "error",
-                        Some(&snap.state),
-                        reason,
-                        dry_run,
-                    )),
-                    Ok(TickStep::Decided(d)) => Pending::Ready(snap, d),
-                    Ok(TickStep::NeedMetrics(req)) => Pending::Needs(snap, req),
-                    Ok(TickStep::NeedVersions) => Pending::Done(TargetResult::failed(
-                        t,
-                        "error",
-                        Some(&snap.state),
-                        "internal: versions were supplied but asked for again".into(),
-                        dry_run,
-                    )),
-                },
-            });
-        }
+        let n = self.concurrency.max(1);
+        let pending: Vec<Pending> = stream::iter(targets)
+            .map(|(t, p)| self.read_and_look(t, p, now, dry_run))
+            .buffered(n)
+            .collect()
+            .await;
 
         let requests: Vec<MetricsRequest> = pending
             .iter()
@@ -106,29 +105,86 @@ where
         if let Err(e) = &observed {
             tracing::warn!(error = %e, targets = requests.len(), "metrics unavailable; those targets hold");
         }
-
+        // Each waiting target's observation, in the order they were asked for.
         let mut next_obs = 0;
-        let mut results = Vec::with_capacity(targets.len());
-        for ((t, p), item) in targets.iter().zip(pending) {
-            let result = match item {
-                Pending::Done(r) => r,
-                Pending::Ready(snap, d) => self.apply_tick(t, p, snap, d, now, dry_run).await,
-                Pending::Needs(snap, _) => {
-                    let metrics = match &observed {
-                        Ok(all) => Metrics::Fetched(&all[next_obs]),
-                        Err(e) => Metrics::Unavailable(e),
-                    };
-                    next_obs += 1;
-                    match decided(t, &snap.state, p, now, metrics) {
-                        Ok(d) => self.apply_tick(t, p, snap, d, now, dry_run).await,
-                        Err(r) => TargetResult::failed(t, "error", Some(&snap.state), r.0, dry_run),
+        let work: Vec<(&(Target, Policy), Pending, Option<Metrics<'_>>)> = targets
+            .iter()
+            .zip(pending)
+            .map(|(tp, item)| {
+                let m = match &item {
+                    Pending::Needs(..) => {
+                        next_obs += 1;
+                        Some(match &observed {
+                            Ok(all) => Metrics::Fetched(&all[next_obs - 1]),
+                            Err(e) => Metrics::Unavailable(e),
+                        })
                     }
-                }
-            };
-            log(&result);
-            results.push(result);
+                    _ => None,
+                };
+                (tp, item, m)
+            })
+            .collect();
+
+        stream::iter(work)
+            .map(|((t, p), item, metrics)| async move {
+                let result = match (item, metrics) {
+                    (Pending::Done(r), _) => r,
+                    (Pending::Ready(snap, d), _) => {
+                        self.apply_tick(t, p, snap, d, now, dry_run).await
+                    }
+                    (Pending::Needs(snap, _), Some(m)) => {
+                        match decided(t, &snap.state, p, now, m) {
+                            Ok(d) => self.apply_tick(t, p, snap, d, now, dry_run).await,
+                            Err(r) => {
+                                TargetResult::failed(t, "error", Some(&snap.state), r.0, dry_run)
+                            }
+                        }
+                    }
+                    (Pending::Needs(snap, _), None) => TargetResult::failed(
+                        t,
+                        "error",
+                        Some(&snap.state),
+                        "internal: no observation for a target that asked for one".into(),
+                        dry_run,
+                    ),
+                };
+                log(&result);
+                result
+            })
+            .buffered(n)
+            .collect()
+            .await
+    }
+
+    /// A target's alias read and the engine's first look at it.
+    async fn read_and_look(&self, t: &Target, p: &Policy, now: UtcTime, dry_run: bool) -> Pending {
+        match self.store.read_alias(t).await {
+            Err(e) => Pending::Done(TargetResult::failed(
+                t,
+                "error",
+                None,
+                e.to_string(),
+                dry_run,
+            )),
+            Ok(snap) => match self.first_pass(t, &snap.state, p, now).await {
+                Err(reason) => Pending::Done(TargetResult::failed(
+                    t,
+                    "error",
+                    Some(&snap.state),
+                    reason,
+                    dry_run,
+                )),
+                Ok(TickStep::Decided(d)) => Pending::Ready(snap, d),
+                Ok(TickStep::NeedMetrics(req)) => Pending::Needs(snap, req),
+                Ok(TickStep::NeedVersions) => Pending::Done(TargetResult::failed(
+                    t,
+                    "error",
+                    Some(&snap.state),
+                    "internal: versions were supplied but asked for again".into(),
+                    dry_run,
+                )),
+            },
         }
-        results
     }
 
     /// What the next tick would do for one target; writes nothing.

@@ -1,6 +1,10 @@
 //! Entry point. In Lambda (`AWS_LAMBDA_RUNTIME_API` set) it runs the runtime
 //! loop; elsewhere it is a CLI that runs the same handler once on a payload.
 
+// The Lambda runtime's service stack over the handler's nested async blocks
+// (a tick's bounded streams) is deeper than rustc's default layout limit.
+#![recursion_limit = "256"]
+
 use std::io::Read;
 use std::process::ExitCode;
 
@@ -57,8 +61,11 @@ fn main() -> ExitCode {
 async fn serve() -> ExitCode {
     logging::init(std::io::stdout);
     let (aliases, metrics, audit) = aws::clients(config::event_bus_from_env()).await;
-    let handler =
-        Handler::new(Executor::new(aliases, metrics), Config::from_env()).with_audit(audit);
+    let handler = Handler::new(
+        Executor::new(aliases, metrics).with_concurrency(config::concurrency_from_env()),
+        Config::from_env(),
+    )
+    .with_audit(audit);
     let handler = &handler;
     // The payload as text: the handler checks its size before parsing it.
     let run = lambda_runtime::run(service_fn(
@@ -124,8 +131,11 @@ async fn cli(args: Vec<String>) -> ExitCode {
     };
     logging::init(std::io::stderr);
     let (aliases, metrics, audit) = aws::clients(config::event_bus_from_env()).await;
-    let handler =
-        Handler::new(Executor::new(aliases, metrics), Config::from_env()).with_audit(audit);
+    let handler = Handler::new(
+        Executor::new(aliases, metrics).with_concurrency(config::concurrency_from_env()),
+        Config::from_env(),
+    )
+    .with_audit(audit);
     match handler
         .handle(&payload, now.unwrap_or_else(UtcTime::now))
         .await

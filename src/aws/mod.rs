@@ -23,8 +23,12 @@ pub async fn clients(
         .operation_attempt_timeout(std::time::Duration::from_secs(5))
         .operation_timeout(std::time::Duration::from_secs(20))
         .build();
+    // Adaptive retry: on throttling the client also slows its own sending
+    // (a token bucket), so a tick over hundreds of targets backs off as a
+    // whole instead of each call retrying into the limit.
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(timeouts)
+        .retry_config(aws_config::retry::RetryConfig::adaptive())
         .load()
         .await;
     (

@@ -1,5 +1,5 @@
 # lambda-rollout. Quick start on a fresh machine: `make demo`, then `make test`.
-.PHONY: demo demo-lambda test lint build deploy bench-judgment faults emulator-up emulator-down clean
+.PHONY: demo demo-lambda test lint build deploy bench bench-judgment faults emulator-up emulator-down clean
 
 # The main job, locally: rollouts ticked against the emulator, no AWS account.
 demo:
@@ -30,6 +30,10 @@ deploy:
 
 # How well the default policy judges, against two baselines, on seeded
 # scenarios (a few minutes): writes the table into BENCHMARKS.md.
+# Tick over 1-500 targets, cold start, peak RSS, zip size: BENCHMARKS.md.
+bench:
+	scripts/bench.sh
+
 # The fault-injection suite at full size (1,000 scenarios, about 20 minutes);
 # writes its figures into BENCHMARKS.md.
 faults:

@@ -96,6 +96,8 @@ pub struct Exchange {
     /// The emulator's status, when the request was forwarded.
     pub upstream_status: Option<u16>,
     pub response: Option<Bytes>,
+    /// How long the emulator took to answer, when forwarded.
+    pub upstream_time: Option<Duration>,
 }
 
 /// Writes the alias as a rival would (a human in the console, another
@@ -235,6 +237,7 @@ impl FaultProxy {
             request: body.clone(),
             upstream_status: None,
             response: None,
+            upstream_time: None,
         };
         match fault {
             Fault::ServerError => {
@@ -270,6 +273,7 @@ impl FaultProxy {
                             request: rival_req,
                             upstream_status: Some(200),
                             response: Some(rival_resp),
+                            upstream_time: None,
                         });
                     }
                 }
@@ -279,7 +283,9 @@ impl FaultProxy {
             _ => {}
         }
         let upstream = Request::from_parts(parts, Full::new(body));
+        let sent = std::time::Instant::now();
         let answer = self.forward(upstream).await;
+        exchange.upstream_time = Some(sent.elapsed());
         let (mut head, upstream_body) = match answer {
             Ok(a) => a,
             Err(e) => {

@@ -211,20 +211,6 @@ async fn main() {
     let _ = writeln!(t, "<!-- coldstart:end -->");
     print!("{t}");
     if let Some(path) = write {
-        let old = std::fs::read_to_string(&path).unwrap_or_default();
-        let new = match (
-            old.find("<!-- coldstart:begin -->"),
-            old.find("<!-- coldstart:end -->"),
-        ) {
-            (Some(a), Some(b)) => format!(
-                "{}{}{}",
-                &old[..a],
-                t.trim_end(),
-                &old[b + "<!-- coldstart:end -->".len()..]
-            ),
-            _ => format!("{}\n\n## Cold start and memory\n\n{}", old.trim_end(), t),
-        };
-        std::fs::write(&path, new).expect("write BENCHMARKS.md");
-        eprintln!("bench-coldstart: table written to {path}");
+        common::write_section(&path, "coldstart", "Cold start and memory", &t);
     }
 }

@@ -19,44 +19,14 @@ use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use common::faults::{FaultProxy, Op, Rival};
 use lambda_rollout::aws::cloudwatch::MAX_QUERIES_PER_CALL;
 use lambda_rollout::aws::{CloudWatchMetrics, LambdaAliases};
-use lambda_rollout::engine::{AliasState, Canary, Description, Phase, Record, Rollout};
 use lambda_rollout::executor::{Executor, DEFAULT_CONCURRENCY};
-use lambda_rollout::model::{Target, UtcTime, Version, Weight};
+use lambda_rollout::model::{Target, UtcTime};
 use lambda_rollout::policy::{Policy, PolicySpec};
 
 const SIZES: [usize; 4] = [1, 10, 100, 500];
 const RUNS: usize = 5;
 /// Queries per target in the batched GetMetricData.
 const QUERIES_PER_TARGET: usize = 7;
-
-/// The alias of a rollout of version 2 at 10% whose bake ended long ago.
-fn rolling(now: UtcTime) -> AliasState {
-    let since = UtcTime::from_unix(now.unix() - 600);
-    let record = Record {
-        rollout: Some(Rollout {
-            phase: Phase::Rolling,
-            green: Version::new(2).unwrap(),
-            blue: Version::new(1).unwrap(),
-            weight: Weight::from_percent(10.0).unwrap(),
-            since,
-            started: since,
-            fails: 0,
-        }),
-        rolled_back: None,
-    };
-    AliasState {
-        stable: Version::new(1).unwrap(),
-        canary: Some(Canary {
-            version: Version::new(2).unwrap(),
-            weight: Weight::from_percent(10.0).unwrap(),
-        }),
-        description: Description {
-            user_text: String::new(),
-            record,
-        }
-        .render(),
-    }
-}
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -172,7 +142,8 @@ async fn main() {
     )
     .unwrap()])
     .unwrap();
-    let state = rolling(now);
+    // The bake (5m) just over: a step's window of five minutes.
+    let state = common::rolling_alias(UtcTime::from_unix(now.unix() - 300));
 
     let mut rows = Vec::new();
     for &n in &SIZES {
@@ -268,24 +239,6 @@ async fn main() {
     let _ = writeln!(t, "<!-- tick:end -->");
     print!("{t}");
     if let Some(path) = write {
-        let old = std::fs::read_to_string(&path).unwrap_or_default();
-        let new = match (
-            old.find("<!-- tick:begin -->"),
-            old.find("<!-- tick:end -->"),
-        ) {
-            (Some(a), Some(b)) => format!(
-                "{}{}{}",
-                &old[..a],
-                t.trim_end(),
-                &old[b + "<!-- tick:end -->".len()..]
-            ),
-            _ => format!(
-                "{}\n\n## One tick over many targets\n\n{}",
-                old.trim_end(),
-                t
-            ),
-        };
-        std::fs::write(&path, new).expect("write BENCHMARKS.md");
-        eprintln!("bench-tick: table written to {path}");
+        common::write_section(&path, "tick", "One tick over many targets", &t);
     }
 }

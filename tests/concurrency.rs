@@ -2,15 +2,14 @@
 //! keeps every target's result in order, and asks for all metrics in one call.
 //! In-memory ports that take a few milliseconds per call, so overlap shows.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use lambda_rollout::engine::{
-    AliasState, Canary, Description, MetricsRequest, Observation, Phase, PublishedVersion, Record,
-    Rollout,
-};
+use lambda_rollout::engine::{AliasState, Canary, MetricsRequest, Observation, PublishedVersion};
 use lambda_rollout::executor::Executor;
 use lambda_rollout::model::{Target, UtcTime, Version, Weight};
 use lambda_rollout::policy::Policy;
@@ -88,33 +87,6 @@ impl MetricsRead for Metrics {
     }
 }
 
-fn rolling(now: UtcTime) -> AliasState {
-    let record = Record {
-        rollout: Some(Rollout {
-            phase: Phase::Rolling,
-            green: Version::new(2).unwrap(),
-            blue: Version::new(1).unwrap(),
-            weight: Weight::from_percent(10.0).unwrap(),
-            since: UtcTime::from_unix(now.unix() - 3600),
-            started: UtcTime::from_unix(now.unix() - 3600),
-            fails: 0,
-        }),
-        rolled_back: None,
-    };
-    AliasState {
-        stable: Version::new(1).unwrap(),
-        canary: Some(Canary {
-            version: Version::new(2).unwrap(),
-            weight: Weight::from_percent(10.0).unwrap(),
-        }),
-        description: Description {
-            user_text: String::new(),
-            record,
-        }
-        .render(),
-    }
-}
-
 #[tokio::test]
 async fn a_tick_over_many_targets_runs_a_bounded_number_at_once_in_order() {
     let now = UtcTime::parse_rfc3339("2026-11-27T12:00:00Z").unwrap();
@@ -126,7 +98,7 @@ async fn a_tick_over_many_targets_runs_a_bounded_number_at_once_in_order() {
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let mut a = rolling(now);
+            let mut a = common::rolling_alias(UtcTime::from_unix(now.unix() - 3600));
             if i % 2 == 1 {
                 a.canary = Some(Canary {
                     version: Version::new(2).unwrap(),

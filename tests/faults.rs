@@ -256,7 +256,7 @@ async fn injected_faults_never_break_the_invariants() {
     let text = render(&report, scenarios, seed, elapsed);
     println!("{text}");
     if let Ok(path) = std::env::var("FAULT_REPORT") {
-        write_report(&path, &text);
+        common::write_section(&path, "faults", "Fault injection", &text);
     }
     assert!(
         report.violations.is_empty(),
@@ -536,21 +536,4 @@ fn render(r: &Report, scenarios: usize, seed: u64, elapsed: Duration) -> String 
     }
     t.push_str("<!-- faults:end -->");
     t
-}
-
-fn write_report(path: &str, text: &str) {
-    let old = std::fs::read_to_string(path).unwrap_or_default();
-    let new = match (
-        old.find("<!-- faults:begin -->"),
-        old.find("<!-- faults:end -->"),
-    ) {
-        (Some(a), Some(b)) => format!(
-            "{}{}{}",
-            &old[..a],
-            text,
-            &old[b + "<!-- faults:end -->".len()..]
-        ),
-        _ => format!("{}\n\n## Fault injection\n\n{}\n", old.trim_end(), text),
-    };
-    std::fs::write(path, new).expect("write the report");
 }

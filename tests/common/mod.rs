@@ -287,47 +287,26 @@ impl Emulator {
         errors: u64,
         typical_ms: f64,
     ) {
-        let dims = version_dimensions(function, alias, version);
-        let datum = |name: &str, value: u64| {
-            MetricDatum::builder()
-                .metric_name(name)
-                .set_dimensions(Some(dims.clone()))
-                .timestamp(DateTime::from_secs(minute.unix()))
-                .value(value as f64)
-                .unit(StandardUnit::Count)
-                .build()
+        // 1% of requests (rounded down) take twice as long.
+        let slow = invocations / 100;
+        let durations = |d: aws_sdk_cloudwatch::types::builders::MetricDatumBuilder| {
+            d.set_values(Some(vec![typical_ms, typical_ms * 0.8, typical_ms * 2.0]))
+                .set_counts(Some(vec![
+                    (invocations - slow) as f64 / 2.0,
+                    (invocations - slow) as f64 / 2.0,
+                    slow as f64,
+                ]))
         };
-        let mut data = vec![datum("Invocations", invocations)];
-        if invocations > 0 {
-            // 1% of requests (rounded down) take twice as long.
-            let slow = invocations / 100;
-            data.push(
-                MetricDatum::builder()
-                    .metric_name("Duration")
-                    .set_dimensions(Some(dims.clone()))
-                    .timestamp(DateTime::from_secs(minute.unix()))
-                    .set_values(Some(vec![typical_ms, typical_ms * 0.8, typical_ms * 2.0]))
-                    .set_counts(Some(vec![
-                        (invocations - slow) as f64 / 2.0,
-                        (invocations - slow) as f64 / 2.0,
-                        slow as f64,
-                    ]))
-                    .unit(StandardUnit::Milliseconds)
-                    .build(),
-            );
-        }
-        // Lambda leaves Errors out in minutes without errors; so do we, which
-        // exercises "missing Errors with invocations present means zero".
-        if errors > 0 {
-            data.push(datum("Errors", errors));
-        }
-        self.cloudwatch
-            .put_metric_data()
-            .namespace("AWS/Lambda")
-            .set_metric_data(Some(data))
-            .send()
-            .await
-            .expect("put_metric_data");
+        self.put_minute(
+            function,
+            alias,
+            version,
+            minute,
+            invocations,
+            errors,
+            durations,
+        )
+        .await
     }
 
     /// As `put_version_minute`, with `Duration` as a statistic set (count,
@@ -344,38 +323,68 @@ impl Emulator {
         invocations: u64,
         errors: u64,
     ) {
+        let n = invocations as f64;
+        let durations = |d: aws_sdk_cloudwatch::types::builders::MetricDatumBuilder| {
+            d.statistic_values(
+                aws_sdk_cloudwatch::types::StatisticSet::builder()
+                    .sample_count(n)
+                    .sum(100.0 * n)
+                    .minimum(80.0)
+                    .maximum(200.0)
+                    .build(),
+            )
+        };
+        self.put_minute(
+            function,
+            alias,
+            version,
+            minute,
+            invocations,
+            errors,
+            durations,
+        )
+        .await
+    }
+
+    /// One minute of one version's metrics, `Duration` shaped by `durations`.
+    #[allow(clippy::too_many_arguments)]
+    async fn put_minute(
+        &self,
+        function: &str,
+        alias: &str,
+        version: &str,
+        minute: UtcTime,
+        invocations: u64,
+        errors: u64,
+        durations: impl Fn(
+            aws_sdk_cloudwatch::types::builders::MetricDatumBuilder,
+        ) -> aws_sdk_cloudwatch::types::builders::MetricDatumBuilder,
+    ) {
         let dims = version_dimensions(function, alias, version);
-        let datum = |name: &str, value: u64| {
+        let datum = |name: &str| {
             MetricDatum::builder()
                 .metric_name(name)
                 .set_dimensions(Some(dims.clone()))
                 .timestamp(DateTime::from_secs(minute.unix()))
+        };
+        let count = |name: &str, value: u64| {
+            datum(name)
                 .value(value as f64)
                 .unit(StandardUnit::Count)
                 .build()
         };
-        let mut data = vec![datum("Invocations", invocations)];
+        let mut data = vec![count("Invocations", invocations)];
         if invocations > 0 {
-            let n = invocations as f64;
             data.push(
-                MetricDatum::builder()
-                    .metric_name("Duration")
-                    .set_dimensions(Some(dims.clone()))
-                    .timestamp(DateTime::from_secs(minute.unix()))
-                    .statistic_values(
-                        aws_sdk_cloudwatch::types::StatisticSet::builder()
-                            .sample_count(n)
-                            .sum(100.0 * n)
-                            .minimum(80.0)
-                            .maximum(200.0)
-                            .build(),
-                    )
+                durations(datum("Duration"))
                     .unit(StandardUnit::Milliseconds)
                     .build(),
             );
         }
+        // Lambda leaves Errors out in minutes without errors; so do we, which
+        // exercises "missing Errors with invocations present means zero".
         if errors > 0 {
-            data.push(datum("Errors", errors));
+            data.push(count("Errors", errors));
         }
         self.cloudwatch
             .put_metric_data()
@@ -398,7 +407,7 @@ impl Emulator {
 }
 
 /// The dimension set Lambda gives a version's metrics when called through an alias.
-fn version_dimensions(function: &str, alias: &str, version: &str) -> Vec<Dimension> {
+pub fn version_dimensions(function: &str, alias: &str, version: &str) -> Vec<Dimension> {
     vec![
         Dimension::builder()
             .name("FunctionName")
@@ -495,5 +504,65 @@ impl Emulator {
             t = UtcTime::from_unix(t.unix() - 2 * 3600);
         }
         panic!("no clean two hours in the last two weeks for {function}")
+    }
+}
+
+/// Replaces the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in
+/// the file at `path` with `section` (which carries the markers), or appends
+/// it under `heading` the first time: how the benchmarks and the fault suite
+/// write their tables into BENCHMARKS.md.
+pub fn write_section(path: &str, name: &str, heading: &str, section: &str) {
+    let (begin, end) = (
+        format!("<!-- {name}:begin -->"),
+        format!("<!-- {name}:end -->"),
+    );
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let new = match (old.find(&begin), old.find(&end)) {
+        (Some(a), Some(b)) => format!(
+            "{}{}{}",
+            &old[..a],
+            section.trim_end(),
+            &old[b + end.len()..]
+        ),
+        _ => format!(
+            "{}\n\n## {heading}\n\n{}\n",
+            old.trim_end(),
+            section.trim_end()
+        ),
+    };
+    std::fs::write(path, new).unwrap_or_else(|e| panic!("write {path}: {e}"));
+    eprintln!("{name}: table written to {path}");
+}
+
+/// An alias mid-rollout as lambda-rollout leaves it: version 2 at 10% over
+/// version 1 since `since`, the record in the description.
+pub fn rolling_alias(since: UtcTime) -> lambda_rollout::engine::AliasState {
+    use lambda_rollout::engine::{AliasState, Canary, Description, Phase, Record, Rollout};
+    use lambda_rollout::model::{Version, Weight};
+    let (green, blue) = (Version::new(2).unwrap(), Version::new(1).unwrap());
+    let weight = Weight::from_percent(10.0).unwrap();
+    let record = Record {
+        rollout: Some(Rollout {
+            phase: Phase::Rolling,
+            green,
+            blue,
+            weight,
+            since,
+            started: since,
+            fails: 0,
+        }),
+        rolled_back: None,
+    };
+    AliasState {
+        stable: blue,
+        canary: Some(Canary {
+            version: green,
+            weight,
+        }),
+        description: Description {
+            user_text: String::new(),
+            record,
+        }
+        .render(),
     }
 }

@@ -13,6 +13,9 @@
 //! in the last minute rolls back" (a typical CodeDeploy alarm). Both advance on
 //! the bake alone: they pass on no data.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -527,20 +530,6 @@ async fn main() {
     print!("{t}");
 
     if let Some(path) = write {
-        let old = std::fs::read_to_string(&path).unwrap_or_default();
-        let new = match (
-            old.find("<!-- judgment:begin -->"),
-            old.find("<!-- judgment:end -->"),
-        ) {
-            (Some(a), Some(b)) => format!(
-                "{}{}{}",
-                &old[..a],
-                t.trim_end(),
-                &old[b + "<!-- judgment:end -->".len()..]
-            ),
-            _ => format!("{}\n## Judgment\n\n{}", old.trim_end(), t),
-        };
-        std::fs::write(&path, new).expect("write BENCHMARKS.md");
-        eprintln!("bench-judgment: table written to {path}");
+        common::write_section(&path, "judgment", "Judgment", &t);
     }
 }

@@ -98,14 +98,11 @@ where
                 .cloned()
                 .collect(),
             // A manual command that lost the race twice: a conflict to announce.
-            Err(Error::Conflict { target }) => vec![TargetResult::failed(
+            Err(e @ Error::Conflict { target }) => vec![TargetResult::failed(
                 target,
                 "conflict",
                 None,
-                out.as_ref()
-                    .err()
-                    .map(|e| e.to_string())
-                    .unwrap_or_default(),
+                e.to_string(),
                 false,
             )],
             Err(_) => Vec::new(),

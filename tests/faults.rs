@@ -306,7 +306,7 @@ async fn scenario(
         } else {
             // A minute of traffic, split as the alias really is.
             proxy.set_rate(0.0);
-            let live = wire(em, f).await;
+            let (live, _) = wire(em, f).await;
             let share = live.green_share("2");
             let green = (RPM as f64 * share).round() as u64;
             let minute = UtcTime::from_unix(now.unix() - 60);
@@ -342,8 +342,7 @@ async fn scenario(
             }
         };
         proxy.set_rate(0.0);
-        let before = wire(em, f).await;
-        let before_revision = revision(em, f).await;
+        let (before, before_revision) = wire(em, f).await;
         proxy.take_log();
         proxy.set_rate(rate);
         let op_started = std::time::Instant::now();
@@ -351,7 +350,7 @@ async fn scenario(
         let op_time = op_started.elapsed();
         proxy.set_rate(0.0);
         let log = proxy.take_log();
-        let after = wire(em, f).await;
+        let (after, _) = wire(em, f).await;
         report.operations += 1;
         let action = payload["action"].as_str().unwrap_or_default();
         // A start lost to a fault is tried again, as an operator would.
@@ -399,17 +398,17 @@ async fn scenario(
     }
 }
 
-async fn wire(em: &Emulator, f: &str) -> Wire {
+/// The alias as the wire shows it, and its RevisionId, from one read.
+async fn wire(em: &Emulator, f: &str) -> (Wire, String) {
     let a = em.alias_raw(f, "live").await;
-    Wire {
-        version: a.function_version,
-        weights: a.weights.into_iter().collect(),
-        description: a.description,
-    }
-}
-
-async fn revision(em: &Emulator, f: &str) -> String {
-    em.alias_raw(f, "live").await.revision_id
+    (
+        Wire {
+            version: a.function_version,
+            weights: a.weights.into_iter().collect(),
+            description: a.description,
+        },
+        a.revision_id,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1,5 +1,5 @@
 # lambda-rollout. Quick start on a fresh machine: `make demo`, then `make test`.
-.PHONY: demo demo-lambda test lint build deploy bench bench-judgment faults emulator-up emulator-down clean
+.PHONY: demo demo-lambda test lint build deploy bench bench-profiles bench-judgment faults emulator-up emulator-down clean
 
 # The main job, locally: rollouts ticked against the emulator, no AWS account.
 demo:
@@ -33,6 +33,11 @@ deploy:
 # Tick over 1-500 targets, cold start, peak RSS, zip size: BENCHMARKS.md.
 bench:
 	scripts/bench.sh
+
+# The release profile and SDK features, measured: seven variants, each built
+# natively and for arm64 (about an hour on 2 cores); a table in BENCHMARKS.md.
+bench-profiles:
+	scripts/bench_profiles.sh
 
 # The fault-injection suite at full size (1,000 scenarios, about 20 minutes);
 # writes its figures into BENCHMARKS.md.

@@ -5,7 +5,10 @@
 //! (VmHWM) after it. Five runs; median, min and max. Writes the table into
 //! BENCHMARKS.md between the coldstart markers.
 //!
-//! Usage: bench_coldstart --bin target/release/lambda-rollout [--write FILE]
+//! With `--variants DIR` it measures every binary that scripts/bench_profiles.sh
+//! built there instead, one row per release-profile or SDK-feature variant.
+//!
+//! Usage: bench_coldstart (--bin target/release/lambda-rollout | --variants DIR) [--write FILE]
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -114,35 +117,23 @@ fn stats(v: &mut [f64]) -> (f64, f64, f64) {
     (v[v.len() / 2], v[0], v[v.len() - 1])
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let bin = arg("--bin").expect("--bin target/release/lambda-rollout");
-    let write = arg("--write");
+/// Median, min and max of one measure over the runs.
+type Spread = (f64, f64, f64);
 
-    // A tick over 100 aliases of one function, read from the emulator.
-    let em = common::emulator().await;
-    let f = em.blue_green("coldstart").await;
-    let mut targets = Vec::new();
-    for i in 0..TARGETS {
-        let a = format!("c{i:03}");
-        em.create_alias(&f, &a, "1").await;
-        targets.push(serde_json::json!({"function": f, "alias": a}));
-    }
-    let event = serde_json::json!({"action": "tick", "targets": targets}).to_string();
+struct Measured {
+    start_ms: Spread,
+    tick_ms: Spread,
+    rss_mb: Spread,
+}
 
+/// Runs `bin` RUNS times, one invocation of `event` per process.
+async fn measure(bin: &str, event: &str) -> Measured {
     let (mut start, mut invoke, mut rss) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..RUNS {
         let seen = Arc::new(Mutex::new(Seen::default()));
-        let api = runtime_api(event.clone(), seen.clone()).await;
+        let api = runtime_api(event.to_string(), seen.clone()).await;
         let spawned = Instant::now();
-        let mut child = std::process::Command::new(&bin)
+        let mut child = std::process::Command::new(bin)
             .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", "lambda-rollout")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
@@ -151,7 +142,7 @@ async fn main() {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .expect("spawn the Lambda binary");
+            .unwrap_or_else(|e| panic!("spawn {bin}: {e}"));
         let pid = child.id();
         let mut answered = None;
         for _ in 0..600 {
@@ -170,10 +161,64 @@ async fn main() {
         child.kill().ok();
         child.wait().ok();
     }
-    let zip = std::fs::metadata("target/lambda-arm64/lambda-rollout/bootstrap.zip")
-        .map(|m| m.len())
-        .ok();
-    let (s, i, r) = (stats(&mut start), stats(&mut invoke), stats(&mut rss));
+    Measured {
+        start_ms: stats(&mut start),
+        tick_ms: stats(&mut invoke),
+        rss_mb: stats(&mut rss),
+    }
+}
+
+fn file_len(path: &std::path::Path) -> Option<u64> {
+    std::fs::metadata(path).map(|m| m.len()).ok()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let write = arg("--write");
+
+    // A tick over 100 aliases of one function, read from the emulator.
+    let em = common::emulator().await;
+    let f = em.blue_green("coldstart").await;
+    let mut targets = Vec::new();
+    for i in 0..TARGETS {
+        let a = format!("c{i:03}");
+        em.create_alias(&f, &a, "1").await;
+        targets.push(serde_json::json!({"function": f, "alias": a}));
+    }
+    let event = serde_json::json!({"action": "tick", "targets": targets}).to_string();
+
+    let (name, heading, t) = match arg("--variants") {
+        Some(dir) => (
+            "profiles",
+            "Release profile and SDK features",
+            variants_table(&dir, &event).await,
+        ),
+        None => {
+            let bin = arg("--bin").expect("--bin target/release/lambda-rollout or --variants DIR");
+            (
+                "coldstart",
+                "Cold start and memory",
+                coldstart_table(&bin, &event).await,
+            )
+        }
+    };
+    print!("{t}");
+    if let Some(path) = write {
+        common::write_section(&path, name, heading, &t);
+    }
+}
+
+async fn coldstart_table(bin: &str, event: &str) -> String {
+    let m = measure(bin, event).await;
+    let zip = file_len("target/lambda-arm64/lambda-rollout/bootstrap.zip".as_ref());
+    let (s, i, r) = (m.start_ms, m.tick_ms, m.rss_mb);
     let mut t = String::new();
     let _ = writeln!(t, "<!-- coldstart:begin -->");
     let _ = writeln!(
@@ -209,8 +254,68 @@ async fn main() {
         );
     }
     let _ = writeln!(t, "<!-- coldstart:end -->");
-    print!("{t}");
-    if let Some(path) = write {
-        common::write_section(&path, "coldstart", "Cold start and memory", &t);
+    t
+}
+
+/// One row per variant built by scripts/bench_profiles.sh: its directory holds
+/// variant.json, the native binary and the arm64 zip.
+async fn variants_table(dir: &str, event: &str) -> String {
+    let mut dirs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e} (run scripts/bench_profiles.sh build first)"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("variant.json").exists())
+        .collect();
+    dirs.sort();
+    let mut t = String::new();
+    let _ = writeln!(t, "<!-- profiles:begin -->");
+    let _ = writeln!(
+        t,
+        "Command: `make bench-profiles` (scripts/bench_profiles.sh: per variant `cargo build --release` \
+         and `cargo lambda build --release --arm64 --output-format zip` with the overrides shown, then \
+         `cargo run --release --example bench_coldstart -- --variants target/profiles/out --write \
+         BENCHMARKS.md`). Start-up, tick and RSS of the x86_64 binary under the tiny runtime API \
+         (a tick over {TARGETS} targets read from LocalStack), median of {RUNS} runs with min and max; \
+         build times are this 2-core machine's, cold for the first variant, with the dependencies' \
+         sources already downloaded.\n"
+    );
+    let _ = writeln!(
+        t,
+        "| variant | overrides | arm64 zip | x86_64 binary | start to first poll, ms | {TARGETS}-target tick, ms | peak RSS, MB | build s (x86_64 + arm64) |"
+    );
+    let _ = writeln!(t, "|---|---|---|---|---|---|---|---|");
+    for d in dirs {
+        let info: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("variant.json")).unwrap())
+                .expect("variant.json");
+        let bin = d.join("lambda-rollout");
+        eprintln!("profiles: measuring {}", info["name"]);
+        let m = measure(bin.to_str().unwrap(), event).await;
+        let zip = file_len(&d.join("lambda/lambda-rollout/bootstrap.zip"))
+            .map(|z| format!("{:.2} MB ({z})", z as f64 / 1e6))
+            .unwrap_or_else(|| "not built".into());
+        let native = file_len(&bin).unwrap_or(0) as f64 / 1e6;
+        let overrides = match info["overrides"].as_str().unwrap_or("") {
+            "" => "-".to_string(),
+            o => format!("`{o}`"),
+        };
+        let _ = writeln!(
+            t,
+            "| {} ({}) | {overrides} | {zip} | {native:.2} MB | {:.1} ({:.1}-{:.1}) | {:.0} ({:.0}-{:.0}) | {:.1} ({:.1}-{:.1}) | {} + {} |",
+            info["name"].as_str().unwrap_or("?"),
+            info["what"].as_str().unwrap_or("?"),
+            m.start_ms.0,
+            m.start_ms.1,
+            m.start_ms.2,
+            m.tick_ms.0,
+            m.tick_ms.1,
+            m.tick_ms.2,
+            m.rss_mb.0,
+            m.rss_mb.1,
+            m.rss_mb.2,
+            info["native_build_s"],
+            info["arm64_build_s"],
+        );
     }
+    let _ = writeln!(t, "<!-- profiles:end -->");
+    t
 }

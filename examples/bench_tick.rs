@@ -4,6 +4,12 @@
 //! ratio to the one-target tick. Every target is a rollout whose bake is over
 //! with healthy data, so each tick reads, judges and advances all of them.
 //! Writes the table into BENCHMARKS.md between the tick markers.
+//!
+//! Then the same tick against in-memory ports that answer after a fixed
+//! latency, any number at once (what AWS does, up to its rate limits): how the
+//! tick scales with the concurrency when the service is not the bottleneck,
+//! and lambda-rollout's own time with no latency at all (the tick-ports
+//! markers). `--ports-only` runs just that part, without the emulator.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -28,11 +34,53 @@ const RUNS: usize = 5;
 /// Queries per target in the batched GetMetricData.
 const QUERIES_PER_TARGET: usize = 7;
 
+struct Row {
+    n: usize,
+    median: f64,
+    min: f64,
+    max: f64,
+    in_metrics: f64,
+    idle: f64,
+    get_alias: usize,
+    get_metric_data: usize,
+    update_alias: usize,
+    other: usize,
+}
+
+/// How long, between `from` and `to`, at least one forwarded request was
+/// inside the emulator (the union of their intervals).
+fn busy_time(log: &[common::faults::Exchange], from: Instant, to: Instant) -> Duration {
+    let mut spans: Vec<(Instant, Instant)> = log
+        .iter()
+        .filter_map(|x| Some((x.sent_at?, x.sent_at? + x.upstream_time?)))
+        .map(|(a, b)| (a.max(from), b.min(to)))
+        .filter(|(a, b)| a < b)
+        .collect();
+    spans.sort();
+    let mut busy = Duration::ZERO;
+    let mut open: Option<(Instant, Instant)> = None;
+    for (a, b) in spans {
+        open = match open {
+            Some((s, e)) if a <= e => Some((s, e.max(b))),
+            Some((s, e)) => {
+                busy += e - s;
+                Some((a, b))
+            }
+            None => Some((a, b)),
+        };
+    }
+    if let Some((s, e)) = open {
+        busy += e - s;
+    }
+    busy
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
 }
 
+// The Lambda binary runs one thread (tokio's current_thread runtime): so do we.
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -41,6 +89,22 @@ async fn main() {
         .position(|a| a == "--write")
         .and_then(|i| args.get(i + 1))
         .cloned();
+    if !args.iter().any(|a| a == "--ports-only") {
+        against_the_emulator(write.as_deref()).await;
+    }
+    let t = in_memory::table().await;
+    print!("{t}");
+    if let Some(path) = write {
+        common::write_section(
+            &path,
+            "tick-ports",
+            "One tick when the service answers at once",
+            &t,
+        );
+    }
+}
+
+async fn against_the_emulator(write: Option<&str>) {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let lambda = aws_sdk_lambda::Client::new(&sdk);
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
@@ -145,7 +209,7 @@ async fn main() {
     // The bake (5m) just over: a step's window of five minutes.
     let state = common::rolling_alias(UtcTime::from_unix(now.unix() - 300));
 
-    let mut rows = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for &n in &SIZES {
         let targets: Vec<(Target, Policy)> = aliases[..n]
             .iter()
@@ -153,6 +217,7 @@ async fn main() {
             .collect();
         let mut times = Vec::new();
         let mut metrics_times = Vec::new();
+        let mut idle_times = Vec::new();
         let mut calls = BTreeMap::new();
         for _ in 0..RUNS {
             // Back to 10%, outside the measurement.
@@ -175,18 +240,22 @@ async fn main() {
             proxy.take_log();
             let t = Instant::now();
             let results = executor.tick(&targets, now, false).await;
-            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            let wall = t.elapsed();
+            times.push(wall.as_secs_f64() * 1000.0);
             let advanced = results.iter().filter(|r| r.decision == "advanced").count();
             assert_eq!(advanced, n, "every target advances: {:?}", results[0]);
             calls = BTreeMap::new();
             let mut in_metrics = 0.0;
-            for x in proxy.take_log() {
+            let log = proxy.take_log();
+            for x in &log {
                 *calls.entry(x.op).or_insert(0usize) += 1;
                 if x.op == Op::GetMetricData {
                     in_metrics += x.upstream_time.unwrap_or_default().as_secs_f64() * 1000.0;
                 }
             }
             metrics_times.push(in_metrics);
+            let busy = busy_time(&log, t, t + wall);
+            idle_times.push((wall.saturating_sub(busy)).as_secs_f64() * 1000.0);
         }
         let get = |op| calls.get(&op).copied().unwrap_or(0);
         let expected_gmd = (n * QUERIES_PER_TARGET).div_ceil(MAX_QUERIES_PER_CALL);
@@ -195,24 +264,28 @@ async fn main() {
         assert_eq!(get(Op::UpdateAlias), n, "{calls:?}");
         let min = times.iter().cloned().fold(f64::MAX, f64::min);
         let max = times.iter().cloned().fold(0.0, f64::max);
-        let med = median(&mut times);
-        let med_metrics = median(&mut metrics_times);
-        eprintln!(
-            "N={n}: median {med:.0} ms (min {min:.0}, max {max:.0}; GetMetricData {med_metrics:.0}), {calls:?}"
-        );
-        rows.push((
+        let row = Row {
             n,
-            med,
+            median: median(&mut times),
             min,
             max,
-            med_metrics,
-            get(Op::GetAlias),
-            get(Op::GetMetricData),
-            get(Op::UpdateAlias),
-            calls.len(),
-        ));
+            in_metrics: median(&mut metrics_times),
+            idle: median(&mut idle_times),
+            get_alias: get(Op::GetAlias),
+            get_metric_data: get(Op::GetMetricData),
+            update_alias: get(Op::UpdateAlias),
+            other: calls.values().sum::<usize>()
+                - get(Op::GetAlias)
+                - get(Op::GetMetricData)
+                - get(Op::UpdateAlias),
+        };
+        eprintln!(
+            "N={n}: median {:.0} ms (min {min:.0}, max {max:.0}; GetMetricData {:.0}, no call at the emulator {:.0}), {calls:?}",
+            row.median, row.in_metrics, row.idle
+        );
+        rows.push(row);
     }
-    let base = rows[0].1;
+    let base = rows[0].median;
     let mut t = String::new();
     let _ = writeln!(t, "<!-- tick:begin -->");
     let _ = writeln!(
@@ -221,24 +294,281 @@ async fn main() {
          against LocalStack on loopback). Each target a rollout at 10% whose bake is over with healthy \
          data, so every tick reads, judges and advances all of them; concurrency {DEFAULT_CONCURRENCY}; \
          {RUNS} runs per size, calls counted by a pass-through proxy. The floor is the one-target tick: \
-         GetAlias, GetMetricData, UpdateAlias.\n"
+         GetAlias, GetMetricData, UpdateAlias. \"no call at the emulator\" is the part of the tick \
+         during which no request of ours was inside LocalStack: lambda-rollout's own work, the SDK's \
+         and the proxy's.\n"
     );
-    let _ = writeln!(t, "| targets | median ms | min | max | x one target | of it in GetMetricData (the emulator) | the rest, x one target | GetAlias | GetMetricData (queries / 500) | UpdateAlias | other calls |");
+    let _ = writeln!(t, "| targets | median ms | min | max | x one target | of it in GetMetricData (the emulator) | no call at the emulator, ms | GetAlias | GetMetricData (queries / 500) | UpdateAlias | other calls |");
     let _ = writeln!(t, "|---|---|---|---|---|---|---|---|---|---|---|");
-    let base_rest = rows[0].1 - rows[0].4;
-    for (n, med, min, max, med_metrics, ga, gmd, ua, kinds) in rows {
-        let other = kinds - [ga, gmd, ua].iter().filter(|c| **c > 0).count();
+    for r in rows {
         let _ = writeln!(
             t,
-            "| {n} | {med:.0} | {min:.0} | {max:.0} | {:.1} | {med_metrics:.0} ms | {:.1} | {ga} | {gmd} ({} / 500) | {ua} | {other} |",
-            med / base,
-            (med - med_metrics) / base_rest,
-            n * QUERIES_PER_TARGET
+            "| {} | {:.0} | {:.0} | {:.0} | {:.1} | {:.0} ms | {:.1} | {} | {} ({} / 500) | {} | {} |",
+            r.n,
+            r.median,
+            r.min,
+            r.max,
+            r.median / base,
+            r.in_metrics,
+            r.idle,
+            r.get_alias,
+            r.get_metric_data,
+            r.n * QUERIES_PER_TARGET,
+            r.update_alias,
+            r.other
         );
     }
     let _ = writeln!(t, "<!-- tick:end -->");
     print!("{t}");
     if let Some(path) = write {
-        common::write_section(&path, "tick", "One tick over many targets", &t);
+        common::write_section(path, "tick", "One tick over many targets", &t);
+    }
+}
+
+/// The tick against in-memory ports: every call answers after a fixed latency,
+/// any number at once, so what is left above the latency is lambda-rollout's.
+mod in_memory {
+    use std::collections::HashMap;
+    use std::fmt::Write as _;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    use lambda_rollout::aws::cloudwatch::MAX_QUERIES_PER_CALL;
+    use lambda_rollout::engine::{
+        AliasState, MetricsRequest, Observation, PublishedVersion, Span, VersionFigures,
+    };
+    use lambda_rollout::executor::{Executor, DEFAULT_CONCURRENCY};
+    use lambda_rollout::model::{Target, UtcTime};
+    use lambda_rollout::policy::{Policy, PolicySpec};
+    use lambda_rollout::ports::{
+        AliasRead, AliasSnapshot, AliasWrite, MetricsError, MetricsRead, StoreError,
+    };
+
+    use super::{common, median, QUERIES_PER_TARGET, RUNS, SIZES};
+
+    /// One round trip, assumed alike for a control-plane call and a
+    /// GetMetricData call: the table counts in round trips.
+    const LATENCY: Duration = Duration::from_millis(20);
+
+    async fn round_trip(latency: Duration) {
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+    }
+
+    struct Aliases {
+        latency: Duration,
+        state: Mutex<HashMap<String, (AliasState, u64)>>,
+    }
+
+    impl AliasRead for Aliases {
+        async fn read_alias(&self, t: &Target) -> Result<AliasSnapshot, StoreError> {
+            round_trip(self.latency).await;
+            let (state, rev) = self.state.lock().unwrap()[&t.alias].clone();
+            Ok(AliasSnapshot {
+                state,
+                revision: rev.to_string(),
+            })
+        }
+
+        async fn published_versions(&self, _: &str) -> Result<Vec<PublishedVersion>, StoreError> {
+            unreachable!("a rollout under way lists no versions")
+        }
+    }
+
+    impl AliasWrite for Aliases {
+        async fn write_alias(
+            &self,
+            t: &Target,
+            alias: &AliasState,
+            revision: &str,
+        ) -> Result<String, StoreError> {
+            round_trip(self.latency).await;
+            let mut s = self.state.lock().unwrap();
+            let e = s.get_mut(&t.alias).unwrap();
+            assert_eq!(e.1.to_string(), revision, "a write on the RevisionId read");
+            *e = (alias.clone(), e.1 + 1);
+            Ok(e.1.to_string())
+        }
+    }
+
+    /// Healthy figures, as the emulator table writes them: 900 invocations a
+    /// minute on blue, 100 on green, no errors.
+    struct Metrics {
+        latency: Duration,
+    }
+
+    fn figures(per_minute: u64, from: UtcTime, to: UtcTime) -> VersionFigures {
+        VersionFigures {
+            invocations: per_minute * ((to.unix() - from.unix()) / 60) as u64,
+            errors: 0,
+            latency_ms: Some(100.0),
+        }
+    }
+
+    impl MetricsRead for Metrics {
+        async fn observe(
+            &self,
+            requests: &[MetricsRequest],
+        ) -> Result<Vec<Observation>, MetricsError> {
+            // The adapter's calls of up to 500 queries go out at once.
+            let calls = (requests.len() * QUERIES_PER_TARGET).div_ceil(MAX_QUERIES_PER_CALL);
+            assert!(calls >= 1);
+            round_trip(self.latency).await;
+            Ok(requests
+                .iter()
+                .map(|r| Observation {
+                    window_start: r.start,
+                    window_end: r.end,
+                    green: figures(100, r.start, r.end),
+                    blue: figures(900, r.start, r.end),
+                    throttles: 0,
+                    complete: true,
+                    alarms: Vec::new(),
+                    custom: Vec::new(),
+                    rollout: Some(Span {
+                        start: r.rollout_start,
+                        end: r.end,
+                        green: figures(100, r.rollout_start, r.end),
+                        blue: figures(900, r.rollout_start, r.end),
+                    }),
+                    fresh: None,
+                })
+                .collect())
+        }
+    }
+
+    struct Cell {
+        latency: Duration,
+        concurrency: usize,
+        n: usize,
+        median: f64,
+        min: f64,
+        max: f64,
+    }
+
+    async fn measure(latency: Duration, concurrency: usize, n: usize) -> Cell {
+        let now = UtcTime::from_unix(UtcTime::now().unix()).floor_minute();
+        let policy: Policy = PolicySpec::resolve(&[&serde_json::from_str(
+            r#"{"steps":[10,25,50,100],"bake":"5m","metric_lag":"1m","min_invocations":20,"error_floor":5,"latency_stat":"Average"}"#,
+        )
+        .unwrap()])
+        .unwrap();
+        let targets: Vec<(Target, Policy)> = (0..n)
+            .map(|i| {
+                (
+                    Target::new("bench", &format!("t{i:03}")).unwrap(),
+                    policy.clone(),
+                )
+            })
+            .collect();
+        let executor = Executor::new(
+            Aliases {
+                latency,
+                state: Mutex::new(HashMap::new()),
+            },
+            Metrics { latency },
+        )
+        .with_concurrency(concurrency);
+        let mut times = Vec::new();
+        for _ in 0..RUNS {
+            // At 10% since the bake's length ago, outside the measurement.
+            let state = common::rolling_alias(UtcTime::from_unix(now.unix() - 300));
+            *executor.store.state.lock().unwrap() = targets
+                .iter()
+                .map(|(t, _)| (t.alias.clone(), (state.clone(), 1)))
+                .collect();
+            let t = Instant::now();
+            let results = executor.tick(&targets, now, false).await;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            let advanced = results.iter().filter(|r| r.decision == "advanced").count();
+            assert_eq!(advanced, n, "every target advances: {:?}", results[0]);
+        }
+        let min = times.iter().cloned().fold(f64::MAX, f64::min);
+        let max = times.iter().cloned().fold(0.0, f64::max);
+        Cell {
+            latency,
+            concurrency,
+            n,
+            median: median(&mut times),
+            min,
+            max,
+        }
+    }
+
+    pub async fn table() -> String {
+        let mut cells = Vec::new();
+        for (latency, concurrency) in [
+            (LATENCY, DEFAULT_CONCURRENCY),
+            (LATENCY, 64),
+            (Duration::ZERO, DEFAULT_CONCURRENCY),
+        ] {
+            for &n in &SIZES {
+                let c = measure(latency, concurrency, n).await;
+                eprintln!(
+                    "in memory, {} ms a call, concurrency {concurrency}, N={n}: median {:.1} ms",
+                    latency.as_millis(),
+                    c.median
+                );
+                cells.push(c);
+            }
+        }
+        let mut t = String::new();
+        let _ = writeln!(t, "<!-- tick-ports:begin -->");
+        let _ = writeln!(
+            t,
+            "Command: `make bench` (the same `bench_tick`; `-- --ports-only` runs this part alone). \
+             The tick of the table above, through the same executor and engine, against in-memory \
+             ports in place of the AWS adapters: each call answers after a fixed {} ms, any number \
+             at once, and the metrics of up to 500 queries per call come back in one round trip \
+             (the adapter sends its calls at once). A tick cannot take less than its round trips: \
+             reads in waves of the concurrency, one for the metrics, writes in waves, \
+             2 x ceil(N / concurrency) + 1; tokio's timer rounds each wait up to the next \
+             millisecond, a part of what is above it. With no latency, the tick is lambda-rollout's own work \
+             (the engine, the executor, the records it writes), without the SDK's; {RUNS} runs, \
+             one thread as in the Lambda.\n",
+            LATENCY.as_millis()
+        );
+        let _ = writeln!(
+            t,
+            "| latency per call | concurrency | targets | median ms | min | max | x one target | least possible (round trips) | above it, ms |"
+        );
+        let _ = writeln!(t, "|---|---|---|---|---|---|---|---|---|");
+        let mut base = f64::NAN;
+        for c in &cells {
+            if c.n == 1 {
+                base = c.median;
+            }
+            let trips = 2 * c.n.div_ceil(c.concurrency) + 1;
+            let least = trips as f64 * c.latency.as_secs_f64() * 1000.0;
+            // With no latency there is no floor to compare with: the cost per target.
+            let (ratio, above) = if c.latency.is_zero() {
+                (
+                    "-".to_string(),
+                    format!(
+                        "{:.1} ({:.0} us a target)",
+                        c.median,
+                        c.median * 1000.0 / c.n as f64
+                    ),
+                )
+            } else {
+                (
+                    format!("{:.1}", c.median / base),
+                    format!("{:.1}", c.median - least),
+                )
+            };
+            let _ = writeln!(
+                t,
+                "| {} ms | {} | {} | {:.1} | {:.1} | {:.1} | {ratio} | {least:.0} ms ({trips}) | {above} |",
+                c.latency.as_millis(),
+                c.concurrency,
+                c.n,
+                c.median,
+                c.min,
+                c.max,
+            );
+        }
+        let _ = writeln!(t, "<!-- tick-ports:end -->");
+        t
     }
 }

@@ -16,6 +16,8 @@ use aws_sdk_cloudwatch::types::{
     AlarmType, Dimension, Metric, MetricDataQuery, MetricStat, ScanBy, StateValue, StatusCode,
 };
 use aws_sdk_cloudwatch::Client;
+use futures_util::future::try_join;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use crate::engine::{
     AlarmReading, AlarmState, CustomQuery, CustomReading, CustomSource, MetricSource,
@@ -28,6 +30,8 @@ use crate::ports::{MetricsError, MetricsRead};
 pub const MAX_QUERIES_PER_CALL: usize = 500;
 /// DescribeAlarms' limit of alarm names per call.
 pub const MAX_ALARMS_PER_CALL: usize = 100;
+/// GetMetricData calls of one tick in flight at once: 500 targets need 7.
+const METRIC_CALLS_AT_ONCE: usize = 8;
 const PERIOD: i32 = 60;
 const NAMESPACE: &str = "AWS/Lambda";
 
@@ -288,6 +292,51 @@ struct Points {
 }
 
 impl CloudWatchMetrics {
+    /// One GetMetricData call of up to 500 queries, every page of it.
+    async fn metric_points(
+        &self,
+        chunk: Vec<MetricDataQuery>,
+        start: UtcTime,
+        end: UtcTime,
+    ) -> Result<HashMap<String, Points>, MetricsError> {
+        let mut points: HashMap<String, Points> = HashMap::new();
+        let mut pages = self
+            .client
+            .get_metric_data()
+            .start_time(DateTime::from_secs(start.unix()))
+            .end_time(DateTime::from_secs(end.unix()))
+            .scan_by(ScanBy::TimestampAscending)
+            .set_metric_data_queries(Some(chunk))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| MetricsError {
+                message: DisplayErrorContext(&e).to_string(),
+                source: Box::new(e),
+            })?;
+            for r in page.metric_data_results() {
+                let p = points
+                    .entry(r.id().unwrap_or_default().to_string())
+                    .or_default();
+                // A query split over pages is complete only if every page says so.
+                let complete = r.status_code() == Some(&StatusCode::Complete);
+                p.complete = if p.seen {
+                    p.complete && complete
+                } else {
+                    complete
+                };
+                p.seen = true;
+                p.by_time.extend(
+                    r.timestamps()
+                        .iter()
+                        .map(|t| t.secs())
+                        .zip(r.values().iter().copied()),
+                );
+            }
+        }
+        Ok(points)
+    }
+
     /// The state of every alarm the requests name, in as few DescribeAlarms
     /// calls as possible (100 names a call). Names CloudWatch does not know are
     /// left out: the caller reports them as missing.
@@ -344,7 +393,6 @@ impl MetricsRead for CloudWatchMetrics {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
-        let alarms = self.alarm_states(requests).await?;
         // Requests without a window (a step just began) only need their alarms.
         let windowed: Vec<(usize, &MetricsRequest)> = requests
             .iter()
@@ -364,47 +412,26 @@ impl MetricsRead for CloudWatchMetrics {
                 )
             })
             .collect();
-        let mut points: HashMap<String, Points> = HashMap::new();
         let (start, end) = match (start, end) {
             (Some(s), Some(e)) => (s, e),
             _ => (requests[0].start, requests[0].start),
         };
-        for chunk in queries.chunks(MAX_QUERIES_PER_CALL) {
-            let mut pages = self
-                .client
-                .get_metric_data()
-                .start_time(DateTime::from_secs(start.unix()))
-                .end_time(DateTime::from_secs(end.unix()))
-                .scan_by(ScanBy::TimestampAscending)
-                .set_metric_data_queries(Some(chunk.to_vec()))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| MetricsError {
-                    message: DisplayErrorContext(&e).to_string(),
-                    source: Box::new(e),
-                })?;
-                for r in page.metric_data_results() {
-                    let p = points
-                        .entry(r.id().unwrap_or_default().to_string())
-                        .or_default();
-                    // A query split over pages is complete only if every page says so.
-                    let complete = r.status_code() == Some(&StatusCode::Complete);
-                    p.complete = if p.seen {
-                        p.complete && complete
-                    } else {
-                        complete
-                    };
-                    p.seen = true;
-                    p.by_time.extend(
-                        r.timestamps()
-                            .iter()
-                            .map(|t| t.secs())
-                            .zip(r.values().iter().copied()),
-                    );
-                }
-            }
-        }
+        // The alarms and every call of up to 500 queries go out together: a
+        // tick over hundreds of targets waits for one round trip, not one per
+        // call (GetMetricData allows 50 calls a second per account and region).
+        let chunks: Vec<Vec<MetricDataQuery>> = queries
+            .chunks(MAX_QUERIES_PER_CALL)
+            .map(<[_]>::to_vec)
+            .collect();
+        let calls = stream::iter(chunks)
+            .map(|chunk| self.metric_points(chunk, start, end))
+            .buffer_unordered(METRIC_CALLS_AT_ONCE)
+            .try_fold(HashMap::new(), |mut all, points| async move {
+                // Each query is in one call only: its id is never met twice.
+                all.extend(points);
+                Ok(all)
+            });
+        let (alarms, points) = try_join(self.alarm_states(requests), calls).await?;
 
         Ok(requests
             .iter()

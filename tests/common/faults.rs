@@ -96,7 +96,9 @@ pub struct Exchange {
     /// The emulator's status, when the request was forwarded.
     pub upstream_status: Option<u16>,
     pub response: Option<Bytes>,
-    /// How long the emulator took to answer, when forwarded.
+    /// When the request left for the emulator, and how long the emulator
+    /// took to answer, when forwarded.
+    pub sent_at: Option<std::time::Instant>,
     pub upstream_time: Option<Duration>,
 }
 
@@ -237,6 +239,7 @@ impl FaultProxy {
             request: body.clone(),
             upstream_status: None,
             response: None,
+            sent_at: None,
             upstream_time: None,
         };
         match fault {
@@ -273,6 +276,7 @@ impl FaultProxy {
                             request: rival_req,
                             upstream_status: Some(200),
                             response: Some(rival_resp),
+                            sent_at: None,
                             upstream_time: None,
                         });
                     }
@@ -285,6 +289,7 @@ impl FaultProxy {
         let upstream = Request::from_parts(parts, Full::new(body));
         let sent = std::time::Instant::now();
         let answer = self.forward(upstream).await;
+        exchange.sent_at = Some(sent);
         exchange.upstream_time = Some(sent.elapsed());
         let (mut head, upstream_body) = match answer {
             Ok(a) => a,

@@ -32,6 +32,13 @@ enum Pending {
     Needs(AliasSnapshot, MetricsRequest),
 }
 
+/// A target's second phase: its metrics, if it waited for them, are at hand.
+enum Next<'a> {
+    Done(TargetResult),
+    Apply(AliasSnapshot, Decision),
+    Judge(AliasSnapshot, Metrics<'a>),
+}
+
 fn log(r: &TargetResult) {
     let stable = r.stable.map(|v| v.to_string());
     let canary = r.canary.map(|v| v.to_string());
@@ -97,56 +104,50 @@ where
         let observed = if requests.is_empty() {
             Ok(Vec::new())
         } else {
-            self.metrics
-                .observe(&requests)
-                .await
-                .map_err(|e| e.to_string())
+            match self.metrics.observe(&requests).await {
+                Ok(all) if all.len() != requests.len() => Err(format!(
+                    "{} observations for {} targets",
+                    all.len(),
+                    requests.len()
+                )),
+                answer => answer.map_err(|e| e.to_string()),
+            }
         };
         if let Err(e) = &observed {
             tracing::warn!(error = %e, targets = requests.len(), "metrics unavailable; those targets hold");
         }
         // Each waiting target's observation, in the order they were asked for.
-        let mut next_obs = 0;
-        let work: Vec<(&(Target, Policy), Pending, Option<Metrics<'_>>)> = targets
+        let (mut observations, unavailable) = match &observed {
+            Ok(all) => (all.iter(), ""),
+            Err(e) => ([].iter(), e.as_str()),
+        };
+        let work: Vec<(&(Target, Policy), Next<'_>)> = targets
             .iter()
             .zip(pending)
             .map(|(tp, item)| {
-                let m = match &item {
-                    Pending::Needs(..) => {
-                        next_obs += 1;
-                        Some(match &observed {
-                            Ok(all) => Metrics::Fetched(&all[next_obs - 1]),
-                            Err(e) => Metrics::Unavailable(e),
-                        })
-                    }
-                    _ => None,
+                let next = match item {
+                    Pending::Done(r) => Next::Done(r),
+                    Pending::Ready(snap, d) => Next::Apply(snap, d),
+                    Pending::Needs(snap, _) => Next::Judge(
+                        snap,
+                        observations
+                            .next()
+                            .map_or(Metrics::Unavailable(unavailable), Metrics::Fetched),
+                    ),
                 };
-                (tp, item, m)
+                (tp, next)
             })
             .collect();
 
         stream::iter(work)
-            .map(|((t, p), item, metrics)| async move {
-                let result = match (item, metrics) {
-                    (Pending::Done(r), _) => r,
-                    (Pending::Ready(snap, d), _) => {
-                        self.apply_tick(t, p, snap, d, now, dry_run).await
-                    }
-                    (Pending::Needs(snap, _), Some(m)) => {
-                        match decided(t, &snap.state, p, now, m) {
-                            Ok(d) => self.apply_tick(t, p, snap, d, now, dry_run).await,
-                            Err(r) => {
-                                TargetResult::failed(t, "error", Some(&snap.state), r.0, dry_run)
-                            }
-                        }
-                    }
-                    (Pending::Needs(snap, _), None) => TargetResult::failed(
-                        t,
-                        "error",
-                        Some(&snap.state),
-                        "internal: no observation for a target that asked for one".into(),
-                        dry_run,
-                    ),
+            .map(|((t, p), next)| async move {
+                let result = match next {
+                    Next::Done(r) => r,
+                    Next::Apply(snap, d) => self.apply_tick(t, p, snap, d, now, dry_run).await,
+                    Next::Judge(snap, m) => match decided(t, &snap.state, p, now, m) {
+                        Ok(d) => self.apply_tick(t, p, snap, d, now, dry_run).await,
+                        Err(r) => TargetResult::failed(t, "error", Some(&snap.state), r.0, dry_run),
+                    },
                 };
                 log(&result);
                 result

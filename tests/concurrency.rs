@@ -75,11 +75,16 @@ impl AliasWrite for Aliases {
 #[derive(Default)]
 struct Metrics {
     calls: AtomicUsize,
+    /// Answer with no observations at all instead of an error.
+    short: bool,
 }
 
 impl MetricsRead for Metrics {
     async fn observe(&self, requests: &[MetricsRequest]) -> Result<Vec<Observation>, MetricsError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.short {
+            return Ok(Vec::new());
+        }
         Err(MetricsError {
             message: format!("{} requests, none answered here", requests.len()),
             source: "test".into(),
@@ -144,4 +149,41 @@ async fn a_tick_over_many_targets_runs_a_bounded_number_at_once_in_order() {
         n / 2,
         "writes only for the targets that change"
     );
+}
+
+#[tokio::test]
+async fn an_answer_short_of_observations_holds_every_target_and_writes_nothing() {
+    let now = UtcTime::parse_rfc3339("2026-11-27T12:00:00Z").unwrap();
+    let names: Vec<String> = (0..5).map(|i| format!("f{i}")).collect();
+    let rolling = common::rolling_alias(UtcTime::from_unix(now.unix() - 3600));
+    let executor = Executor::new(
+        Aliases {
+            gauge: Gauge::default(),
+            state: Mutex::new(
+                names
+                    .iter()
+                    .map(|f| (f.clone(), (rolling.clone(), 1)))
+                    .collect(),
+            ),
+            writes: AtomicUsize::new(0),
+        },
+        Metrics {
+            short: true,
+            ..Metrics::default()
+        },
+    );
+    let targets: Vec<(Target, Policy)> = names
+        .iter()
+        .map(|f| (Target::new(f, "live").unwrap(), Policy::defaults()))
+        .collect();
+    let results = executor.tick(&targets, now, false).await;
+    for r in &results {
+        assert_eq!(r.decision, "held", "{r:?}");
+        assert!(
+            r.reason.contains("0 observations for 5 targets"),
+            "the reason says what was missing: {}",
+            r.reason
+        );
+    }
+    assert_eq!(executor.store.writes.load(Ordering::SeqCst), 0);
 }

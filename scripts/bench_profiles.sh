@@ -6,11 +6,13 @@
 # under a local runtime API, and writes the table into BENCHMARKS.md.
 #
 # Every variant is Cargo.toml's [profile.release] with CARGO_PROFILE_RELEASE_*
-# overrides, or the tree with one manifest change, built in target/profiles so
+# overrides, or the tree with one manifest change, all from the committed tree
+# (HEAD, recorded in the table), built in target/profiles so
 # that target/release and target/lambda-arm64 (make build, make bench) stay as
 # they are. About 8 minutes of building per variant on 2 cores.
 #
-# Usage: scripts/bench_profiles.sh [build|measure]   (both when not given)
+# Usage: scripts/bench_profiles.sh [build [variant...] | measure]   (both when
+# not given; build with names rebuilds just those)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -30,21 +32,26 @@ VARIANTS=(
     "sdk-default-features|the AWS SDK crates' default features (our profile)|@sdk-defaults"
 )
 
-# The tree at HEAD with the SDK crates on their default features.
-sdk_defaults_tree() {
-    local dir="$PROFILES/src-sdk-defaults"
+# The committed tree (HEAD), so that every variant builds the same code.
+snapshot() {
+    local dir="$1"
     rm -rf "$dir"
     mkdir -p "$dir"
     git archive HEAD | tar -x -C "$dir"
+}
+
+# The same tree with the SDK crates on their default features.
+sdk_defaults() {
+    local dir="$1"
     sed -i -E '/^aws-(config|sdk-lambda|sdk-cloudwatch|sdk-eventbridge) =/ s/default-features = false, features = \[[^]]*\]/features = ["behavior-version-latest"]/' \
         "$dir/Cargo.toml"
     if ! grep -q '^aws-config = { version = "[^"]*", features = \["behavior-version-latest"\] }' "$dir/Cargo.toml"; then
         echo "bench-profiles: could not switch the SDK crates to their default features" >&2
         exit 1
     fi
-    echo "$dir"
 }
 
+# Builds the variants named (all when none), each natively and for arm64.
 build() {
     local arm64=yes
     if ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu &&
@@ -52,18 +59,27 @@ build() {
         arm64=
         echo "bench-profiles: no aarch64 standard library; the arm64 zips are left out" >&2
     fi
-    rm -rf "$OUT"
+    local commit
+    commit="$(git rev-parse --short HEAD)"
+    [ $# -gt 0 ] || rm -rf "$OUT"
     local order=0
     for v in "${VARIANTS[@]}"; do
         IFS='|' read -r name what overrides <<<"$v"
-        local dir="$OUT/$(printf '%02d' $order)-$name" src="$ROOT"
+        local dir
+        dir="$OUT/$(printf '%02d' $order)-$name"
         order=$((order + 1))
+        if [ $# -gt 0 ] && [[ " $* " != *" $name "* ]]; then
+            continue
+        fi
+        rm -rf "$dir"
         mkdir -p "$dir"
+        local src="$PROFILES/src-$name"
+        snapshot "$src"
         if [ "$overrides" = "@sdk-defaults" ]; then
-            src="$(sdk_defaults_tree)"
+            sdk_defaults "$src"
             overrides=""
         fi
-        echo "bench-profiles: $name ($what)" >&2
+        echo "bench-profiles: $name ($what), at $commit" >&2
         local t0 t1 t2
         t0=$(date +%s)
         # shellcheck disable=SC2086
@@ -78,8 +94,9 @@ build() {
                 --bin lambda-rollout --lambda-dir "$dir/lambda")
         fi
         t2=$(date +%s)
-        printf '{"name":"%s","what":"%s","overrides":"%s","native_build_s":%d,"arm64_build_s":%d}\n' \
-            "$name" "$what" "$overrides" $((t1 - t0)) $((t2 - t1)) >"$dir/variant.json"
+        rm -rf "$src"
+        printf '{"name":"%s","what":"%s","overrides":"%s","commit":"%s","native_build_s":%d,"arm64_build_s":%d}\n' \
+            "$name" "$what" "$overrides" "$commit" $((t1 - t0)) $((t2 - t1)) >"$dir/variant.json"
     done
 }
 
@@ -93,8 +110,8 @@ measure() {
 }
 
 case "${1:-all}" in
-build) build ;;
+build) shift && build "$@" ;;
 measure) measure ;;
 all) build && measure ;;
-*) echo "usage: scripts/bench_profiles.sh [build|measure]" >&2; exit 2 ;;
+*) echo "usage: scripts/bench_profiles.sh [build [variant...] | measure]" >&2; exit 2 ;;
 esac

@@ -23,7 +23,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-const RUNS: usize = 5;
+const RUNS: usize = 21;
 const TARGETS: usize = 100;
 
 #[derive(Default)]
@@ -266,6 +266,16 @@ async fn variants_table(dir: &str, event: &str) -> String {
         .filter(|p| p.join("variant.json").exists())
         .collect();
     dirs.sort();
+    let infos: Vec<serde_json::Value> = dirs
+        .iter()
+        .map(|d| {
+            serde_json::from_str(&std::fs::read_to_string(d.join("variant.json")).unwrap())
+                .expect("variant.json")
+        })
+        .collect();
+    let mut commits: Vec<&str> = infos.iter().filter_map(|i| i["commit"].as_str()).collect();
+    commits.dedup();
+    let commit = commits.join(", ");
     let mut t = String::new();
     let _ = writeln!(t, "<!-- profiles:begin -->");
     let _ = writeln!(
@@ -273,20 +283,18 @@ async fn variants_table(dir: &str, event: &str) -> String {
         "Command: `make bench-profiles` (scripts/bench_profiles.sh: per variant `cargo build --release` \
          and `cargo lambda build --release --arm64 --output-format zip` with the overrides shown, then \
          `cargo run --release --example bench_coldstart -- --variants target/profiles/out --write \
-         BENCHMARKS.md`). Start-up, tick and RSS of the x86_64 binary under the tiny runtime API \
-         (a tick over {TARGETS} targets read from LocalStack), median of {RUNS} runs with min and max; \
-         build times are this 2-core machine's, cold for the first variant, with the dependencies' \
-         sources already downloaded.\n"
+         BENCHMARKS.md`). Start-up and peak RSS of the x86_64 binary under the tiny runtime API, after a tick \
+         over {TARGETS} targets read from LocalStack (the tick's time is the emulator's, and \
+         drifts up with every run against the same emulator: it cannot rank variants), median \
+         of {RUNS} runs with min and max. \
+         Every variant builds the same commit: {commit}.\n"
     );
     let _ = writeln!(
         t,
-        "| variant | overrides | arm64 zip | x86_64 binary | start to first poll, ms | {TARGETS}-target tick, ms | peak RSS, MB | build s (x86_64 + arm64) |"
+        "| variant | overrides | arm64 zip | x86_64 binary | start to first poll, ms | peak RSS, MB |"
     );
-    let _ = writeln!(t, "|---|---|---|---|---|---|---|---|");
-    for d in dirs {
-        let info: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(d.join("variant.json")).unwrap())
-                .expect("variant.json");
+    let _ = writeln!(t, "|---|---|---|---|---|---|");
+    for (d, info) in dirs.iter().zip(&infos) {
         let bin = d.join("lambda-rollout");
         eprintln!("profiles: measuring {}", info["name"]);
         let m = measure(bin.to_str().unwrap(), event).await;
@@ -300,20 +308,15 @@ async fn variants_table(dir: &str, event: &str) -> String {
         };
         let _ = writeln!(
             t,
-            "| {} ({}) | {overrides} | {zip} | {native:.2} MB | {:.1} ({:.1}-{:.1}) | {:.0} ({:.0}-{:.0}) | {:.1} ({:.1}-{:.1}) | {} + {} |",
+            "| {} ({}) | {overrides} | {zip} | {native:.2} MB | {:.1} ({:.1}-{:.1}) | {:.1} ({:.1}-{:.1}) |",
             info["name"].as_str().unwrap_or("?"),
             info["what"].as_str().unwrap_or("?"),
             m.start_ms.0,
             m.start_ms.1,
             m.start_ms.2,
-            m.tick_ms.0,
-            m.tick_ms.1,
-            m.tick_ms.2,
             m.rss_mb.0,
             m.rss_mb.1,
             m.rss_mb.2,
-            info["native_build_s"],
-            info["arm64_build_s"],
         );
     }
     let _ = writeln!(t, "<!-- profiles:end -->");

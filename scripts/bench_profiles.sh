@@ -9,7 +9,7 @@
 # overrides, or the tree with one manifest change, all from the committed tree
 # (HEAD, recorded in the table), built in target/profiles so
 # that target/release and target/lambda-arm64 (make build, make bench) stay as
-# they are. About 8 minutes of building per variant on 2 cores.
+# they are. About 8 to 10 minutes of building per variant on 2 cores (cold).
 #
 # Usage: scripts/bench_profiles.sh [build [variant...] | measure]   (both when
 # not given; build with names rebuilds just those)

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit, StatisticSet};
+use aws_sdk_cloudwatch::types::{MetricDatum, StandardUnit};
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use common::faults::{FaultProxy, Op, Rival};
 use lambda_rollout::aws::cloudwatch::MAX_QUERIES_PER_CALL;
@@ -106,8 +106,6 @@ async fn main() {
 
 async fn against_the_emulator(write: Option<&str>) {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let lambda = aws_sdk_lambda::Client::new(&sdk);
-    let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("run through make bench");
     let upstream = endpoint
         .trim_start_matches("http://")
@@ -135,64 +133,37 @@ async fn against_the_emulator(write: Option<&str>) {
 
     // One function, versions 1 and 2 (same role), and an alias per target.
     let em = common::emulator().await;
-    let f = common::unique("bench-tick");
-    em.create_function(&f, "blue").await;
-    em.publish(&f, "blue").await;
-    em.publish(&f, "green").await;
+    let f = em.blue_green("bench-tick").await;
     let max = *SIZES.iter().max().unwrap();
     let now = UtcTime::from_unix(UtcTime::now().unix() - 3600).floor_minute();
     let aliases: Vec<String> = (0..max).map(|i| format!("t{i:03}")).collect();
     for a in &aliases {
-        lambda
-            .create_alias()
-            .function_name(&f)
-            .name(a)
-            .function_version("1")
-            .send()
-            .await
-            .expect("create_alias");
-        // Ten healthy minutes at the 10% split, before `now`.
+        em.create_alias(&f, a, "1").await;
+        // Ten healthy minutes at the 10% split, before `now`: one call per
+        // version (a call a minute would be ten thousand calls for 500 targets).
         for (version, n) in [("1", 900.0), ("2", 100.0)] {
+            let dims = common::version_dimensions(&f, a, version);
             let data: Vec<MetricDatum> = (1..=10)
                 .flat_map(|m| {
-                    let t = DateTime::from_secs(now.unix() - 60 * m);
-                    let dims = vec![
-                        Dimension::builder().name("FunctionName").value(&f).build(),
-                        Dimension::builder()
-                            .name("Resource")
-                            .value(format!("{f}:{a}"))
-                            .build(),
-                        Dimension::builder()
-                            .name("ExecutedVersion")
-                            .value(version)
-                            .build(),
-                    ];
-                    [
+                    let datum = |name: &str| {
                         MetricDatum::builder()
-                            .metric_name("Invocations")
+                            .metric_name(name)
                             .set_dimensions(Some(dims.clone()))
-                            .timestamp(t)
+                            .timestamp(DateTime::from_secs(now.unix() - 60 * m))
+                    };
+                    [
+                        datum("Invocations")
                             .value(n)
                             .unit(StandardUnit::Count)
                             .build(),
-                        MetricDatum::builder()
-                            .metric_name("Duration")
-                            .set_dimensions(Some(dims))
-                            .timestamp(t)
-                            .statistic_values(
-                                StatisticSet::builder()
-                                    .sample_count(n)
-                                    .sum(100.0 * n)
-                                    .minimum(80.0)
-                                    .maximum(200.0)
-                                    .build(),
-                            )
+                        datum("Duration")
+                            .statistic_values(common::duration_summary(n))
                             .unit(StandardUnit::Milliseconds)
                             .build(),
                     ]
                 })
                 .collect();
-            cloudwatch
+            em.cloudwatch
                 .put_metric_data()
                 .namespace("AWS/Lambda")
                 .set_metric_data(Some(data))
@@ -222,7 +193,7 @@ async fn against_the_emulator(write: Option<&str>) {
         for _ in 0..RUNS {
             // Back to 10%, outside the measurement.
             for a in &aliases[..n] {
-                lambda
+                em.lambda
                     .update_alias()
                     .function_name(&f)
                     .name(a)
@@ -329,69 +300,21 @@ async fn against_the_emulator(write: Option<&str>) {
 /// The tick against in-memory ports: every call answers after a fixed latency,
 /// any number at once, so what is left above the latency is lambda-rollout's.
 mod in_memory {
-    use std::collections::HashMap;
     use std::fmt::Write as _;
-    use std::sync::Mutex;
     use std::time::{Duration, Instant};
 
-    use lambda_rollout::aws::cloudwatch::MAX_QUERIES_PER_CALL;
-    use lambda_rollout::engine::{
-        AliasState, MetricsRequest, Observation, PublishedVersion, Span, VersionFigures,
-    };
+    use lambda_rollout::engine::{MetricsRequest, Observation, Span, VersionFigures};
     use lambda_rollout::executor::{Executor, DEFAULT_CONCURRENCY};
     use lambda_rollout::model::{Target, UtcTime};
     use lambda_rollout::policy::{Policy, PolicySpec};
-    use lambda_rollout::ports::{
-        AliasRead, AliasSnapshot, AliasWrite, MetricsError, MetricsRead, StoreError,
-    };
+    use lambda_rollout::ports::{MetricsError, MetricsRead};
 
-    use super::{common, median, QUERIES_PER_TARGET, RUNS, SIZES};
+    use super::common::{self, memory::MemoryAliases};
+    use super::{median, RUNS, SIZES};
 
     /// One round trip, assumed alike for a control-plane call and a
     /// GetMetricData call: the table counts in round trips.
     const LATENCY: Duration = Duration::from_millis(20);
-
-    async fn round_trip(latency: Duration) {
-        if !latency.is_zero() {
-            tokio::time::sleep(latency).await;
-        }
-    }
-
-    struct Aliases {
-        latency: Duration,
-        state: Mutex<HashMap<String, (AliasState, u64)>>,
-    }
-
-    impl AliasRead for Aliases {
-        async fn read_alias(&self, t: &Target) -> Result<AliasSnapshot, StoreError> {
-            round_trip(self.latency).await;
-            let (state, rev) = self.state.lock().unwrap()[&t.alias].clone();
-            Ok(AliasSnapshot {
-                state,
-                revision: rev.to_string(),
-            })
-        }
-
-        async fn published_versions(&self, _: &str) -> Result<Vec<PublishedVersion>, StoreError> {
-            unreachable!("a rollout under way lists no versions")
-        }
-    }
-
-    impl AliasWrite for Aliases {
-        async fn write_alias(
-            &self,
-            t: &Target,
-            alias: &AliasState,
-            revision: &str,
-        ) -> Result<String, StoreError> {
-            round_trip(self.latency).await;
-            let mut s = self.state.lock().unwrap();
-            let e = s.get_mut(&t.alias).unwrap();
-            assert_eq!(e.1.to_string(), revision, "a write on the RevisionId read");
-            *e = (alias.clone(), e.1 + 1);
-            Ok(e.1.to_string())
-        }
-    }
 
     /// Healthy figures, as the emulator table writes them: 900 invocations a
     /// minute on blue, 100 on green, no errors.
@@ -412,10 +335,11 @@ mod in_memory {
             &self,
             requests: &[MetricsRequest],
         ) -> Result<Vec<Observation>, MetricsError> {
-            // The adapter's calls of up to 500 queries go out at once.
-            let calls = (requests.len() * QUERIES_PER_TARGET).div_ceil(MAX_QUERIES_PER_CALL);
-            assert!(calls >= 1);
-            round_trip(self.latency).await;
+            // However many calls of up to 500 queries, the adapter sends them
+            // at once: one round trip.
+            if !self.latency.is_zero() {
+                tokio::time::sleep(self.latency).await;
+            }
             Ok(requests
                 .iter()
                 .map(|r| Observation {
@@ -463,22 +387,15 @@ mod in_memory {
                 )
             })
             .collect();
-        let executor = Executor::new(
-            Aliases {
-                latency,
-                state: Mutex::new(HashMap::new()),
-            },
-            Metrics { latency },
-        )
-        .with_concurrency(concurrency);
+        let executor = Executor::new(MemoryAliases::new(latency), Metrics { latency })
+            .with_concurrency(concurrency);
         let mut times = Vec::new();
         for _ in 0..RUNS {
             // At 10% since the bake's length ago, outside the measurement.
             let state = common::rolling_alias(UtcTime::from_unix(now.unix() - 300));
-            *executor.store.state.lock().unwrap() = targets
-                .iter()
-                .map(|(t, _)| (t.alias.clone(), (state.clone(), 1)))
-                .collect();
+            for (t, _) in &targets {
+                executor.store.set(t, state.clone());
+            }
             let t = Instant::now();
             let results = executor.tick(&targets, now, false).await;
             times.push(t.elapsed().as_secs_f64() * 1000.0);

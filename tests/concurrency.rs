@@ -4,73 +4,15 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
-use lambda_rollout::engine::{AliasState, Canary, MetricsRequest, Observation, PublishedVersion};
+use common::memory::MemoryAliases;
+use lambda_rollout::engine::{Canary, MetricsRequest, Observation};
 use lambda_rollout::executor::Executor;
 use lambda_rollout::model::{Target, UtcTime, Version, Weight};
 use lambda_rollout::policy::Policy;
-use lambda_rollout::ports::{
-    AliasRead, AliasSnapshot, AliasWrite, MetricsError, MetricsRead, StoreError,
-};
-
-#[derive(Default)]
-struct Gauge {
-    now: AtomicUsize,
-    max: AtomicUsize,
-}
-
-impl Gauge {
-    async fn hold(&self) {
-        let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max.fetch_max(n, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        self.now.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-struct Aliases {
-    gauge: Gauge,
-    state: Mutex<HashMap<String, (AliasState, u32)>>,
-    writes: AtomicUsize,
-}
-
-impl AliasRead for Aliases {
-    async fn read_alias(&self, t: &Target) -> Result<AliasSnapshot, StoreError> {
-        self.gauge.hold().await;
-        let s = self.state.lock().unwrap();
-        let (state, rev) = s[&t.function].clone();
-        Ok(AliasSnapshot {
-            state,
-            revision: rev.to_string(),
-        })
-    }
-
-    async fn published_versions(&self, _: &str) -> Result<Vec<PublishedVersion>, StoreError> {
-        Ok(Vec::new())
-    }
-}
-
-impl AliasWrite for Aliases {
-    async fn write_alias(
-        &self,
-        t: &Target,
-        alias: &AliasState,
-        revision: &str,
-    ) -> Result<String, StoreError> {
-        self.gauge.hold().await;
-        self.writes.fetch_add(1, Ordering::SeqCst);
-        let mut s = self.state.lock().unwrap();
-        let e = s.get_mut(&t.function).unwrap();
-        assert_eq!(e.1.to_string(), revision);
-        e.0 = alias.clone();
-        e.1 += 1;
-        Ok(e.1.to_string())
-    }
-}
+use lambda_rollout::ports::{MetricsError, MetricsRead};
 
 #[derive(Default)]
 struct Metrics {
@@ -99,38 +41,27 @@ async fn a_tick_over_many_targets_runs_a_bounded_number_at_once_in_order() {
     let names: Vec<String> = (0..n).map(|i| format!("f{i:02}")).collect();
     // Half roll out (metrics needed), half have a human's routing to adopt
     // (a pause, written without metrics).
-    let state = names
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let mut a = common::rolling_alias(UtcTime::from_unix(now.unix() - 3600));
-            if i % 2 == 1 {
-                a.canary = Some(Canary {
-                    version: Version::new(2).unwrap(),
-                    weight: Weight::from_percent(30.0).unwrap(),
-                });
-            }
-            (f.clone(), (a, 1))
-        })
-        .collect();
-    let executor = Executor::new(
-        Aliases {
-            gauge: Gauge::default(),
-            state: Mutex::new(state),
-            writes: AtomicUsize::new(0),
-        },
-        Metrics::default(),
-    )
-    .with_concurrency(6);
     let targets: Vec<(Target, Policy)> = names
         .iter()
         .map(|f| (Target::new(f, "live").unwrap(), Policy::defaults()))
         .collect();
+    let store = MemoryAliases::new(Duration::from_millis(5));
+    for (i, (t, _)) in targets.iter().enumerate() {
+        let mut a = common::rolling_alias(UtcTime::from_unix(now.unix() - 3600));
+        if i % 2 == 1 {
+            a.canary = Some(Canary {
+                version: Version::new(2).unwrap(),
+                weight: Weight::from_percent(30.0).unwrap(),
+            });
+        }
+        store.set(t, a);
+    }
+    let executor = Executor::new(store, Metrics::default()).with_concurrency(6);
     let results = executor.tick(&targets, now, false).await;
 
     let order: Vec<&str> = results.iter().map(|r| r.function.as_str()).collect();
     assert_eq!(order, names.iter().map(String::as_str).collect::<Vec<_>>());
-    let max = executor.store.gauge.max.load(Ordering::SeqCst);
+    let max = executor.store.max_in_flight.load(Ordering::SeqCst);
     assert!(
         (2..=6).contains(&max),
         "reads and writes overlap, at most 6 at once: {max}"
@@ -155,27 +86,24 @@ async fn a_tick_over_many_targets_runs_a_bounded_number_at_once_in_order() {
 async fn an_answer_short_of_observations_holds_every_target_and_writes_nothing() {
     let now = UtcTime::parse_rfc3339("2026-11-27T12:00:00Z").unwrap();
     let names: Vec<String> = (0..5).map(|i| format!("f{i}")).collect();
-    let rolling = common::rolling_alias(UtcTime::from_unix(now.unix() - 3600));
+    let targets: Vec<(Target, Policy)> = names
+        .iter()
+        .map(|f| (Target::new(f, "live").unwrap(), Policy::defaults()))
+        .collect();
+    let store = MemoryAliases::new(Duration::from_millis(5));
+    for (t, _) in &targets {
+        store.set(
+            t,
+            common::rolling_alias(UtcTime::from_unix(now.unix() - 3600)),
+        );
+    }
     let executor = Executor::new(
-        Aliases {
-            gauge: Gauge::default(),
-            state: Mutex::new(
-                names
-                    .iter()
-                    .map(|f| (f.clone(), (rolling.clone(), 1)))
-                    .collect(),
-            ),
-            writes: AtomicUsize::new(0),
-        },
+        store,
         Metrics {
             short: true,
             ..Metrics::default()
         },
     );
-    let targets: Vec<(Target, Policy)> = names
-        .iter()
-        .map(|f| (Target::new(f, "live").unwrap(), Policy::defaults()))
-        .collect();
     let results = executor.tick(&targets, now, false).await;
     for r in &results {
         assert_eq!(r.decision, "held", "{r:?}");

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod faults;
+pub mod memory;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -323,16 +324,8 @@ impl Emulator {
         invocations: u64,
         errors: u64,
     ) {
-        let n = invocations as f64;
         let durations = |d: aws_sdk_cloudwatch::types::builders::MetricDatumBuilder| {
-            d.statistic_values(
-                aws_sdk_cloudwatch::types::StatisticSet::builder()
-                    .sample_count(n)
-                    .sum(100.0 * n)
-                    .minimum(80.0)
-                    .maximum(200.0)
-                    .build(),
-            )
+            d.statistic_values(duration_summary(invocations as f64))
         };
         self.put_minute(
             function,
@@ -404,6 +397,17 @@ impl Emulator {
             .unwrap_or_else(|e| panic!("{payload}: {e}"));
         serde_json::to_value(resp).unwrap()
     }
+}
+
+/// `Duration` over `invocations` requests as a statistic set: 100 ms on
+/// average, 80 at least, 200 at most.
+pub fn duration_summary(invocations: f64) -> aws_sdk_cloudwatch::types::StatisticSet {
+    aws_sdk_cloudwatch::types::StatisticSet::builder()
+        .sample_count(invocations)
+        .sum(100.0 * invocations)
+        .minimum(80.0)
+        .maximum(200.0)
+        .build()
 }
 
 /// The dimension set Lambda gives a version's metrics when called through an alias.

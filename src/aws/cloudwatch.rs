@@ -262,12 +262,17 @@ fn weighted(latency: &[(i64, f64)], invocations: &[(i64, f64)]) -> Option<f64> {
     (den > 0.0).then(|| num / den)
 }
 
+/// Whether a point's minute `t` is in `[start, end)`.
+fn in_window(t: i64, start: UtcTime, end: UtcTime) -> bool {
+    t >= start.unix() && t < end.unix()
+}
+
 /// The points in `[start, end)`.
 fn within(points: &[(i64, f64)], start: UtcTime, end: UtcTime) -> Vec<(i64, f64)> {
     points
         .iter()
         .copied()
-        .filter(|(t, _)| *t >= start.unix() && *t < end.unix())
+        .filter(|(t, _)| in_window(*t, start, end))
         .collect()
 }
 
@@ -275,7 +280,7 @@ fn within(points: &[(i64, f64)], start: UtcTime, end: UtcTime) -> Vec<(i64, f64)
 fn sum(points: &[(i64, f64)], start: UtcTime, end: UtcTime) -> u64 {
     points
         .iter()
-        .filter(|(t, _)| *t >= start.unix() && *t < end.unix())
+        .filter(|(t, _)| in_window(*t, start, end))
         .map(|(_, x)| x)
         .sum::<f64>()
         .max(0.0)

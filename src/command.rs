@@ -120,15 +120,41 @@ struct RawStatus {
 /// integer `5`, expected a string". The message is bounded: serde quotes the
 /// offending value, which may be huge.
 fn typed<T: DeserializeOwned>(v: &Value) -> Result<T, String> {
-    serde_path_to_error::deserialize(v).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = clipped(e.inner().to_string(), 400);
-        if path == "." {
-            inner
+    serde_path_to_error::deserialize(v)
+        .map_err(|e| field_error(&e.path().to_string(), &e.inner().to_string()))
+}
+
+/// "policy.bake: invalid type: ...", bounded: the path and serde's message
+/// both quote the caller's keys, which may be of any length, and a long key
+/// must not push out the list of fields serde says it expected.
+pub fn field_error(path: &str, inner: &str) -> String {
+    const KEY: usize = 40;
+    let short = |s: &str| {
+        if s.chars().count() <= KEY {
+            s.to_string()
         } else {
-            format!("{path}: {inner}")
+            format!("{}…", s.chars().take(KEY).collect::<String>())
         }
-    })
+    };
+    // Every `quoted` word of serde's message: the unknown key, the expected ones.
+    let inner: String = inner
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                short(part)
+            } else {
+                part.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`");
+    let inner = clipped(inner, 400);
+    if path == "." {
+        return inner;
+    }
+    let path: Vec<String> = path.split('.').map(short).collect();
+    format!("{}: {inner}", clipped(path.join("."), 160))
 }
 
 fn fields<T: DeserializeOwned>(action: &str, v: &Value) -> Result<T, InputError> {
@@ -169,7 +195,7 @@ pub fn policy_shape(policy: Option<&Value>, at: &str) -> Result<(), InputError> 
                 for (k, input) in inputs {
                     object(
                         input,
-                        &format!("{at}.inputs.{k}"),
+                        &format!("{at}.inputs.{}", clipped(k.clone(), 60)),
                         r#"{"namespace":"NS","metric":"M"}"#,
                     )?;
                 }
@@ -357,7 +383,8 @@ fn parse_envelope(payload: &Value) -> Result<Command, InputError> {
         let detail: AlarmDetail = serde_json::from_value(ev.detail).map_err(|e| {
             InputError(format!(
                 "a CloudWatch Alarm State Change event without a readable detail.alarmName and \
-                 detail.state.value ({e}): route EventBridge's own alarm events unchanged"
+                 detail.state.value ({}): route EventBridge's own alarm events unchanged",
+                clipped(e.to_string(), 200)
             ))
         })?;
         if detail.alarm_name.trim().is_empty() || detail.alarm_name.chars().count() > 255 {
@@ -412,6 +439,24 @@ mod tests {
         ];
         for p in ok {
             Command::parse(&p).unwrap_or_else(|e| panic!("{p}: {e}"));
+        }
+    }
+
+    #[test]
+    fn a_long_key_never_makes_a_long_line() {
+        let k = "k".repeat(200_000);
+        for p in [
+            json!({"action":"status","function":"f","alias":"a",k.clone():1}),
+            json!({"action":"start","function":"f","alias":"a","policy":{k.clone():1}}),
+            json!({"action":"tick","targets":[{"function":"f","alias":"a","policy":{"metrics":[{"name":"m","expression":"a","max":1,"inputs":{k.clone():{"namespace":"N","metric":"M","stat":5}}}]}}]}),
+        ] {
+            let e = Command::parse(&p).unwrap_err().0;
+            assert!(
+                e.chars().count() < 800,
+                "{} characters: {e}",
+                e.chars().count()
+            );
+            assert!(e.contains("expected") || e.contains("invalid type"), "{e}");
         }
     }
 

@@ -13,7 +13,8 @@
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::command::{parse_targets, policy_shape, TargetSpec};
+use crate::command::{field_error, parse_targets, policy_shape, TargetSpec};
+use crate::json::JsonError;
 use crate::model::clipped;
 use crate::policy::PolicySpec;
 
@@ -68,14 +69,14 @@ pub struct Config {
 /// `LAMBDA_ROLLOUT_POLICY`'s text: an object, each field of its type, valid
 /// over the built-in defaults.
 fn env_policy(s: &str) -> Result<PolicySpec, String> {
-    let value: Value = serde_json::from_str(s).map_err(|e| format!("not a policy object ({e})"))?;
+    let value: Value =
+        crate::json::parse(s.as_bytes()).map_err(|e| format!("not a policy object ({e})"))?;
     policy_shape(Some(&value), "policy").map_err(|e| format!("not a policy object ({e})"))?;
     let spec: PolicySpec = serde_path_to_error::deserialize(&value).map_err(|e| {
-        let at = match e.path().to_string() {
-            p if p == "." => String::new(),
-            p => format!("{p}: "),
-        };
-        format!("not a policy object ({at}{})", e.inner())
+        format!(
+            "not a policy object ({})",
+            field_error(&e.path().to_string(), &e.inner().to_string())
+        )
     })?;
     PolicySpec::resolve(&[&spec]).map_err(|e| e.to_string())?;
     Ok(spec)
@@ -103,7 +104,8 @@ impl Config {
         };
         let targets = match targets.map(str::trim) {
             None | Some("") => Ok(Vec::new()),
-            Some(s) => serde_json::from_str::<Vec<Value>>(s)
+            Some(s) => crate::json::parse(s.as_bytes())
+                .and_then(|v| serde_json::from_value::<Vec<Value>>(v).map_err(JsonError::Syntax))
                 .map_err(|e| fix(TARGETS_VAR, format!("not a JSON array of targets ({e})")))
                 .and_then(|v| parse_targets(v).map_err(|e| fix(TARGETS_VAR, e.0)))
                 .and_then(|ts| {

@@ -7,6 +7,7 @@ use thiserror::Error;
 use crate::command::InputError;
 use crate::config::ConfigError;
 use crate::engine::Refusal;
+use crate::json::JsonError;
 use crate::model::Target;
 use crate::policy::PolicyError;
 use crate::ports::StoreError;
@@ -24,6 +25,11 @@ pub enum Error {
          {{\"action\":\"status\",\"function\":\"F\",\"alias\":\"A\"}}; nothing was written"
     )]
     NotJson(#[source] serde_json::Error),
+    #[error(
+        "bad input: {0}; which of the two counts is up to the JSON reader, so lambda-rollout \
+         reads neither: nothing was written"
+    )]
+    DuplicateKey(#[source] JsonError),
     #[error("bad input: {0}")]
     Input(#[from] InputError),
     #[error("bad policy: {0}")]
@@ -53,9 +59,11 @@ impl Error {
     /// The Lambda error type: lets a caller tell "fix your input" from "retry".
     pub fn error_type(&self) -> &'static str {
         match self {
-            Error::TooLarge { .. } | Error::NotJson(_) | Error::Input(_) | Error::Policy(_) => {
-                "InvalidInput"
-            }
+            Error::TooLarge { .. }
+            | Error::NotJson(_)
+            | Error::DuplicateKey(_)
+            | Error::Input(_)
+            | Error::Policy(_) => "InvalidInput",
             Error::Config(_) => "InvalidConfiguration",
             Error::Refused { .. } => "Refused",
             Error::Conflict { .. } => "Conflict",

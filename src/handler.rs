@@ -8,6 +8,7 @@ use crate::config::{Config, ConfigError, TARGETS_VAR};
 use crate::engine::Manual;
 use crate::error::Error;
 use crate::executor::Executor;
+use crate::json::JsonError;
 use crate::model::{Target, UtcTime};
 use crate::policy::{Policy, PolicySpec};
 use crate::ports::{AliasRead, AliasWrite, AuditSink, MetricsRead, NoAudit};
@@ -44,7 +45,10 @@ pub fn parse_payload(payload: &[u8]) -> Result<Value, Error> {
             limit: MAX_PAYLOAD_BYTES,
         });
     }
-    serde_json::from_slice(payload).map_err(Error::NotJson)
+    crate::json::parse(payload).map_err(|e| match e {
+        JsonError::Syntax(e) => Error::NotJson(e),
+        duplicate => Error::DuplicateKey(duplicate),
+    })
 }
 
 pub struct Handler<S, M, A = NoAudit> {

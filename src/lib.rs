@@ -25,6 +25,7 @@ pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod handler;
+pub mod json;
 pub mod logging;
 pub mod model;
 pub mod policy;

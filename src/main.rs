@@ -5,7 +5,7 @@
 // (a tick's bounded streams) is deeper than rustc's default layout limit.
 #![recursion_limit = "256"]
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use lambda_rollout::aws;
@@ -17,6 +17,14 @@ use lambda_rollout::model::UtcTime;
 use lambda_rollout::simulate;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::value::RawValue;
+
+/// A line on standard error that cannot panic: with stderr closed there is
+/// nowhere to say it, and the exit code still tells.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
 
 const HELP: &str = "\
 lambda-rollout: canary / blue-green rollouts of AWS Lambda aliases
@@ -48,7 +56,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("lambda-rollout: cannot start the async runtime: {e}");
+            say!("lambda-rollout: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -89,18 +97,17 @@ const MAX_SERIES: u64 = 6 * 1024 * 1024;
 
 async fn cli(args: Vec<String>) -> ExitCode {
     let usage = |msg: &str| {
-        eprintln!("lambda-rollout: {msg}; see lambda-rollout --help");
+        say!("lambda-rollout: {msg}; see lambda-rollout --help");
         ExitCode::from(2)
     };
     let mut it = args.iter();
     match it.next().map(String::as_str) {
-        Some("--help" | "-h" | "help") | None => {
-            print!("{HELP}");
-            return ExitCode::SUCCESS;
-        }
+        Some("--help" | "-h" | "help") | None => return print_out(HELP, false),
         Some("--version" | "-V") => {
-            println!("lambda-rollout {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
+            return print_out(
+                &format!("lambda-rollout {}\n", env!("CARGO_PKG_VERSION")),
+                false,
+            )
         }
         Some("invoke") => {}
         Some("simulate") => return simulate(it.cloned().collect()).await,
@@ -125,7 +132,7 @@ async fn cli(args: Vec<String>) -> ExitCode {
     {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("lambda-rollout: {e}");
+            say!("lambda-rollout: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -141,22 +148,39 @@ async fn cli(args: Vec<String>) -> ExitCode {
         .await
     {
         Ok(resp) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&resp).expect("response serializes")
-            );
-            ExitCode::SUCCESS
+            let mut text = serde_json::to_string_pretty(&resp).expect("response serializes");
+            text.push('\n');
+            print_out(&text, true)
         }
-        Err(e) => {
-            eprintln!("lambda-rollout: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(&e.to_string()),
     }
+}
+
+/// `text` on standard output. A closed pipe or a full disk is one line on
+/// standard error and exit 1, never a panic; after a command, the line says
+/// that what it did stands, since the alias was written before the answer.
+fn print_out(text: &str, after_command: bool) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if after_command => fail(&format!(
+            "the command was carried out, but its response could not be written to standard \
+             output ({e}): run status to see the alias"
+        )),
+        Err(e) => fail(&format!("cannot write to standard output ({e})")),
+    }
+}
+
+/// One line on standard error and exit 1. Standard error itself may be
+/// closed: then there is nowhere left to say it, and the exit code tells.
+fn fail(message: &str) -> ExitCode {
+    say!("lambda-rollout: {message}");
+    ExitCode::FAILURE
 }
 
 async fn simulate(args: Vec<String>) -> ExitCode {
     let usage = |msg: &str| {
-        eprintln!("lambda-rollout: simulate: {msg}; see lambda-rollout --help");
+        say!("lambda-rollout: simulate: {msg}; see lambda-rollout --help");
         ExitCode::from(2)
     };
     let (mut file, mut seed, mut svg) = (None, 1u64, None);
@@ -179,12 +203,15 @@ async fn simulate(args: Vec<String>) -> ExitCode {
         return usage("give the series file (or - for standard input)");
     };
     let series: simulate::Series = match read_payload(&file).and_then(|t| {
-        serde_json::from_str(&t)
+        lambda_rollout::json::parse(t.as_bytes())
+            .and_then(|v| {
+                serde_json::from_value(v).map_err(lambda_rollout::json::JsonError::Syntax)
+            })
             .map_err(|e| format!("{file} is not a series ({e}); see README, simulate"))
     }) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("lambda-rollout: simulate: {e}");
+            say!("lambda-rollout: simulate: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -192,14 +219,19 @@ async fn simulate(args: Vec<String>) -> ExitCode {
     let env_policy = match config.policy() {
         Ok(p) => p.clone(),
         Err(e) => {
-            eprintln!("lambda-rollout: simulate: {e}");
+            say!("lambda-rollout: simulate: {e}");
             return ExitCode::FAILURE;
         }
     };
     match simulate::run(&series, &[&env_policy], seed).await {
         Ok(out) => {
+            let mut lines = String::new();
             for t in &out.ticks {
-                println!("{}", serde_json::to_string(t).expect("serializes"));
+                lines.push_str(&serde_json::to_string(t).expect("serializes"));
+                lines.push('\n');
+            }
+            if print_out(&lines, false) != ExitCode::SUCCESS {
+                return ExitCode::FAILURE;
             }
             if let Some(path) = svg {
                 let title = format!(
@@ -212,15 +244,15 @@ async fn simulate(args: Vec<String>) -> ExitCode {
                 if let Err(e) =
                     std::fs::write(&path, lambda_rollout::timeline::svg(&title, &out.points))
                 {
-                    eprintln!("lambda-rollout: simulate: cannot write {path}: {e}");
+                    say!("lambda-rollout: simulate: cannot write {path}: {e}");
                     return ExitCode::FAILURE;
                 }
-                eprintln!("lambda-rollout: simulate: timeline written to {path}");
+                say!("lambda-rollout: simulate: timeline written to {path}");
             }
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("lambda-rollout: {e}");
+            say!("lambda-rollout: {e}");
             ExitCode::FAILURE
         }
     }

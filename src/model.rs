@@ -36,6 +36,16 @@ pub fn clipped(message: String, max: usize) -> String {
     out
 }
 
+/// A number of the caller's, for a message: 1e-300 as `1e-300`, not as 300
+/// zeros.
+pub fn number(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && (x.abs() < 1e-3 || x.abs() >= 1e9) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// A published Lambda version number. `$LATEST` and aliases are not versions:
 /// an alias can only route between published, immutable versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -158,52 +168,209 @@ impl Serialize for Weight {
     }
 }
 
-/// A managed (function, alias) pair.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+/// Where a function named by ARN says it lives. lambda-rollout calls Lambda
+/// and CloudWatch in the account and region of its own credentials, by the
+/// function's plain name (the only form CloudWatch's `FunctionName` dimension
+/// knows): the alias store checks the alias it reads against this, so an ARN
+/// of another account or region is refused instead of silently standing for a
+/// same-named function here.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ArnHome {
+    /// `aws`, `aws-cn`, ...; absent in a partial ARN.
+    pub partition: Option<String>,
+    /// Absent in a partial ARN.
+    pub region: Option<String>,
+    pub account: String,
+    /// The function as the caller wrote it, for messages.
+    pub given: String,
+}
+
+/// A managed (function, alias) pair. `function` is the plain function name
+/// whatever form the caller used (name, full ARN, partial ARN): one identity for
+/// the API calls, the metric dimensions, duplicate detection and reports. Two
+/// targets are the same target when their names and aliases are; `home` is
+/// what an ARN claimed, checked when the alias is read.
+#[derive(Debug, Clone, Serialize)]
 pub struct Target {
     pub function: String,
     pub alias: String,
+    /// Boxed: rare, and a `Target` travels in every error and result.
+    #[serde(skip)]
+    pub home: Option<Box<ArnHome>>,
+}
+
+impl PartialEq for Target {
+    fn eq(&self, other: &Self) -> bool {
+        self.function == other.function && self.alias == other.alias
+    }
+}
+
+impl Eq for Target {}
+
+impl std::hash::Hash for Target {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.function.hash(state);
+        self.alias.hash(state);
+    }
+}
+
+/// Lambda's limits: a function name of 1 to 64 characters, a function ARN of
+/// at most 140 (GetAlias, UpdateAlias: FunctionName).
+pub const MAX_FUNCTION_NAME: usize = 64;
+pub const MAX_FUNCTION_ARN: usize = 140;
+const FUNCTION_FORMS: &str = "use the name (1 to 64 letters, digits, - or _), its ARN \
+     (arn:aws:lambda:REGION:ACCOUNT:function:NAME) or a partial ARN (ACCOUNT:function:NAME)";
+
+fn is_name(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+}
+
+/// `us-east-1`, `us-gov-west-1`, `cn-north-1`, `us-isob-east-1`: Lambda's
+/// region pattern.
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let Some((last, rest)) = parts.split_last() else {
+        return false;
+    };
+    let lower = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase());
+    last.len() == 1
+        && last.chars().all(|c| c.is_ascii_digit())
+        && rest.len() >= 2
+        && rest[0].len() == 2
+        && rest.iter().all(|p| lower(p))
+}
+
+fn is_account(s: &str) -> bool {
+    s.len() == 12 && s.chars().all(|c| c.is_ascii_digit())
+}
+
+/// A function as the caller named it, taken apart: the plain name, where an
+/// ARN says it lives, and a qualifier if one was given.
+struct FunctionRef<'a> {
+    name: &'a str,
+    home: Option<Box<ArnHome>>,
+    qualifier: Option<&'a str>,
+}
+
+fn function_ref(given: &str) -> Result<FunctionRef<'_>, InvalidValue> {
+    let bad = |why: &str| {
+        InvalidValue(format!(
+            "function {} is not a Lambda function name or ARN ({why}): {FUNCTION_FORMS}",
+            shown(given)
+        ))
+    };
+    if given.chars().count() > MAX_FUNCTION_ARN {
+        return Err(bad(&format!(
+            "{} characters; Lambda takes at most {MAX_FUNCTION_ARN} for an ARN, \
+             {MAX_FUNCTION_NAME} for a name",
+            given.chars().count()
+        )));
+    }
+    let parts: Vec<&str> = given.split(':').collect();
+    let home = |partition: Option<&str>, region: Option<&str>, account: &str| {
+        Box::new(ArnHome {
+            partition: partition.map(str::to_string),
+            region: region.map(str::to_string),
+            account: account.to_string(),
+            given: given.to_string(),
+        })
+    };
+    let (name, home, qualifier) = match parts.as_slice() {
+        [name] => (*name, None, None),
+        [name, q] => (*name, None, Some(*q)),
+        ["arn", partition, service, region, account, "function", rest @ ..]
+            if matches!(rest.len(), 1 | 2) =>
+        {
+            if !partition.starts_with("aws") || *service != "lambda" {
+                return Err(bad("an ARN of another service"));
+            }
+            if !is_region(region) {
+                return Err(bad(&format!("{} is not a region", shown(region))));
+            }
+            if !is_account(account) {
+                return Err(bad("the account is not 12 digits"));
+            }
+            (
+                rest[0],
+                Some(home(Some(partition), Some(region), account)),
+                rest.get(1).copied(),
+            )
+        }
+        [account, "function", rest @ ..] if matches!(rest.len(), 1 | 2) => {
+            if !is_account(account) {
+                return Err(bad("the account is not 12 digits"));
+            }
+            (
+                rest[0],
+                Some(home(None, None, account)),
+                rest.get(1).copied(),
+            )
+        }
+        _ => return Err(bad("not one of the forms Lambda accepts")),
+    };
+    if !is_name(name, MAX_FUNCTION_NAME) {
+        let why = if name.len() > MAX_FUNCTION_NAME {
+            format!(
+                "the name is {} characters, at most {MAX_FUNCTION_NAME}",
+                name.len()
+            )
+        } else {
+            "a name holds only letters, digits, - and _".to_string()
+        };
+        return Err(bad(&why));
+    }
+    Ok(FunctionRef {
+        name,
+        home,
+        qualifier,
+    })
+}
+
+fn alias_name_ok(alias: &str) -> bool {
+    is_name(alias, 128) && !alias.chars().all(|c| c.is_ascii_digit())
 }
 
 impl Target {
+    /// The function in any form Lambda accepts: `F`, `F:ALIAS`,
+    /// `arn:aws:lambda:REGION:ACCOUNT:function:F[:ALIAS]`,
+    /// `ACCOUNT:function:F[:ALIAS]`. A qualifier must name `alias` itself: a
+    /// version or `$LATEST` is not something lambda-rollout can manage.
     pub fn new(function: &str, alias: &str) -> Result<Self, InvalidValue> {
         let function = function.trim();
         let alias = alias.trim();
-        let fn_ok = !function.is_empty()
-            && function.len() <= 140
-            && function
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':'));
-        if !fn_ok {
-            return Err(InvalidValue(format!(
-                "function {} is not a Lambda function name: use the name (letters, \
-                 digits, - and _, at most 64 characters) or its ARN",
-                shown(function)
-            )));
-        }
-        if function.matches(':').count() > 6 {
-            return Err(InvalidValue(format!(
-                "function {} looks like a qualified ARN: give the unqualified function \
-                 name and the alias separately",
-                shown(function)
-            )));
-        }
-        let alias_ok = !alias.is_empty()
-            && alias.len() <= 128
-            && alias
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
-            && !alias.chars().all(|c| c.is_ascii_digit());
-        if !alias_ok {
+        let f = function_ref(function)?;
+        if !alias_name_ok(alias) {
             return Err(InvalidValue(format!(
                 "alias {} is not a Lambda alias name: 1 to 128 letters, digits, - or _, \
                  not all digits (\"$LATEST\" and version numbers are not aliases)",
                 shown(alias)
             )));
         }
+        match f.qualifier {
+            None => {}
+            Some(q) if q == alias => {}
+            Some(q) => {
+                let what =
+                    if q.eq_ignore_ascii_case("$LATEST") || q.chars().all(|c| c.is_ascii_digit()) {
+                        format!("version {}", shown(q))
+                    } else {
+                        format!("alias {}", shown(q))
+                    };
+                return Err(InvalidValue(format!(
+                    "function {} names {what}, but the alias is {}: give the unqualified \
+                     function and the alias separately",
+                    shown(function),
+                    shown(alias)
+                )));
+            }
+        }
         Ok(Self {
-            function: function.to_string(),
+            function: f.name.to_string(),
             alias: alias.to_string(),
+            home: f.home,
         })
     }
 }
@@ -366,22 +533,102 @@ mod tests {
     }
 
     #[test]
-    fn targets_validate_names() {
-        assert!(Target::new("hello", "live").is_ok());
-        assert!(Target::new(
+    fn every_form_lambda_accepts_is_one_target() {
+        let plain = Target::new("hello", "live").unwrap();
+        assert_eq!(plain.home, None);
+        for form in [
+            "hello",
+            "hello:live",
             "arn:aws:lambda:us-east-1:123456789012:function:hello",
-            "live"
-        )
-        .is_ok());
-        for (f, a) in [
-            ("", "live"),
-            ("hello world", "live"),
-            ("hello", ""),
-            ("hello", "123"),
-            ("hello", "$LATEST"),
-            ("hello", "a/b"),
+            "arn:aws:lambda:us-east-1:123456789012:function:hello:live",
+            "arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:hello",
+            "arn:aws-cn:lambda:cn-north-1:123456789012:function:hello",
+            "123456789012:function:hello",
+            "123456789012:function:hello:live",
+            " hello ",
         ] {
-            assert!(Target::new(f, a).is_err(), "{f} {a}");
+            let t = Target::new(form, "live").unwrap_or_else(|e| panic!("{form}: {e}"));
+            assert_eq!(t, plain, "{form}");
+            assert_eq!(t.function, "hello", "{form}");
+            assert_eq!(t.to_string(), "hello:live", "{form}");
+        }
+        let arn = Target::new(
+            "arn:aws:lambda:eu-west-1:123456789012:function:hello",
+            "live",
+        )
+        .unwrap();
+        let home = arn.home.unwrap();
+        assert_eq!(home.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(home.account, "123456789012");
+        assert_eq!(home.partition.as_deref(), Some("aws"));
+        let partial = Target::new("123456789012:function:hello", "live").unwrap();
+        assert_eq!(partial.home.unwrap().region, None);
+        // The longest name Lambda takes, and the longest ARN.
+        assert!(Target::new(&"f".repeat(64), "live").is_ok());
+        let long_arn = format!(
+            "arn:aws:lambda:us-east-1:123456789012:function:{}",
+            "f".repeat(64)
+        );
+        assert!(long_arn.len() <= MAX_FUNCTION_ARN);
+        assert!(Target::new(&long_arn, "live").is_ok());
+    }
+
+    #[test]
+    fn targets_refuse_what_lambda_refuses() {
+        let cases = [
+            ("", "live", "not a Lambda function name"),
+            ("hello world", "live", "only letters, digits"),
+            (
+                &*"f".repeat(65),
+                "live",
+                "the name is 65 characters, at most 64",
+            ),
+            (&*"f".repeat(141), "live", "141 characters"),
+            ("hello", "", "not a Lambda alias name"),
+            ("hello", "123", "not a Lambda alias name"),
+            ("hello", "$LATEST", "not a Lambda alias name"),
+            ("hello", "a/b", "not a Lambda alias name"),
+            (
+                "hello:prod",
+                "live",
+                "names alias \"prod\", but the alias is \"live\"",
+            ),
+            ("hello:7", "live", "names version \"7\""),
+            ("hello:$LATEST", "live", "names version \"$LATEST\""),
+            ("123456789012:function:hello:7", "live", "names version"),
+            (
+                "arn:aws:lambda:us-east-1:123456789012:function:hello:prod",
+                "live",
+                "names alias",
+            ),
+            (
+                "arn:aws:s3:us-east-1:123456789012:function:hello",
+                "live",
+                "another service",
+            ),
+            (
+                "arn:aws:lambda:mars:123456789012:function:hello",
+                "live",
+                "\"mars\" is not a region",
+            ),
+            (
+                "arn:aws:lambda:us-east-1:1234:function:hello",
+                "live",
+                "12 digits",
+            ),
+            (
+                "arn:aws:lambda:us-east-1:123456789012:layer:hello",
+                "live",
+                "not one of the forms",
+            ),
+            ("function:hello", "live", "names alias \"hello\""),
+            ("a:b:c", "live", "not one of the forms"),
+            ("12345:function:hello", "live", "12 digits"),
+        ];
+        for (f, a, want) in cases {
+            let e = Target::new(f, a).unwrap_err().0;
+            assert!(e.contains(want), "{f} {a}: {e}");
+            assert!(e.chars().count() < 400, "{f}: {e}");
         }
     }
 

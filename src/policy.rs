@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::model::{clipped, format_duration, parse_duration, shown, Weight};
+use crate::model::{clipped, format_duration, number, parse_duration, shown, Weight};
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("policy.{field}: {message}")]
@@ -494,7 +494,25 @@ fn validate_steps(steps: &[f64]) -> Result<Vec<Weight>, PolicyError> {
         if !s.is_finite() || s <= 0.0 || s > 100.0 {
             return Err(err(
                 "steps",
-                format!("step {s} is out of range: each step is a percent above 0 and at most 100"),
+                format!(
+                    "step {} is out of range: each step is a percent above 0 and at most 100",
+                    number(s)
+                ),
+            ));
+        }
+        // Weights are kept in hundredths of a percent: a finer step would be
+        // stored rounded, and one that rounds to 0% would skip the canary.
+        let hundredths = s * 100.0;
+        if hundredths.round() < 1.0 || (hundredths - hundredths.round()).abs() > 1e-6 {
+            return Err(err(
+                "steps",
+                format!(
+                    "step {} is finer than a hundredth of a percent, the finest weight \
+                     lambda-rollout keeps (it would be stored as {}%): give steps such as \
+                     0.01, 0.5 or 10",
+                    number(s),
+                    hundredths.round() / 100.0
+                ),
             ));
         }
         let w = Weight::from_percent(s).map_err(|e| err("steps", e.0))?;
@@ -516,6 +534,13 @@ fn validate_steps(steps: &[f64]) -> Result<Vec<Weight>, PolicyError> {
 }
 
 impl Policy {
+    /// Green takes all traffic at `start`, with no canary and no verdict: the
+    /// `AllAtOnce` preset, or steps of just `[100]`. The only policy under which
+    /// anything is promoted without a pass.
+    pub fn is_all_at_once(&self) -> bool {
+        self.steps == [Weight::FULL]
+    }
+
     fn validate(&self) -> Result<(), PolicyError> {
         if self.min_invocations == 0 {
             return Err(err(
@@ -735,6 +760,12 @@ mod tests {
             (r#"{"steps":[0,50]}"#, "out of range"),
             (r#"{"steps":[10,150]}"#, "out of range"),
             (r#"{"steps":[-5]}"#, "out of range"),
+            (r#"{"steps":[0.001]}"#, "finer than a hundredth"),
+            (r#"{"steps":[0.004,100]}"#, "stored as 0%"),
+            (r#"{"steps":[1e-300]}"#, "finer than a hundredth"),
+            (r#"{"steps":[0.001,50]}"#, "finer than a hundredth"),
+            (r#"{"steps":[99.995]}"#, "finer than a hundredth"),
+            (r#"{"steps":[10.005,50]}"#, "finer than a hundredth"),
             (r#"{"bake":"soon"}"#, "policy.bake"),
             (r#"{"metric_lag":"2 fortnights"}"#, "policy.metric_lag"),
             (r#"{"min_invocations":0}"#, "min_invocations"),

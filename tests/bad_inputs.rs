@@ -35,6 +35,8 @@ enum Input {
     Configured(Option<&'static str>, Option<&'static str>, Value),
     /// Raw text through `lambda-rollout invoke -`.
     Cli(String),
+    /// Raw text through `Handler::handle_bytes`, as the Lambda runtime hands it.
+    Text(String),
 }
 
 enum Expect {
@@ -98,6 +100,37 @@ fn cases(idle: &str, rolling: &str, tampered: &str) -> Vec<Case> {
             Idle,
             Cli(format!(r#"{{"action":"status","function":"{idle}","alias":"live","x":"{}"}}"#, "a".repeat(300 * 1024))),
             Refused(&["over 262144 bytes", "split them over several schedules"]),
+        ),
+        // --- a key given twice: which one counts depends on the reader (#11)
+        case(
+            "action twice",
+            Idle,
+            Text(format!(r#"{{"action":"status","function":"{idle}","alias":"live","action":"pause"}}"#)),
+            Refused(&["\"action\" is given twice at the top level", "give each key once", "nothing was written"]),
+        ),
+        case(
+            "dry_run twice",
+            Idle,
+            Text(format!(r#"{{"action":"start","function":"{idle}","alias":"live","version":"2","dry_run":true,"dry_run":false}}"#)),
+            Refused(&["\"dry_run\" is given twice at the top level", "give each key once"]),
+        ),
+        case(
+            "a policy key twice",
+            Idle,
+            Text(format!(r#"{{"action":"start","function":"{idle}","alias":"live","version":"2","policy":{{"steps":[10,100],"steps":[100]}}}}"#)),
+            Refused(&["\"steps\" is given twice in policy", "give each key once"]),
+        ),
+        case(
+            "a target key twice",
+            Idle,
+            Text(format!(r#"{{"action":"tick","targets":[{{"function":"{idle}","alias":"live","alias":"other"}}]}}"#)),
+            Refused(&["\"alias\" is given twice in targets[0]", "give each key once"]),
+        ),
+        case(
+            "a key twice through the CLI",
+            Idle,
+            Cli(format!(r#"{{"action":"status","function":"{idle}","alias":"live","action":"rollback"}}"#)),
+            Refused(&["\"action\" is given twice", "give each key once"]),
         ),
         // --- the shape of the payload
         case("a string", Idle, p(json!("tick")), Refused(&["must be a JSON object", "\"action\""])),
@@ -168,6 +201,12 @@ fn cases(idle: &str, rolling: &str, tampered: &str) -> Vec<Case> {
         case("101 steps", Idle, policy(json!({"steps":(1..=101).map(|i| f64::from(i) * 0.5).collect::<Vec<_>>()})), Refused(&["policy.steps", "at most 100 steps"])),
         case("steps and a preset", Idle, policy(json!({"steps":[10],"preset":"AllAtOnce"})), Refused(&["policy.preset", "not both"])),
         case("unknown preset", Idle, policy(json!({"preset":"Canary50Percent"})), Refused(&["unknown preset \"Canary50Percent\"", "use one of Canary10Percent5Minutes"])),
+        // --- steps that round to a weight other than the one written (#11)
+        case("a step that rounds to 0%", Idle, start(json!({"version":"2","policy":{"steps":[0.001]}})), Refused(&["step 0.001 is finer than a hundredth of a percent", "stored as 0%", "give steps such as 0.01"])),
+        case("a first step that rounds to 0%", Idle, start(json!({"version":"2","policy":{"steps":[0.001,50]}})), Refused(&["step 0.001 is finer", "stored as 0%"])),
+        case("0.004 then 100", Idle, start(json!({"version":"2","policy":{"steps":[0.004,100]}})), Refused(&["step 0.004 is finer", "stored as 0%"])),
+        case("a step of 1e-300", Idle, start(json!({"version":"2","policy":{"steps":[1e-300]}})), Refused(&["step 1e-300 is finer", "stored as 0%"])),
+        case("a step finer than kept", Idle, policy(json!({"steps":[10.005,50]})), Refused(&["step 10.005 is finer", "policy.steps"])),
         // --- durations
         case("bake malformed", Idle, policy(json!({"bake":"soon"})), Refused(&["policy.bake", "write it like \"30s\""])),
         case("bake negative", Idle, policy(json!({"bake":"-5m"})), Refused(&["policy.bake", "write it like \"30s\""])),
@@ -195,6 +234,21 @@ fn cases(idle: &str, rolling: &str, tampered: &str) -> Vec<Case> {
         case("start on a missing alias", Idle, p(json!({"action":"start","function":idle,"alias":"canary","version":"2"})), Refused(&["does not exist", "create-alias"])),
         case("empty function", Idle, p(json!({"action":"rollback","function":"","alias":"live"})), Refused(&["is not a Lambda function name", "use the name"])),
         case("alias $LATEST", Idle, p(json!({"action":"promote","function":idle,"alias":"$LATEST"})), Refused(&["is not a Lambda alias name", "1 to 128 letters"])),
+        // --- function names and ARNs as Lambda takes them (#11)
+        case("a function name of 65 characters", Idle, p(json!({"action":"status","function":"f".repeat(65),"alias":"live"})), Refused(&["the name is 65 characters, at most 64", "use the name"])),
+        case("a function ARN of 141 characters", Idle, p(json!({"action":"status","function":format!("arn:aws:lambda:us-east-1:000000000000:function:{}", "f".repeat(94)),"alias":"live"})), Refused(&["141 characters", "at most 140 for an ARN"])),
+        case("an ARN of another account", Idle, p(json!({"action":"start","function":format!("arn:aws:lambda:us-east-1:111111111111:function:{idle}"),"alias":"live","version":"2"})), Refused(&["is not in the account and region lambda-rollout works in", "account 000000000000", "111111111111"])),
+        case("an ARN of another region", Idle, p(json!({"action":"rollback","function":format!("arn:aws:lambda:eu-west-1:000000000000:function:{idle}"),"alias":"live"})), Refused(&["is not in the account and region", "region us-east-1"])),
+        case("a partial ARN of another account", Idle, p(json!({"action":"status","function":format!("111111111111:function:{idle}"),"alias":"live"})), Refused(&["is not in the account and region", "111111111111"])),
+        case("a qualifier naming another alias", Idle, p(json!({"action":"start","function":format!("{idle}:prod"),"alias":"live","version":"2"})), Refused(&["names alias \"prod\", but the alias is \"live\"", "give the unqualified function"])),
+        case("a qualifier naming a version", Idle, p(json!({"action":"promote","function":format!("{idle}:2"),"alias":"live"})), Refused(&["names version \"2\"", "give the unqualified function"])),
+        case("an ARN of another service", Idle, p(json!({"action":"status","function":format!("arn:aws:sqs:us-east-1:000000000000:function:{idle}"),"alias":"live"})), Refused(&["an ARN of another service", "use the name"])),
+        case(
+            "a target by name and by ARN",
+            Idle,
+            p(json!({"action":"tick","targets":[{"function":idle,"alias":"live"},{"function":format!("arn:aws:lambda:us-east-1:000000000000:function:{idle}"),"alias":"live"}]})),
+            Refused(&["targets[1]", "appears twice", "give each alias once"]),
+        ),
         case("function name of 10,000 characters", Idle, p(json!({"action":"status","function":"f".repeat(10_000),"alias":"live"})), Refused(&["(10000 characters) is not a Lambda function name", "use the name"])),
         // --- every manual action with a field missing
         case("start without alias", Idle, p(json!({"action":"start","function":idle})), Refused(&["start: missing field `alias`", "write it like {\"action\":\"start\""])),
@@ -212,6 +266,12 @@ fn cases(idle: &str, rolling: &str, tampered: &str) -> Vec<Case> {
             p(json!({"action":"tick","targets":many(20_000, json!({"function":idle,"alias":"live"}))})),
             Refused(&["over 262144 bytes", "split them over several schedules"]),
         ),
+        // --- keys of any length are never echoed whole (#11)
+        case("an unknown policy key of 10,000 characters", Idle, start(json!({"version":"2","policy":{"k".repeat(10_000):1}})), Refused(&["unknown field `kkkk", "expected one of"])),
+        case("an unknown policy key of 200,000 characters", Idle, policy(serde_json::Map::from_iter([("k".repeat(200_000), json!(1))]).into()), Refused(&["unknown field `kkkk", "expected one of"])),
+        case("an unknown top-level key of 100,000 characters", Idle, p(json!({"action":"status","function":idle,"alias":"live","k".repeat(100_000):1})), Refused(&["unknown field `kkkk", "write it like"])),
+        case("a wrong type under a key of 100,000 characters", Idle, policy(json!({"metrics":[{"name":"m","expression":"a","max":1,"inputs":{"k".repeat(100_000):{"namespace":"N","metric":"M","stat":5}}}]})), Refused(&["policy.metrics[0].inputs.kkkk", "invalid type"])),
+        case("an input of 100,000 characters that is not an object", Idle, policy(json!({"metrics":[{"name":"m","expression":"a","max":1,"inputs":{"k".repeat(100_000):5}}]})), Refused(&["must be an object", "got a number"])),
         case("a 300 KiB string", Idle, p(json!({"action":"x".repeat(300 * 1024)})), Refused(&["over 262144 bytes", "nothing was read or written"])),
         case(
             "1001 targets",
@@ -332,6 +392,17 @@ async fn every_bad_input_is_one_line_that_says_how_to_fix_it_and_changes_nothing
                 let line = cli_refusal(&text, name);
                 says(name, &line, want, &mut wrong);
             }
+            (Input::Text(text), Expect::Refused(want)) => {
+                let e = em
+                    .handler(cfg.clone())
+                    .handle_bytes(text.as_bytes(), t0)
+                    .await;
+                let line = e
+                    .err()
+                    .unwrap_or_else(|| panic!("{name}: accepted"))
+                    .to_string();
+                says(name, &line, want, &mut wrong);
+            }
             (Input::Payload(v), Expect::Refused(want)) => {
                 let e = em.handler(cfg.clone()).handle(&v, t0).await;
                 let line = e
@@ -431,7 +502,7 @@ fn says(name: &str, line: &str, want: &[&str], wrong: &mut Vec<String>) {
     if line.contains('\n') {
         wrong.push(format!("{name}: more than one line: {line}"));
     }
-    if line.chars().count() > 1200 {
+    if line.chars().count() > 1000 {
         wrong.push(format!("{name}: {} characters", line.chars().count()));
     }
     for w in want {

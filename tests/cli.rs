@@ -132,3 +132,92 @@ fn simulate_replays_a_series_and_writes_the_timeline() {
         text(&bad.stderr)
     );
 }
+
+/// #11: a closed pipe or a full disk on stdout was a panic (exit 101) after
+/// the alias had been written. Now: one line on stderr, exit 1, and the line
+/// says the command's effect stands.
+#[tokio::test]
+async fn a_closed_or_full_stdout_is_one_line_and_exit_1_never_a_panic() {
+    use std::process::{Command, Stdio};
+    let em = emulator().await;
+    let f = em.blue_green("cli-stdout").await;
+    let started = invoke(
+        &["invoke", "-"],
+        &format!(r#"{{"action":"start","function":"{f}","alias":"live","version":"2"}}"#),
+    );
+    assert!(started.status.success(), "{}", text(&started.stderr));
+
+    let run = |payload: String, stdout: Stdio| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lambda-rollout"))
+            .args(["invoke", "-"])
+            .env_remove("AWS_LAMBDA_RUNTIME_API")
+            .stdin(Stdio::piped())
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(payload.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let closed = || {
+        // The reading end is closed before the process starts: its first
+        // write fails with EPIPE, deterministically.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        Stdio::from(writer)
+    };
+    let full = || {
+        Stdio::from(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+    };
+    let status = format!(r#"{{"action":"status","function":"{f}","alias":"live"}}"#);
+    let pause = format!(r#"{{"action":"pause","function":"{f}","alias":"live"}}"#);
+    let resume = format!(r#"{{"action":"resume","function":"{f}","alias":"live"}}"#);
+    for (name, payload, stdout, writes) in [
+        ("status, closed pipe", status.clone(), closed(), false),
+        ("status, /dev/full", status, full(), false),
+        ("pause, closed pipe", pause, closed(), true),
+        ("resume, /dev/full", resume, full(), true),
+    ] {
+        let before = em.alias_raw(&f, "live").await;
+        let out = run(payload, stdout);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        let lines: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("lambda-rollout: "))
+            .collect();
+        assert_eq!(lines.len(), 1, "{name}: {err}");
+        assert!(
+            lines[0].contains("the command was carried out, but its response could not be written to standard output")
+                && lines[0].contains("run status"),
+            "{name}: {err}"
+        );
+        let after = em.alias_raw(&f, "live").await;
+        assert_eq!(
+            after != before,
+            writes,
+            "{name}: the command's write stands"
+        );
+    }
+
+    let help = Command::new(env!("CARGO_BIN_EXE_lambda-rollout"))
+        .arg("--help")
+        .stdout(full())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(help.status.code(), Some(1));
+    assert!(text(&help.stderr).contains("cannot write to standard output"));
+}

@@ -44,6 +44,22 @@ async fn minute(
     blue: &str,
     green: &str,
 ) -> Value {
+    minute_named(em, f, f, m, per_minute, green_error_pct, blue, green).await
+}
+
+/// As `minute`, the tick naming the function `named` (an ARN, say); the
+/// metrics are Lambda's, under the plain name `f`.
+#[allow(clippy::too_many_arguments)]
+async fn minute_named(
+    em: &Emulator,
+    f: &str,
+    named: &str,
+    m: UtcTime,
+    per_minute: u64,
+    green_error_pct: f64,
+    blue: &str,
+    green: &str,
+) -> Value {
     let a = em.alias_raw(f, "live").await;
     let w = a.weight_of(green);
     let g = (per_minute as f64 * w).round() as u64;
@@ -63,7 +79,8 @@ async fn minute(
         em.put_version_minute(f, "live", green, m, g, errors).await;
     }
     let now = UtcTime::from_unix(m.unix() + 120);
-    em.run(&Config::from_values(None, None), tick(f), now).await
+    em.run(&Config::from_values(None, None), tick(named), now)
+        .await
 }
 
 #[tokio::test]
@@ -121,6 +138,99 @@ async fn a_healthy_version_is_ticked_to_promotion() {
     assert_eq!(a.function_version, "2");
     assert!(a.weights.is_empty());
     assert!(!a.description.contains("rolling"), "{}", a.description);
+}
+
+/// #11: a target named by ARN used to be started and then never judged (the
+/// ARN went verbatim into the metric dimensions, where Lambda writes the plain
+/// name). Every form Lambda accepts is one target: judged on Lambda's metrics,
+/// reported by its name.
+#[tokio::test]
+async fn a_target_named_by_arn_is_judged_on_the_metrics_lambda_publishes() {
+    let em = emulator().await;
+    let f = em.blue_green("by-arn").await;
+    let cfg = Config::from_values(None, None);
+    let t0 = sim_start();
+    let arn = format!("arn:aws:lambda:us-east-1:000000000000:function:{f}");
+    let partial = format!("000000000000:function:{f}");
+    let qualified = format!("{arn}:live");
+
+    let r = em
+        .run(
+            &cfg,
+            json!({"action":"start","function":arn,"alias":"live","version":"2","policy":policy()}),
+            t0,
+        )
+        .await;
+    assert_eq!(only(&r)["decision"], "started", "{r}");
+    assert_eq!(
+        only(&r)["function"],
+        f.as_str(),
+        "reported by its name: {r}"
+    );
+
+    // Healthy traffic, each tick naming the function another way.
+    let forms = [
+        arn.as_str(),
+        partial.as_str(),
+        qualified.as_str(),
+        f.as_str(),
+    ];
+    let mut seen = Vec::new();
+    for k in 0..30 {
+        let m = UtcTime::from_unix(t0.unix() + 60 * k);
+        let named = forms[k as usize % forms.len()];
+        let r = minute_named(&em, &f, named, m, 400, 0.0, "1", "2").await;
+        let res = only(&r).clone();
+        assert_eq!(res["function"], f.as_str(), "{res}");
+        let d = res["decision"].as_str().unwrap().to_string();
+        if let Some(g) = res["health"]["green"]["invocations"].as_u64() {
+            seen.push(g);
+        }
+        if d == "advanced" || d == "promoted" {
+            assert_eq!(res["health"]["verdict"], "pass", "{res}");
+        }
+        assert!(
+            !res["reason"].as_str().unwrap().contains("no invocations"),
+            "{named}: green's invocations not seen: {res}"
+        );
+        if d == "promoted" {
+            break;
+        }
+    }
+    assert!(
+        seen.iter().any(|g| *g >= 20),
+        "green judged on its traffic: {seen:?}"
+    );
+    let a = em.alias_raw(&f, "live").await;
+    assert_eq!(a.function_version, "2", "promoted: {a:?}");
+    assert!(a.weights.is_empty());
+
+    // A failing version named by ARN is rolled back on what Lambda recorded.
+    em.publish(&f, "version 3").await;
+    let t1 = UtcTime::from_unix(t0.unix() + 3600);
+    let r = em
+        .run(
+            &cfg,
+            json!({"action":"start","function":partial,"alias":"live","version":"3","policy":policy()}),
+            t1,
+        )
+        .await;
+    assert_eq!(only(&r)["decision"], "started", "{r}");
+    let mut last = Value::Null;
+    for k in 0..10 {
+        let m = UtcTime::from_unix(t1.unix() + 60 * k);
+        last = only(&minute_named(&em, &f, &arn, m, 400, 20.0, "2", "3").await).clone();
+        if last["decision"] == "rolled_back" {
+            break;
+        }
+    }
+    assert_eq!(last["decision"], "rolled_back", "{last}");
+    assert!(
+        last["health"]["green"]["errors"].as_u64().unwrap() > 0,
+        "{last}"
+    );
+    let a = em.alias_raw(&f, "live").await;
+    assert_eq!((a.function_version.as_str(), a.weights.len()), ("2", 0));
 }
 
 #[tokio::test]

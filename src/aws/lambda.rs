@@ -77,6 +77,44 @@ where
     }
 }
 
+/// A function named by ARN must be the one this client reaches: calls go by
+/// the plain name (the form CloudWatch's dimensions use), so an ARN of another
+/// account or region would otherwise stand for a same-named function here.
+/// The alias's own ARN, as Lambda returns it, says where it is.
+fn check_home(target: &Target, alias_arn: Option<&str>) -> Result<(), StoreError> {
+    let Some(home) = &target.home else {
+        return Ok(());
+    };
+    let unverifiable = || {
+        StoreError::Unmanageable(format!(
+            "alias {target} came back without a readable AliasArn ({}): cannot check that \
+             function {} is in this account and region; name it by its plain name",
+            alias_arn.unwrap_or("none"),
+            home.given
+        ))
+    };
+    let Some(arn) = alias_arn else {
+        return Err(unverifiable());
+    };
+    // arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME:ALIAS
+    let parts: Vec<&str> = arn.split(':').collect();
+    let [_, partition, _, region, account, ..] = parts.as_slice() else {
+        return Err(unverifiable());
+    };
+    let same = home.partition.as_deref().is_none_or(|p| p == *partition)
+        && home.region.as_deref().is_none_or(|r| r == *region)
+        && home.account == *account;
+    if same {
+        return Ok(());
+    }
+    Err(StoreError::Unmanageable(format!(
+        "function {} is not in the account and region lambda-rollout works in (account \
+         {account}, region {region}, where {target} is {arn}): run lambda-rollout with that \
+         account's credentials and AWS_REGION, or name the function here by its plain name",
+        home.given
+    )))
+}
+
 /// Maps an alias configuration to our model; refuses what cannot be managed.
 fn to_state(
     target: &Target,
@@ -140,6 +178,7 @@ impl AliasRead for LambdaAliases {
                     target,
                 )
             })?;
+        check_home(target, out.alias_arn())?;
         let state = to_state(
             target,
             out.function_version(),
@@ -165,6 +204,7 @@ impl AliasRead for LambdaAliases {
         let target = Target {
             function: function.to_string(),
             alias: String::new(),
+            home: None,
         };
         let mut pages = self
             .client
@@ -273,6 +313,41 @@ mod tests {
             None
         );
         assert_eq!(to_state(&t(), Some("6"), None, None).unwrap().canary, None);
+    }
+
+    #[test]
+    fn an_arn_must_name_the_account_and_region_reached() {
+        let here = Some("arn:aws:lambda:us-east-1:123456789012:function:hello:live");
+        for ok in [
+            "hello",
+            "arn:aws:lambda:us-east-1:123456789012:function:hello",
+            "123456789012:function:hello",
+        ] {
+            let t = Target::new(ok, "live").unwrap();
+            assert!(check_home(&t, here).is_ok(), "{ok}");
+        }
+        for (other, want) in [
+            (
+                "arn:aws:lambda:eu-west-1:123456789012:function:hello",
+                "region us-east-1",
+            ),
+            (
+                "arn:aws:lambda:us-east-1:999999999999:function:hello",
+                "account 123456789012",
+            ),
+            ("999999999999:function:hello", "account 123456789012"),
+            (
+                "arn:aws-cn:lambda:us-east-1:123456789012:function:hello",
+                "not in the account",
+            ),
+        ] {
+            let t = Target::new(other, "live").unwrap();
+            let e = check_home(&t, here).unwrap_err().to_string();
+            assert!(e.contains(want) && e.contains(other), "{other}: {e}");
+        }
+        let partial = Target::new("123456789012:function:hello", "live").unwrap();
+        assert!(check_home(&partial, None).is_err());
+        assert!(check_home(&t(), None).is_ok(), "a plain name needs no ARN");
     }
 
     #[test]

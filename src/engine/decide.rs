@@ -810,11 +810,19 @@ fn start(
                 after,
             )))
         }
+        // Validation keeps every step above 0%, so only an all-at-once policy
+        // gets here; the check stays so no policy can reach a promotion
+        // without a verdict by another road.
+        Next::Promote if !policy.is_all_at_once() => Err(Refusal(format!(
+            "the policy's first step is not a canary (steps {:?}): give a first step above 0% \
+             and below 100%, or the AllAtOnce preset to skip the canary on purpose",
+            policy.steps.iter().map(|w| w.percent()).collect::<Vec<_>>()
+        ))),
         Next::Promote => Ok(Decision::new(
             Outcome::Promoted,
             format!(
-                "the policy's only step is 100%: version {version} takes all traffic at once, \
-                 replacing {}",
+                "the policy's only step is 100% (all at once): version {version} takes all \
+                 traffic at once, with no canary, replacing {}",
                 alias.stable
             ),
         )

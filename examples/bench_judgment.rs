@@ -20,8 +20,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use lambda_rollout::engine::stats::{ln_evidence, Stratum};
+use lambda_rollout::memory::Rng;
 use lambda_rollout::policy::{Policy, PolicySpec};
-use lambda_rollout::simulate::{self, Minute, Rng, Series, VersionMinute};
+use lambda_rollout::simulate::{self, Minute, Series, VersionMinute};
 
 const DAY: usize = 24 * 60;
 const RPS: [f64; 6] = [0.2, 1.0, 5.0, 20.0, 50.0, 200.0];

@@ -25,7 +25,8 @@ use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use common::faults::{FaultProxy, Op, Rival};
 use lambda_rollout::aws::cloudwatch::MAX_QUERIES_PER_CALL;
 use lambda_rollout::aws::{CloudWatchMetrics, LambdaAliases};
-use lambda_rollout::executor::{Executor, DEFAULT_CONCURRENCY};
+use lambda_rollout::config::DEFAULT_CONCURRENCY;
+use lambda_rollout::executor::Executor;
 use lambda_rollout::model::{Target, UtcTime};
 use lambda_rollout::policy::{Policy, PolicySpec};
 
@@ -303,13 +304,15 @@ mod in_memory {
     use std::fmt::Write as _;
     use std::time::{Duration, Instant};
 
-    use lambda_rollout::engine::{MetricsRequest, Observation, Span, VersionFigures};
-    use lambda_rollout::executor::{Executor, DEFAULT_CONCURRENCY};
+    use lambda_rollout::config::DEFAULT_CONCURRENCY;
+    use lambda_rollout::engine::{AlarmState, MetricsRequest, Observation, VersionFigures};
+    use lambda_rollout::executor::Executor;
+    use lambda_rollout::memory::{self, MemoryAliases};
     use lambda_rollout::model::{Target, UtcTime};
     use lambda_rollout::policy::{Policy, PolicySpec};
     use lambda_rollout::ports::{MetricsError, MetricsRead};
 
-    use super::common::{self, memory::MemoryAliases};
+    use super::common;
     use super::{median, RUNS, SIZES};
 
     /// One round trip, assumed alike for a control-plane call and a
@@ -342,22 +345,10 @@ mod in_memory {
             }
             Ok(requests
                 .iter()
-                .map(|r| Observation {
-                    window_start: r.start,
-                    window_end: r.end,
-                    green: figures(100, r.start, r.end),
-                    blue: figures(900, r.start, r.end),
-                    throttles: 0,
-                    complete: true,
-                    alarms: Vec::new(),
-                    custom: Vec::new(),
-                    rollout: Some(Span {
-                        start: r.rollout_start,
-                        end: r.end,
-                        green: figures(100, r.rollout_start, r.end),
-                        blue: figures(900, r.rollout_start, r.end),
-                    }),
-                    fresh: None,
+                .map(|r| {
+                    memory::observation(r, AlarmState::Ok, |v, from, to| {
+                        figures(if v == r.green { 100 } else { 900 }, from, to)
+                    })
                 })
                 .collect())
         }

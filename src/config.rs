@@ -24,11 +24,16 @@ pub const EVENT_BUS_VAR: &str = "LAMBDA_ROLLOUT_EVENT_BUS";
 
 pub const CONCURRENCY_VAR: &str = "LAMBDA_ROLLOUT_CONCURRENCY";
 
+/// Lambda's control plane allows about 15 requests a second per account and
+/// region (GetAlias and UpdateAlias included): 8 in flight keeps a tick fast
+/// without living on the throttling limit.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
 /// Targets read and written at once in a tick: `LAMBDA_ROLLOUT_CONCURRENCY`
 /// (1 to 64), else the default. A bad value is logged and the default used:
 /// it must not stop a tick, let alone a rollback.
 pub fn concurrency_from_env() -> usize {
-    let default = crate::executor::DEFAULT_CONCURRENCY;
+    let default = DEFAULT_CONCURRENCY;
     match std::env::var(CONCURRENCY_VAR) {
         Err(_) => default,
         Ok(v) => match v.trim().parse::<usize>() {

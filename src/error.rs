@@ -7,6 +7,7 @@ use thiserror::Error;
 use crate::command::InputError;
 use crate::config::ConfigError;
 use crate::engine::Refusal;
+use crate::executor::ExecError;
 use crate::json::JsonError;
 use crate::model::Target;
 use crate::policy::PolicyError;
@@ -53,6 +54,18 @@ pub enum Error {
          tick, command or console edit); nothing was written: run it again"
     )]
     Conflict { target: Target },
+}
+
+/// The executor's refusals, store failures and conflicts, reported as the
+/// handler's own.
+impl From<ExecError> for Error {
+    fn from(e: ExecError) -> Self {
+        match e {
+            ExecError::Refused { target, source } => Error::Refused { target, source },
+            ExecError::Store { target, source } => Error::Store { target, source },
+            ExecError::Conflict { target } => Error::Conflict { target },
+        }
+    }
 }
 
 impl Error {

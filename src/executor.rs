@@ -1,18 +1,43 @@
 //! The one place that writes. It reads aliases, batches the metrics the engine
-//! asks for, and applies each decision with a `RevisionId` compare-and-swap. On a
-//! conflict it re-reads and decides again once; a second conflict is reported,
-//! never overwritten.
+//! asks for, and applies each decision with a `RevisionId` compare-and-swap
+//! (`write_once_more_on_conflict`, for ticks and commands alike): on a
+//! conflict it re-reads and decides again once; a second conflict is
+//! reported, never overwritten.
+
+use std::future::Future;
 
 use futures_util::stream::{self, StreamExt};
+use thiserror::Error;
 
 use crate::engine::{
-    self, AliasState, Decision, Manual, Metrics, MetricsRequest, Refusal, TickStep,
+    self, AliasState, AwaitMetrics, Decision, Manual, MetricsAnswer, Observation, Plan, Refusal,
 };
-use crate::error::Error;
 use crate::model::{Target, UtcTime};
 use crate::policy::Policy;
 use crate::ports::{AliasRead, AliasSnapshot, AliasWrite, MetricsRead, StoreError};
-use crate::report::TargetResult;
+use crate::report::{Reported, TargetResult};
+
+/// Why a command for one target was not carried out. Nothing was written.
+#[derive(Debug, Error)]
+pub enum ExecError {
+    #[error("{target}: refused: {source}")]
+    Refused {
+        target: Target,
+        #[source]
+        source: Refusal,
+    },
+    #[error("{target}: {source}")]
+    Store {
+        target: Target,
+        #[source]
+        source: StoreError,
+    },
+    #[error(
+        "{target}: conflict: the alias changed twice while this command was applied (another \
+         tick, command or console edit); nothing was written: run it again"
+    )]
+    Conflict { target: Target },
+}
 
 pub struct Executor<S, M> {
     pub store: S,
@@ -21,22 +46,31 @@ pub struct Executor<S, M> {
     pub concurrency: usize,
 }
 
-/// Lambda's control plane allows about 15 requests a second per account and
-/// region (GetAlias and UpdateAlias included): 8 in flight keeps a tick fast
-/// without living on the throttling limit.
-pub const DEFAULT_CONCURRENCY: usize = 8;
-
-enum Pending {
-    Done(TargetResult),
-    Ready(AliasSnapshot, Decision),
-    Needs(AliasSnapshot, MetricsRequest),
+/// Why deciding a target failed: the engine refused, or the store did not
+/// answer (listing the published versions).
+#[derive(Debug)]
+enum Undecided {
+    Refused(Refusal),
+    Store(StoreError),
 }
 
-/// A target's second phase: its metrics, if it waited for them, are at hand.
-enum Next<'a> {
+/// Why `write_once_more_on_conflict` wrote nothing, with what each caller
+/// reports: the alias as last read, and the decision it tried to apply.
+#[derive(Debug)]
+enum NotWritten {
+    Reread(StoreError),
+    Undecided(AliasState, Undecided),
+    Failed(AliasState, Decision, StoreError),
+    /// The alias changed again after the re-read.
+    Conflict(AliasState, Decision),
+}
+
+/// A target after the tick's first phase: its alias read and the engine's
+/// first look.
+enum Pending<'a> {
     Done(TargetResult),
-    Apply(AliasSnapshot, Decision),
-    Judge(AliasSnapshot, Metrics<'a>),
+    Ready(AliasSnapshot, Decision),
+    Needs(AliasSnapshot, AwaitMetrics<'a>),
 }
 
 fn log(r: &TargetResult) {
@@ -45,7 +79,7 @@ fn log(r: &TargetResult) {
     tracing::info!(
         function = %r.function,
         alias = %r.alias,
-        decision = r.decision,
+        decision = r.decision.label(),
         stable = stable.as_deref(),
         canary = canary.as_deref(),
         weight_before = r.weight_before.percent(),
@@ -65,7 +99,7 @@ where
         Self {
             store,
             metrics,
-            concurrency: DEFAULT_CONCURRENCY,
+            concurrency: crate::config::DEFAULT_CONCURRENCY,
         }
     }
 
@@ -88,66 +122,18 @@ where
         dry_run: bool,
     ) -> Vec<TargetResult> {
         let n = self.concurrency.max(1);
-        let pending: Vec<Pending> = stream::iter(targets)
-            .map(|(t, p)| self.read_and_look(t, p, now, dry_run))
+        let pending: Vec<Pending<'_>> = stream::iter(targets)
+            .map(|(t, p)| self.read_and_plan(t, p, now, dry_run))
             .buffered(n)
             .collect()
             .await;
-
-        let requests: Vec<MetricsRequest> = pending
-            .iter()
-            .filter_map(|p| match p {
-                Pending::Needs(_, r) => Some(r.clone()),
-                _ => None,
-            })
-            .collect();
-        let observed = if requests.is_empty() {
-            Ok(Vec::new())
-        } else {
-            match self.metrics.observe(&requests).await {
-                Ok(all) if all.len() != requests.len() => Err(format!(
-                    "{} observations for {} targets",
-                    all.len(),
-                    requests.len()
-                )),
-                answer => answer.map_err(|e| e.to_string()),
-            }
-        };
-        if let Err(e) = &observed {
-            tracing::warn!(error = %e, targets = requests.len(), "metrics unavailable; those targets hold");
-        }
-        // Each waiting target's observation, in the order they were asked for.
-        let (mut observations, unavailable) = match &observed {
-            Ok(all) => (all.iter(), ""),
-            Err(e) => ([].iter(), e.as_str()),
-        };
-        let work: Vec<(&(Target, Policy), Next<'_>)> = targets
-            .iter()
-            .zip(pending)
-            .map(|(tp, item)| {
-                let next = match item {
-                    Pending::Done(r) => Next::Done(r),
-                    Pending::Ready(snap, d) => Next::Apply(snap, d),
-                    Pending::Needs(snap, _) => Next::Judge(
-                        snap,
-                        observations
-                            .next()
-                            .map_or(Metrics::Unavailable(unavailable), Metrics::Fetched),
-                    ),
-                };
-                (tp, next)
-            })
-            .collect();
-
-        stream::iter(work)
-            .map(|((t, p), next)| async move {
-                let result = match next {
-                    Next::Done(r) => r,
-                    Next::Apply(snap, d) => self.apply_tick(t, p, snap, d, now, dry_run).await,
-                    Next::Judge(snap, m) => match decided(t, &snap.state, p, now, m) {
-                        Ok(d) => self.apply_tick(t, p, snap, d, now, dry_run).await,
-                        Err(r) => TargetResult::failed(t, "error", Some(&snap.state), r.0, dry_run),
-                    },
+        let decided = self.judge_all(pending).await;
+        stream::iter(targets.iter().zip(decided))
+            .map(|((t, p), item)| async move {
+                let result = match item {
+                    Pending::Done(r) => r,
+                    Pending::Ready(snap, d) => self.apply_tick(t, p, snap, d, now, dry_run).await,
+                    Pending::Needs(..) => unreachable!("judge_all decides every waiting target"),
                 };
                 log(&result);
                 result
@@ -157,34 +143,99 @@ where
             .await
     }
 
-    /// A target's alias read and the engine's first look at it.
-    async fn read_and_look(&self, t: &Target, p: &Policy, now: UtcTime, dry_run: bool) -> Pending {
-        match self.store.read_alias(t).await {
-            Err(e) => Pending::Done(TargetResult::failed(
+    /// A target's alias read and the engine's first look at it, with the
+    /// published versions fetched if it asks for them (`auto_start`).
+    async fn read_and_plan<'a>(
+        &self,
+        t: &Target,
+        p: &'a Policy,
+        now: UtcTime,
+        dry_run: bool,
+    ) -> Pending<'a> {
+        let snap = match self.store.read_alias(t).await {
+            Ok(s) => s,
+            Err(e) => {
+                return Pending::Done(TargetResult::failed(
+                    t,
+                    Reported::Error,
+                    None,
+                    e.to_string(),
+                    dry_run,
+                ))
+            }
+        };
+        let failed = |state: &AliasState, reason: String| {
+            Pending::Done(TargetResult::failed(
                 t,
-                "error",
-                None,
-                e.to_string(),
+                Reported::Error,
+                Some(state),
+                reason,
                 dry_run,
-            )),
-            Ok(snap) => match self.first_pass(t, &snap.state, p, now).await {
-                Err(reason) => Pending::Done(TargetResult::failed(
-                    t,
-                    "error",
-                    Some(&snap.state),
-                    reason,
-                    dry_run,
-                )),
-                Ok(TickStep::Decided(d)) => Pending::Ready(snap, d),
-                Ok(TickStep::NeedMetrics(req)) => Pending::Needs(snap, req),
-                Ok(TickStep::NeedVersions) => Pending::Done(TargetResult::failed(
-                    t,
-                    "error",
-                    Some(&snap.state),
-                    "internal: versions were supplied but asked for again".into(),
-                    dry_run,
-                )),
+            ))
+        };
+        match engine::plan(t, &snap.state, p, now) {
+            Err(r) => failed(&snap.state, r.0),
+            Ok(Plan::Decided(d)) => Pending::Ready(snap, d),
+            Ok(Plan::NeedMetrics(a)) => Pending::Needs(snap, a),
+            Ok(Plan::NeedVersions(a)) => match self.store.published_versions(t).await {
+                Ok(vs) => Pending::Ready(snap, a.decide(&vs)),
+                Err(e) => failed(
+                    &snap.state,
+                    format!("auto_start: cannot list versions: {e}"),
+                ),
             },
+        }
+    }
+
+    /// Every waiting target's metrics in one batched read, then its decision.
+    async fn judge_all<'a>(&self, pending: Vec<Pending<'a>>) -> Vec<Pending<'a>> {
+        let requests: Vec<_> = pending
+            .iter()
+            .filter_map(|p| match p {
+                Pending::Needs(_, a) => Some(a.request.clone()),
+                _ => None,
+            })
+            .collect();
+        let observed = if requests.is_empty() {
+            Ok(Vec::new())
+        } else {
+            self.observe(&requests).await
+        };
+        if let Err(e) = &observed {
+            tracing::warn!(error = %e, targets = requests.len(), "metrics unavailable; those targets hold");
+        }
+        // Each waiting target's observation, in the order they were asked for.
+        let (mut observations, unavailable) = match &observed {
+            Ok(all) => (all.iter(), ""),
+            Err(e) => ([].iter(), e.as_str()),
+        };
+        pending
+            .into_iter()
+            .map(|item| match item {
+                Pending::Needs(snap, a) => {
+                    let answer = observations.next().map_or(
+                        MetricsAnswer::Unavailable(unavailable),
+                        MetricsAnswer::Fetched,
+                    );
+                    Pending::Ready(snap, a.decide(answer))
+                }
+                other => other,
+            })
+            .collect()
+    }
+
+    /// One answer per request, or why there is none.
+    async fn observe(
+        &self,
+        requests: &[engine::MetricsRequest],
+    ) -> Result<Vec<Observation>, String> {
+        match self.metrics.observe(requests).await {
+            Ok(all) if all.len() != requests.len() => Err(format!(
+                "{} observations for {} targets",
+                all.len(),
+                requests.len()
+            )),
+            answer => answer.map_err(|e| e.to_string()),
         }
     }
 
@@ -194,15 +245,12 @@ where
         target: &Target,
         policy: &Policy,
         now: UtcTime,
-    ) -> Result<TargetResult, Error> {
+    ) -> Result<TargetResult, ExecError> {
         let snap = self.read(target).await?;
         let d = self
             .decide_alone(target, policy, &snap.state, now)
             .await
-            .map_err(|source| Error::Refused {
-                target: target.clone(),
-                source,
-            })?;
+            .map_err(|e| refused_or_store(target, e))?;
         let r = TargetResult::decided(target, &snap.state, &d, true);
         log(&r);
         Ok(r)
@@ -216,91 +264,60 @@ where
         policy: &Policy,
         now: UtcTime,
         dry_run: bool,
-    ) -> Result<TargetResult, Error> {
-        for attempt in 0..2 {
-            let snap = self.read(target).await?;
-            let versions = match manual {
-                Manual::Start { .. } => self
-                    .store
-                    .published_versions(&target.function)
-                    .await
-                    .map_err(|source| Error::Store {
-                        target: target.clone(),
-                        source,
-                    })?,
-                _ => Vec::new(),
-            };
-            let d =
-                engine::command(manual, &snap.state, policy, now, &versions).map_err(|source| {
-                    Error::Refused {
-                        target: target.clone(),
-                        source,
-                    }
-                })?;
-            match self.write(target, &snap, &d, dry_run).await {
-                Ok(()) => {
-                    let r = TargetResult::decided(target, &snap.state, &d, dry_run);
-                    log(&r);
-                    return Ok(r);
-                }
-                Err(StoreError::Conflict { .. }) if attempt == 0 => {
-                    tracing::info!(function = %target.function, alias = %target.alias, "alias changed under us; re-reading once");
-                }
-                Err(StoreError::Conflict { .. }) => {
-                    return Err(Error::Conflict {
-                        target: target.clone(),
-                    })
-                }
-                Err(source) => {
-                    return Err(Error::Store {
-                        target: target.clone(),
-                        source,
-                    })
-                }
-            }
-        }
-        unreachable!("the loop returns on its second attempt")
+    ) -> Result<TargetResult, ExecError> {
+        let decide = |snap: AliasSnapshot| async move {
+            let d = self
+                .decide_command(target, manual, policy, now, &snap.state)
+                .await;
+            (snap, d)
+        };
+        let (snap, first) = decide(self.read(target).await?).await;
+        let first = first.map_err(|e| refused_or_store(target, e))?;
+        let written = self
+            .write_once_more_on_conflict(target, snap, first, dry_run, decide)
+            .await;
+        let (before, d) = written.map_err(|e| match e {
+            NotWritten::Reread(source) | NotWritten::Failed(_, _, source) => ExecError::Store {
+                target: target.clone(),
+                source,
+            },
+            NotWritten::Undecided(_, e) => refused_or_store(target, e),
+            NotWritten::Conflict(..) => ExecError::Conflict {
+                target: target.clone(),
+            },
+        })?;
+        let r = TargetResult::decided(target, &before, &d, dry_run);
+        log(&r);
+        Ok(r)
     }
 
-    async fn read(&self, target: &Target) -> Result<AliasSnapshot, Error> {
+    async fn decide_command(
+        &self,
+        target: &Target,
+        manual: &Manual,
+        policy: &Policy,
+        now: UtcTime,
+        state: &AliasState,
+    ) -> Result<Decision, Undecided> {
+        let versions = if manual.needs_versions() {
+            self.store
+                .published_versions(target)
+                .await
+                .map_err(Undecided::Store)?
+        } else {
+            Vec::new()
+        };
+        engine::command(manual, state, policy, now, &versions).map_err(Undecided::Refused)
+    }
+
+    async fn read(&self, target: &Target) -> Result<AliasSnapshot, ExecError> {
         self.store
             .read_alias(target)
             .await
-            .map_err(|source| Error::Store {
+            .map_err(|source| ExecError::Store {
                 target: target.clone(),
                 source,
             })
-    }
-
-    /// The engine's first look at a target, with the published versions fetched
-    /// if it asks for them (`auto_start`): what is left is a decision or a
-    /// metrics request.
-    async fn first_pass(
-        &self,
-        target: &Target,
-        state: &AliasState,
-        policy: &Policy,
-        now: UtcTime,
-    ) -> Result<TickStep, String> {
-        match engine::tick(target, state, policy, now, Metrics::NotFetched, None) {
-            Ok(TickStep::NeedVersions) => {
-                let versions = self
-                    .store
-                    .published_versions(&target.function)
-                    .await
-                    .map_err(|e| format!("auto_start: cannot list versions: {e}"))?;
-                engine::tick(
-                    target,
-                    state,
-                    policy,
-                    now,
-                    Metrics::NotFetched,
-                    Some(&versions),
-                )
-                .map_err(|r| r.0)
-            }
-            other => other.map_err(|r| r.0),
-        }
     }
 
     /// Decides one target on its own, fetching what the engine asks for.
@@ -310,26 +327,19 @@ where
         policy: &Policy,
         state: &AliasState,
         now: UtcTime,
-    ) -> Result<Decision, Refusal> {
-        match self
-            .first_pass(target, state, policy, now)
-            .await
-            .map_err(Refusal)?
-        {
-            TickStep::Decided(d) => Ok(d),
-            TickStep::NeedMetrics(req) => {
-                match self.metrics.observe(std::slice::from_ref(&req)).await {
-                    Ok(obs) => decided(target, state, policy, now, Metrics::Fetched(&obs[0])),
-                    Err(e) => decided(
-                        target,
-                        state,
-                        policy,
-                        now,
-                        Metrics::Unavailable(&e.to_string()),
-                    ),
-                }
+    ) -> Result<Decision, Undecided> {
+        match engine::plan(target, state, policy, now).map_err(Undecided::Refused)? {
+            Plan::Decided(d) => Ok(d),
+            Plan::NeedVersions(a) => {
+                let versions = self.store.published_versions(target).await.map_err(|e| {
+                    Undecided::Refused(Refusal(format!("auto_start: cannot list versions: {e}")))
+                })?;
+                Ok(a.decide(&versions))
             }
-            TickStep::NeedVersions => Err(Refusal("internal: versions asked for twice".into())),
+            Plan::NeedMetrics(a) => match self.observe(std::slice::from_ref(&a.request)).await {
+                Ok(obs) => Ok(a.decide(MetricsAnswer::Fetched(&obs[0]))),
+                Err(e) => Ok(a.decide(MetricsAnswer::Unavailable(&e))),
+            },
         }
     }
 
@@ -342,38 +352,72 @@ where
         now: UtcTime,
         dry_run: bool,
     ) -> TargetResult {
-        let e = match self.write(t, &snap, &d, dry_run).await {
-            Ok(()) => return TargetResult::decided(t, &snap.state, &d, dry_run),
-            Err(e) => e,
+        let written = self
+            .write_once_more_on_conflict(t, snap, d, dry_run, |snap| async move {
+                let d = self.decide_alone(t, p, &snap.state, now).await;
+                (snap, d)
+            })
+            .await;
+        let failed = |state: Option<&AliasState>, decision, reason| {
+            TargetResult::failed(t, decision, state, reason, dry_run)
         };
-        if !matches!(e, StoreError::Conflict { .. }) {
-            return write_failed(t, &snap.state, &d, &e, dry_run);
-        }
-        // Someone changed the alias between our read and our write: decide again
-        // on what is there now, once.
-        tracing::info!(function = %t.function, alias = %t.alias, "alias changed under us; re-reading once");
-        let snap = match self.store.read_alias(t).await {
-            Ok(s) => s,
-            Err(e) => return TargetResult::failed(t, "error", None, e.to_string(), dry_run),
-        };
-        let d = match self.decide_alone(t, p, &snap.state, now).await {
-            Ok(d) => d,
-            Err(r) => return TargetResult::failed(t, "error", Some(&snap.state), r.0, dry_run),
-        };
-        match self.write(t, &snap, &d, dry_run).await {
-            Ok(()) => TargetResult::decided(t, &snap.state, &d, dry_run),
-            Err(StoreError::Conflict { .. }) => TargetResult::failed(
-                t,
-                "conflict",
-                Some(&snap.state),
+        match written {
+            Ok((before, d)) => TargetResult::decided(t, &before, &d, dry_run),
+            Err(NotWritten::Reread(e)) => failed(None, Reported::Error, e.to_string()),
+            Err(NotWritten::Undecided(state, e)) => {
+                let reason = match e {
+                    Undecided::Refused(r) => r.0,
+                    Undecided::Store(e) => e.to_string(),
+                };
+                failed(Some(&state), Reported::Error, reason)
+            }
+            Err(NotWritten::Failed(state, d, e)) => {
+                failed(Some(&state), Reported::Error, write_failed(&d, &e))
+            }
+            Err(NotWritten::Conflict(state, d)) => failed(
+                Some(&state),
+                Reported::Conflict,
                 format!(
                     "the alias changed twice while this tick applied \"{}\"; nothing was written, \
                      the next tick decides again",
                     d.outcome.label()
                 ),
-                dry_run,
             ),
-            Err(e) => write_failed(t, &snap.state, &d, &e, dry_run),
+        }
+    }
+
+    /// The compare-and-swap, for ticks and commands alike: writes `d` over the
+    /// alias as `snap` read it. If someone changed the alias in between, it
+    /// re-reads, decides again with `again` on what is there now, and writes
+    /// that, once; a second conflict writes nothing. Returns the alias the
+    /// written decision was made on, and the decision.
+    async fn write_once_more_on_conflict<F, Fut>(
+        &self,
+        t: &Target,
+        snap: AliasSnapshot,
+        d: Decision,
+        dry_run: bool,
+        again: F,
+    ) -> Result<(AliasState, Decision), NotWritten>
+    where
+        F: FnOnce(AliasSnapshot) -> Fut,
+        Fut: Future<Output = (AliasSnapshot, Result<Decision, Undecided>)>,
+    {
+        match self.write(t, &snap, &d, dry_run).await {
+            Ok(()) => return Ok((snap.state, d)),
+            Err(StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(NotWritten::Failed(snap.state, d, e)),
+        }
+        tracing::info!(function = %t.function, alias = %t.alias, "alias changed under us; re-reading once");
+        let snap = self.store.read_alias(t).await.map_err(NotWritten::Reread)?;
+        let (snap, d) = match again(snap).await {
+            (snap, Ok(d)) => (snap, d),
+            (snap, Err(e)) => return Err(NotWritten::Undecided(snap.state, e)),
+        };
+        match self.write(t, &snap, &d, dry_run).await {
+            Ok(()) => Ok((snap.state, d)),
+            Err(StoreError::Conflict { .. }) => Err(NotWritten::Conflict(snap.state, d)),
+            Err(e) => Err(NotWritten::Failed(snap.state, d, e)),
         }
     }
 
@@ -395,38 +439,24 @@ where
     }
 }
 
-/// A write that failed for a reason other than a conflict. With compare-and-swap
-/// the alias is either as read or as decided; the next tick reads which.
-fn write_failed(
-    t: &Target,
-    state: &AliasState,
-    d: &Decision,
-    e: &StoreError,
-    dry_run: bool,
-) -> TargetResult {
-    TargetResult::failed(
-        t,
-        "error",
-        Some(state),
-        format!(
-            "{}: write not applied: {e}; the next tick re-reads the alias",
-            d.outcome.label()
-        ),
-        dry_run,
-    )
+fn refused_or_store(target: &Target, e: Undecided) -> ExecError {
+    match e {
+        Undecided::Refused(source) => ExecError::Refused {
+            target: target.clone(),
+            source,
+        },
+        Undecided::Store(source) => ExecError::Store {
+            target: target.clone(),
+            source,
+        },
+    }
 }
 
-fn decided(
-    t: &Target,
-    state: &AliasState,
-    p: &Policy,
-    now: UtcTime,
-    m: Metrics<'_>,
-) -> Result<Decision, Refusal> {
-    match engine::tick(t, state, p, now, m, None)? {
-        TickStep::Decided(d) => Ok(d),
-        TickStep::NeedMetrics(_) | TickStep::NeedVersions => Err(Refusal(
-            "internal: metrics were supplied but more was asked for".into(),
-        )),
-    }
+/// A write that failed for a reason other than a conflict. With compare-and-swap
+/// the alias is either as read or as decided; the next tick reads which.
+fn write_failed(d: &Decision, e: &StoreError) -> String {
+    format!(
+        "{}: write not applied: {e}; the next tick re-reads the alias",
+        d.outcome.label()
+    )
 }

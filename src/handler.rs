@@ -7,12 +7,12 @@ use crate::command::{Command, InputError};
 use crate::config::{Config, ConfigError, TARGETS_VAR};
 use crate::engine::Manual;
 use crate::error::Error;
-use crate::executor::Executor;
+use crate::executor::{ExecError, Executor};
 use crate::json::JsonError;
 use crate::model::{Target, UtcTime};
 use crate::policy::{Policy, PolicySpec};
 use crate::ports::{AliasRead, AliasWrite, AuditSink, MetricsRead, NoAudit};
-use crate::report::{Response, TargetResult};
+use crate::report::{Reported, Response, TargetResult};
 
 /// The largest payload read, in bytes of JSON text: 256 KiB, the most an
 /// EventBridge event (our schedule's tick) can carry. A tick for a thousand
@@ -104,7 +104,7 @@ where
             // A manual command that lost the race twice: a conflict to announce.
             Err(e @ Error::Conflict { target }) => vec![TargetResult::failed(
                 target,
-                "conflict",
+                Reported::Conflict,
                 None,
                 e.to_string(),
                 false,
@@ -161,9 +161,10 @@ where
             } => {
                 // Promote, rollback and pause need no policy: they must work even
                 // when the configured one is broken.
-                let policy = match action {
-                    Manual::Start { .. } | Manual::Resume => self.policy_for(&target, &policy)?,
-                    _ => Policy::defaults(),
+                let policy = if action.needs_policy() {
+                    self.policy_for(&target, &policy)?
+                } else {
+                    Policy::defaults()
                 };
                 let r = self
                     .executor
@@ -223,10 +224,10 @@ where
             {
                 Ok(r) => r,
                 Err(e) => {
-                    let decision = if matches!(e, Error::Conflict { .. }) {
-                        "conflict"
+                    let decision = if matches!(e, ExecError::Conflict { .. }) {
+                        Reported::Conflict
                     } else {
-                        "error"
+                        Reported::Error
                     };
                     TargetResult::failed(&target, decision, None, e.to_string(), false)
                 }

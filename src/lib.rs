@@ -27,6 +27,7 @@ pub mod executor;
 pub mod handler;
 pub mod json;
 pub mod logging;
+pub mod memory;
 pub mod model;
 pub mod policy;
 pub mod ports;

@@ -238,7 +238,7 @@ async fn simulate(args: Vec<String>) -> ExitCode {
                     "lambda-rollout simulate: {} (seed {seed})",
                     out.ticks
                         .last()
-                        .map(|t| t.result.decision)
+                        .map(|t| t.result.decision.label())
                         .unwrap_or("no ticks")
                 );
                 if let Err(e) =

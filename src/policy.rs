@@ -90,7 +90,7 @@ pub struct Policy {
     /// version newer than stable that was not rolled back.
     pub auto_start: bool,
     /// CloudWatch statistic of `Duration` compared between green and blue.
-    pub latency_stat: String,
+    pub latency_stat: LatencyStat,
     /// Green's latency statistic may be at most this multiple of blue's.
     pub max_latency_ratio: f64,
     /// And at most this many milliseconds, if set.
@@ -112,8 +112,78 @@ pub struct Policy {
     pub alarms: Vec<String>,
     /// Metrics of your own that gate the rollout, read for green.
     pub metrics: Vec<CustomMetric>,
-    /// An alarm in INSUFFICIENT_DATA fails (true) or holds (false, default).
-    pub alarm_insufficient_data_fails: bool,
+    /// What an alarm in INSUFFICIENT_DATA does: holds (default) or fails.
+    pub alarm_insufficient_data: OnInsufficientData,
+}
+
+/// What an alarm in INSUFFICIENT_DATA does to the check (README rule 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnInsufficientData {
+    Hold,
+    Fail,
+}
+
+/// The CloudWatch statistic of `Duration` compared between green and blue:
+/// a percentile (`p99`, `p90.5`), `Average` or `Maximum`. Parsed once; the
+/// text CloudWatch is sent is its `Display`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LatencyStat {
+    /// pNN or pNN.N, kept as written (CloudWatch takes either).
+    Percentile {
+        text: String,
+        p: f64,
+    },
+    Average,
+    Maximum,
+}
+
+impl LatencyStat {
+    pub fn parse(s: &str) -> Option<LatencyStat> {
+        match s {
+            "Average" => return Some(LatencyStat::Average),
+            "Maximum" => return Some(LatencyStat::Maximum),
+            _ => {}
+        }
+        let num = s.strip_prefix('p')?;
+        let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+        let digits = |d: &str| d.chars().all(|c| c.is_ascii_digit());
+        let shaped = !int.is_empty()
+            && int.len() <= 2
+            && digits(int)
+            && digits(frac)
+            && (num.contains('.') != frac.is_empty());
+        let p = num.parse::<f64>().ok().filter(|p| *p > 0.0 && *p < 100.0)?;
+        shaped.then(|| LatencyStat::Percentile {
+            text: s.to_string(),
+            p,
+        })
+    }
+
+    /// Samples needed before the statistic means more than "the slowest
+    /// request": 100 / (100 - p) for a percentile pNN, 1 for the others.
+    pub fn samples_needed(&self) -> u64 {
+        match self {
+            LatencyStat::Percentile { p, .. } => (100.0 / (100.0 - p)).ceil() as u64,
+            LatencyStat::Average | LatencyStat::Maximum => 1,
+        }
+    }
+}
+
+impl std::fmt::Display for LatencyStat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LatencyStat::Percentile { text, .. } => f.write_str(text),
+            LatencyStat::Average => f.write_str("Average"),
+            LatencyStat::Maximum => f.write_str("Maximum"),
+        }
+    }
+}
+
+impl Serialize for LatencyStat {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -222,8 +292,10 @@ impl PolicySpec {
                 None => DEFAULT_METRIC_LAG,
             },
             auto_start: first(layers, |l| l.auto_start).unwrap_or(false),
-            latency_stat: first(layers, |l| l.latency_stat.clone())
-                .unwrap_or_else(|| DEFAULT_LATENCY_STAT.to_string()),
+            latency_stat: latency_stat(
+                &first(layers, |l| l.latency_stat.clone())
+                    .unwrap_or_else(|| DEFAULT_LATENCY_STAT.to_string()),
+            )?,
             max_latency_ratio: first(layers, |l| l.max_latency_ratio)
                 .unwrap_or(DEFAULT_MAX_LATENCY_RATIO),
             max_latency_ms: first(layers, |l| l.max_latency_ms),
@@ -241,13 +313,11 @@ impl PolicySpec {
             .map_err(|e| err("evidence_from", e.0))?,
             alarms: first(layers, |l| l.alarms.clone()).unwrap_or_default(),
             metrics: first(layers, |l| l.metrics.clone()).unwrap_or_default(),
-            alarm_insufficient_data_fails: match first(layers, |l| {
-                l.alarm_insufficient_data.clone()
-            })
-            .as_deref()
+            alarm_insufficient_data: match first(layers, |l| l.alarm_insufficient_data.clone())
+                .as_deref()
             {
-                None | Some("hold") => false,
-                Some("fail") => true,
+                None | Some("hold") => OnInsufficientData::Hold,
+                Some("fail") => OnInsufficientData::Fail,
                 Some(other) => {
                     return Err(err(
                         "alarm_insufficient_data",
@@ -466,20 +536,19 @@ fn validate_metric(
 
 /// pNN or pNN.N (0 < NN < 100), Average or Maximum.
 fn is_latency_stat(s: &str) -> bool {
-    if s == "Average" || s == "Maximum" {
-        return true;
-    }
-    let Some(num) = s.strip_prefix('p') else {
-        return false;
-    };
-    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
-    let digits = |d: &str| d.chars().all(|c| c.is_ascii_digit());
-    !int.is_empty()
-        && int.len() <= 2
-        && digits(int)
-        && digits(frac)
-        && (num.contains('.') != frac.is_empty())
-        && num.parse::<f64>().is_ok_and(|p| p > 0.0 && p < 100.0)
+    LatencyStat::parse(s).is_some()
+}
+
+fn latency_stat(s: &str) -> Result<LatencyStat, PolicyError> {
+    LatencyStat::parse(s).ok_or_else(|| {
+        err(
+            "latency_stat",
+            format!(
+                "{} is not a CloudWatch statistic for Duration: use a percentile such as \"p99\" or \"p90.5\", or \"Average\" or \"Maximum\"",
+                shown(s)
+            ),
+        )
+    })
 }
 
 fn validate_steps(steps: &[f64]) -> Result<Vec<Weight>, PolicyError> {
@@ -565,15 +634,6 @@ impl Policy {
         }
         if self.metric_lag > Duration::from_secs(3600) {
             return Err(err("metric_lag", "at most 1h"));
-        }
-        if !is_latency_stat(&self.latency_stat) {
-            return Err(err(
-                "latency_stat",
-                format!(
-                    "{} is not a CloudWatch statistic for Duration: use a percentile such as \"p99\" or \"p90.5\", or \"Average\" or \"Maximum\"",
-                    shown(&self.latency_stat)
-                ),
-            ));
         }
         if !self.max_latency_ratio.is_finite() || self.max_latency_ratio < 1.0 {
             return Err(err(

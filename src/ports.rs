@@ -68,10 +68,10 @@ pub trait AliasRead: Send + Sync {
         target: &Target,
     ) -> impl Future<Output = Result<AliasSnapshot, StoreError>> + Send;
 
-    /// Every published version of the function (not `$LATEST`).
+    /// Every published version of the target's function (not `$LATEST`).
     fn published_versions(
         &self,
-        function: &str,
+        target: &Target,
     ) -> impl Future<Output = Result<Vec<PublishedVersion>, StoreError>> + Send;
 }
 

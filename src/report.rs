@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::engine::{AliasState, Decision, Observation, Verdict};
+use crate::engine::{AliasState, Decision, Observation, Outcome, Verdict};
 use crate::model::{Target, UtcTime, Version, Weight};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -16,7 +16,7 @@ pub struct TargetResult {
     pub alias: String,
     /// started, advanced, promoted, rolled_back, held, paused, resumed, idle,
     /// conflict or error.
-    pub decision: &'static str,
+    pub decision: Reported,
     pub reason: String,
     /// The version being rolled out: before the decision, or the one started.
     pub green: Option<Version>,
@@ -80,23 +80,61 @@ impl Health {
     }
 }
 
-/// The decisions that change something, or tried to: each is announced as
-/// one audit event.
-pub const TRANSITIONS: [&str; 7] = [
-    "started",
-    "advanced",
-    "promoted",
-    "rolled_back",
-    "paused",
-    "resumed",
-    "conflict",
-];
+/// The decision reported for a target: the engine's outcome, or what the
+/// executor met instead. Serialized as its label ("rolled_back").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reported {
+    Decided(Outcome),
+    /// The alias changed twice between our read and our write.
+    Conflict,
+    /// The target could not be read, decided or written.
+    Error,
+}
+
+impl Reported {
+    pub fn label(self) -> &'static str {
+        match self {
+            Reported::Decided(o) => o.label(),
+            Reported::Conflict => "conflict",
+            Reported::Error => "error",
+        }
+    }
+
+    /// A change, or a conflict that stopped one: each is announced as one
+    /// audit event.
+    pub fn is_transition(self) -> bool {
+        match self {
+            Reported::Decided(o) => o.is_transition(),
+            Reported::Conflict => true,
+            Reported::Error => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+impl Serialize for Reported {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.label())
+    }
+}
+
+/// Compares with the label, as the JSON response says it.
+impl PartialEq<&str> for Reported {
+    fn eq(&self, other: &&str) -> bool {
+        self.label() == *other
+    }
+}
 
 impl TargetResult {
     /// A transition to announce: a change written (not a dry run), or a
     /// conflict that stopped one.
     pub fn is_transition(&self) -> bool {
-        TRANSITIONS.contains(&self.decision) && !self.dry_run
+        self.decision.is_transition() && !self.dry_run
     }
 
     pub fn decided(target: &Target, before: &AliasState, d: &Decision, dry_run: bool) -> Self {
@@ -112,7 +150,7 @@ impl TargetResult {
         TargetResult {
             function: target.function.clone(),
             alias: target.alias.clone(),
-            decision: d.outcome.label(),
+            decision: Reported::Decided(d.outcome),
             reason: d.reason.clone(),
             green: before.canary.or(after.canary).map(|c| c.version),
             stable: Some(after.stable),
@@ -127,7 +165,7 @@ impl TargetResult {
     /// A target that could not be decided (`error`) or written (`conflict`).
     pub fn failed(
         target: &Target,
-        decision: &'static str,
+        decision: Reported,
         before: Option<&AliasState>,
         reason: String,
         dry_run: bool,

@@ -23,20 +23,16 @@
 //! (default "1"), `green` (default "2") and `policy` are optional. A tick runs at
 //! the end of every minute; the rollout starts at the first.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{
-    AlarmReading, AlarmState, AliasState, Canary, Manual, MetricsRequest, Observation,
-    PublishedVersion, Span, VersionFigures,
-};
+use crate::engine::{AliasState, Canary, Manual, Outcome, PublishedVersion, VersionFigures};
 use crate::executor::Executor;
+use crate::memory::{MemoryAliases, MemoryMetrics, Rng};
 use crate::model::{Target, UtcTime, Version, Weight};
 use crate::policy::{Policy, PolicySpec};
-use crate::ports::{AliasRead, AliasSnapshot, AliasWrite, MetricsError, MetricsRead, StoreError};
-use crate::report::TargetResult;
+use crate::report::{Reported, TargetResult};
 use crate::timeline::Point;
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -80,143 +76,9 @@ pub struct Tick {
 }
 
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct Replay {
     pub ticks: Vec<Tick>,
     pub points: Vec<Point>,
-}
-
-/// The alias, held in memory, with a RevisionId that changes on every write.
-struct MemoryAlias {
-    state: Mutex<(AliasState, u64)>,
-    versions: Vec<PublishedVersion>,
-}
-
-impl AliasRead for MemoryAlias {
-    async fn read_alias(&self, _: &Target) -> Result<AliasSnapshot, StoreError> {
-        let s = self.state.lock().expect("not poisoned");
-        Ok(AliasSnapshot {
-            state: s.0.clone(),
-            revision: s.1.to_string(),
-        })
-    }
-
-    async fn published_versions(&self, _: &str) -> Result<Vec<PublishedVersion>, StoreError> {
-        Ok(self.versions.clone())
-    }
-}
-
-impl AliasWrite for MemoryAlias {
-    async fn write_alias(
-        &self,
-        _: &Target,
-        alias: &AliasState,
-        revision: &str,
-    ) -> Result<String, StoreError> {
-        let mut s = self.state.lock().expect("not poisoned");
-        if s.1.to_string() != revision {
-            return Err(StoreError::Conflict {
-                source: "revision changed".into(),
-            });
-        }
-        s.0 = alias.clone();
-        s.1 += 1;
-        Ok(s.1.to_string())
-    }
-}
-
-/// What CloudWatch would hold: per version, per minute.
-#[derive(Default)]
-struct MemoryMetrics {
-    minutes: Mutex<HashMap<(Version, i64), VersionFigures>>,
-}
-
-impl MetricsRead for MemoryMetrics {
-    async fn observe(&self, requests: &[MetricsRequest]) -> Result<Vec<Observation>, MetricsError> {
-        let m = self.minutes.lock().expect("not poisoned");
-        let sum = |v: Version, start: UtcTime, end: UtcTime| {
-            let mut f = VersionFigures::default();
-            let (mut lat, mut weight) = (0.0, 0.0);
-            let mut t = start.unix();
-            while t < end.unix() {
-                if let Some(x) = m.get(&(v, t)) {
-                    f.invocations += x.invocations;
-                    f.errors += x.errors;
-                    if let Some(l) = x.latency_ms.filter(|_| x.invocations > 0) {
-                        lat += l * x.invocations as f64;
-                        weight += x.invocations as f64;
-                    }
-                }
-                t += 60;
-            }
-            f.latency_ms = (weight > 0.0).then(|| lat / weight);
-            f
-        };
-        let span = |r: &MetricsRequest, start: UtcTime, end: UtcTime| Span {
-            start,
-            end,
-            green: sum(r.green, start, end),
-            blue: sum(r.blue, start, end),
-        };
-        Ok(requests
-            .iter()
-            .map(|r| Observation {
-                window_start: r.start,
-                window_end: r.end,
-                green: sum(r.green, r.start, r.end),
-                blue: sum(r.blue, r.start, r.end),
-                throttles: 0,
-                complete: true,
-                // A replay has no alarms: every named alarm reads OK.
-                alarms: r
-                    .alarms
-                    .iter()
-                    .map(|name| AlarmReading {
-                        name: name.clone(),
-                        state: AlarmState::Ok,
-                    })
-                    .collect(),
-                // Refused before the run: a replay has no custom metrics.
-                custom: Vec::new(),
-                rollout: Some(span(r, r.rollout_start, r.end)),
-                fresh: Some(span(r, r.start, r.fresh_end)),
-            })
-            .collect())
-    }
-}
-
-/// A small seeded generator (PCG-style LCG): the same seed replays the same run.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407))
-    }
-
-    pub fn next_f64(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Failures among `n` requests failing at `pct` percent.
-    pub fn binomial(&mut self, n: u64, pct: f64) -> u64 {
-        let p = (pct / 100.0).clamp(0.0, 1.0);
-        if p == 0.0 || n == 0 {
-            return 0;
-        }
-        if n > 2000 {
-            // Normal approximation: exact enough at this size, and fast.
-            let (mean, sd) = (n as f64 * p, (n as f64 * p * (1.0 - p)).sqrt());
-            let (u1, u2) = (self.next_f64().max(1e-300), self.next_f64());
-            let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
-            return (mean + sd * z).round().clamp(0.0, n as f64) as u64;
-        }
-        (0..n).filter(|_| self.next_f64() < p).count() as u64
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -229,7 +91,7 @@ pub async fn run(
     series: &Series,
     policy_layers: &[&PolicySpec],
     seed: u64,
-) -> Result<Outcome, SimulateError> {
+) -> Result<Replay, SimulateError> {
     let bad = |m: String| SimulateError(m);
     let stable = Version::parse(series.stable.as_deref().unwrap_or("1"))
         .map_err(|e| bad(format!("stable: {e}")))?;
@@ -266,27 +128,27 @@ pub async fn run(
     }
     let target = Target::new("simulated", "live").expect("valid");
     let role = "arn:aws:iam::000000000000:role/simulated".to_string();
-    let executor = Executor::new(
-        MemoryAlias {
-            state: Mutex::new((
-                AliasState {
-                    stable,
-                    canary: None,
-                    description: String::new(),
-                },
-                1,
-            )),
-            versions: [stable, green]
-                .iter()
-                .map(|v| PublishedVersion {
-                    version: *v,
-                    role: role.clone(),
-                    dead_letter_target: None,
-                })
-                .collect(),
+    let aliases = MemoryAliases::new(Duration::ZERO);
+    aliases.set(
+        &target,
+        AliasState {
+            stable,
+            canary: None,
+            description: String::new(),
         },
-        MemoryMetrics::default(),
     );
+    aliases.publish(
+        &target.function,
+        [stable, green]
+            .iter()
+            .map(|v| PublishedVersion {
+                version: *v,
+                role: role.clone(),
+                dead_letter_target: None,
+            })
+            .collect(),
+    );
+    let executor = Executor::new(aliases, MemoryMetrics::default());
     let mut rng = Rng::new(seed);
     let mut ticks = Vec::new();
     let mut points = Vec::new();
@@ -318,7 +180,7 @@ pub async fn run(
     });
     for (i, m) in series.minutes.iter().enumerate() {
         let minute = UtcTime::from_unix(start.unix() + 60 * i as i64);
-        let alias = executor.store.state.lock().expect("not poisoned").0.clone();
+        let alias = executor.store.get(&target);
         let (w, green_live) = match alias.canary {
             Some(Canary { version, weight }) if version == green => (weight, true),
             _ => (Weight::ZERO, alias.stable == green),
@@ -330,25 +192,22 @@ pub async fn run(
         };
         let g = (m.requests as f64 * share).round() as u64;
         let b = m.requests - g;
-        {
-            let mut store = executor.metrics.minutes.lock().expect("not poisoned");
-            store.insert(
-                (green, minute.unix()),
-                VersionFigures {
-                    invocations: g,
-                    errors: rng.binomial(g, m.green.error_rate),
-                    latency_ms: m.green.latency_ms,
-                },
-            );
-            store.insert(
-                (stable, minute.unix()),
-                VersionFigures {
-                    invocations: b,
-                    errors: rng.binomial(b, m.blue.error_rate),
-                    latency_ms: m.blue.latency_ms,
-                },
-            );
-        }
+        let figures = VersionFigures {
+            invocations: g,
+            errors: rng.binomial(g, m.green.error_rate),
+            latency_ms: m.green.latency_ms,
+        };
+        executor
+            .metrics
+            .put(&target.function, green, minute, figures);
+        let figures = VersionFigures {
+            invocations: b,
+            errors: rng.binomial(b, m.blue.error_rate),
+            latency_ms: m.blue.latency_ms,
+        };
+        executor
+            .metrics
+            .put(&target.function, stable, minute, figures);
         let now = UtcTime::from_unix(minute.unix() + 60);
         let result = executor
             .tick(&[(target.clone(), policy.clone())], now, false)
@@ -357,7 +216,11 @@ pub async fn run(
             .next()
             .expect("one target, one result");
         let d = result.decision;
-        let after = if d == "promoted" {
+        let (promoted, rolled_back) = (
+            d == Reported::Decided(Outcome::Promoted),
+            d == Reported::Decided(Outcome::RolledBack),
+        );
+        let after = if promoted {
             100.0
         } else {
             result.weight_after.percent()
@@ -369,23 +232,23 @@ pub async fn run(
             green: result.health.as_ref().and_then(|h| rate(&h.green)),
             blue: result.health.as_ref().and_then(|h| rate(&h.blue)),
             mark: match d {
-                "advanced" => Some(format!("{after}%")),
-                "promoted" => Some(format!("promoted v{green}")),
-                "rolled_back" => Some(format!("rolled back v{green}")),
+                Reported::Decided(Outcome::Advanced) => Some(format!("{after}%")),
+                _ if promoted => Some(format!("promoted v{green}")),
+                _ if rolled_back => Some(format!("rolled back v{green}")),
                 _ => None,
             },
-            failed: d == "rolled_back",
+            failed: rolled_back,
         });
         ticks.push(Tick {
             minute: i + 1,
             now,
             result,
         });
-        if d == "promoted" || d == "rolled_back" {
+        if promoted || rolled_back {
             break;
         }
     }
-    Ok(Outcome { ticks, points })
+    Ok(Replay { ticks, points })
 }
 
 #[cfg(test)]
@@ -434,7 +297,7 @@ mod tests {
     async fn the_same_seed_replays_the_same_run() {
         let a = run(&series(60, 0.8), &[], 42).await.unwrap();
         let b = run(&series(60, 0.8), &[], 42).await.unwrap();
-        let reasons = |o: &Outcome| {
+        let reasons = |o: &Replay| {
             o.ticks
                 .iter()
                 .map(|t| t.result.reason.clone())

@@ -7,9 +7,9 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::memory::MemoryAliases;
 use lambda_rollout::engine::{Canary, MetricsRequest, Observation};
 use lambda_rollout::executor::Executor;
+use lambda_rollout::memory::MemoryAliases;
 use lambda_rollout::model::{Target, UtcTime, Version, Weight};
 use lambda_rollout::policy::Policy;
 use lambda_rollout::ports::{MetricsError, MetricsRead};

@@ -427,9 +427,9 @@ impl AliasRead for Racing {
     }
     async fn published_versions(
         &self,
-        f: &str,
+        t: &Target,
     ) -> Result<Vec<lambda_rollout::engine::PublishedVersion>, StoreError> {
-        self.inner.published_versions(f).await
+        self.inner.published_versions(t).await
     }
 }
 

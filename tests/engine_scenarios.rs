@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use lambda_rollout::engine::{
-    command, tick, AlarmReading, AlarmState, AliasState, Canary, Decision, Description, Manual,
-    Metrics, MetricsRequest, Observation, Outcome, Phase, PublishedVersion, Span, TickStep,
-    VersionFigures,
+    command, plan, AlarmReading, AlarmState, AliasState, AwaitMetrics, Canary, Decision,
+    Description, Manual, MetricsAnswer, MetricsRequest, Observation, Outcome, Phase, Plan,
+    PublishedVersion, Span, VersionFigures,
 };
 use lambda_rollout::model::{Target, UtcTime, Version, Weight};
 use lambda_rollout::policy::{Policy, PolicySpec, PRESETS};
@@ -152,44 +152,16 @@ impl World {
     /// One minute passes, then the engine ticks once.
     fn tick(&mut self) -> Decision {
         self.now = self.now.plus(Duration::from_secs(60));
-        let d = match tick(
-            &self.target,
-            &self.alias,
-            &self.policy,
-            self.now,
-            Metrics::NotFetched,
-            None,
-        )
-        .unwrap()
-        {
-            TickStep::Decided(d) => d,
-            TickStep::NeedVersions => {
-                let vs = versions(self.published);
-                match tick(
-                    &self.target,
-                    &self.alias,
-                    &self.policy,
-                    self.now,
-                    Metrics::NotFetched,
-                    Some(&vs),
-                )
-                .unwrap()
-                {
-                    TickStep::Decided(d) => d,
-                    other => panic!("asked twice: {other:?}"),
-                }
-            }
-            TickStep::NeedMetrics(req) => {
-                let obs = self.observe(&req);
-                let m = if self.metrics_down {
-                    Metrics::Unavailable("timeout")
+        let d = match plan(&self.target, &self.alias, &self.policy, self.now).unwrap() {
+            Plan::Decided(d) => d,
+            Plan::NeedVersions(a) => a.decide(&versions(self.published)),
+            Plan::NeedMetrics(a) => {
+                let obs = self.observe(&a.request);
+                a.decide(if self.metrics_down {
+                    MetricsAnswer::Unavailable("timeout")
                 } else {
-                    Metrics::Fetched(&obs)
-                };
-                match tick(&self.target, &self.alias, &self.policy, self.now, m, None).unwrap() {
-                    TickStep::Decided(d) => d,
-                    other => panic!("asked twice: {other:?}"),
-                }
+                    MetricsAnswer::Fetched(&obs)
+                })
             }
         };
         // Never unsafe: more traffic for green only on a pass verdict.
@@ -647,15 +619,7 @@ fn commands_refuse_with_a_reason_and_write_nothing() {
     // A tampered record: ticks and pause refuse, rollback clears it.
     let mut alias = world.alias.clone();
     alias.description = alias.description.replace("w=10", "w=ten");
-    let e = tick(
-        &world.target,
-        &alias,
-        &world.policy,
-        world.now,
-        Metrics::NotFetched,
-        None,
-    )
-    .unwrap_err();
+    let e = plan(&world.target, &alias, &world.policy, world.now).unwrap_err();
     assert!(e.0.contains("w=ten") && e.0.contains("rollback"), "{e}");
     assert!(refuse(Manual::Pause { reason: None }, &alias, &[]).contains("unreadable"));
     let d = command(
@@ -687,16 +651,8 @@ fn a_step_that_lasts_for_days_reads_only_its_last_day() {
         force: false,
     });
     world.now = world.now.plus(Duration::from_secs(3 * 24 * 3600));
-    let step = tick(
-        &world.target,
-        &world.alias,
-        &world.policy,
-        world.now,
-        Metrics::NotFetched,
-        None,
-    )
-    .unwrap();
-    let TickStep::NeedMetrics(req) = step else {
+    let step = plan(&world.target, &world.alias, &world.policy, world.now).unwrap();
+    let Plan::NeedMetrics(AwaitMetrics { request: req, .. }) = step else {
         panic!("expected a metrics request")
     };
     assert_eq!(req.end.since(req.start), Duration::from_secs(24 * 3600));

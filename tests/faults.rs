@@ -31,8 +31,8 @@ use lambda_rollout::config::Config;
 use lambda_rollout::engine::Description;
 use lambda_rollout::executor::Executor;
 use lambda_rollout::handler::Handler;
+use lambda_rollout::memory::Rng;
 use lambda_rollout::model::UtcTime;
-use lambda_rollout::simulate::Rng;
 use serde_json::{json, Value};
 
 /// The alias as the wire shows it: version, routing, description.
@@ -499,7 +499,7 @@ fn check(
     // complete data.
     if let Ok(r) = result {
         for t in &r.results {
-            if matches!(t.decision, "advanced" | "promoted") && action == "tick" {
+            if matches!(t.decision.label(), "advanced" | "promoted") && action == "tick" {
                 let ok = t
                     .health
                     .as_ref()

@@ -71,7 +71,7 @@ async fn every_fixture_runs_against_the_emulator() {
             .handle(&load(name, &f), t0)
             .await
             .unwrap_or_else(|e| panic!("events/{name}: {e}"));
-        let d = r.results[0].decision;
+        let d = r.results[0].decision.label();
         assert!(
             d != "error" && d != "conflict",
             "events/{name}: {:?}",

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use lambda_rollout::engine::{
-    command, tick, AlarmReading, AlarmState, AliasState, Decision, Manual, Metrics, MetricsRequest,
-    Observation, Outcome, PublishedVersion, Span, TickStep, VersionFigures,
+    command, plan, AlarmReading, AlarmState, AliasState, Decision, Manual, MetricsAnswer,
+    MetricsRequest, Observation, Outcome, Plan, PublishedVersion, Span, VersionFigures,
 };
 use lambda_rollout::model::{Target, UtcTime, Version, Weight};
 use lambda_rollout::policy::{Policy, PolicySpec, PRESETS};
@@ -164,22 +164,18 @@ fn versions() -> Vec<PublishedVersion> {
 
 /// One tick, through the engine's protocol, as the executor drives it.
 fn one_tick(t: &Target, alias: &AliasState, p: &Policy, now: UtcTime, w: &Weather) -> Decision {
-    let vs = versions();
-    let mut versions_given = None;
-    let mut obs = None;
-    for _ in 0..3 {
-        let metrics = match (&obs, w.unavailable) {
-            (None, _) => Metrics::NotFetched,
-            (Some(_), true) => Metrics::Unavailable("generated outage"),
-            (Some(o), false) => Metrics::Fetched(o),
-        };
-        match tick(t, alias, p, now, metrics, versions_given).expect("a readable record") {
-            TickStep::Decided(d) => return d,
-            TickStep::NeedVersions => versions_given = Some(&vs),
-            TickStep::NeedMetrics(req) => obs = Some(observe(w, &req)),
+    match plan(t, alias, p, now).expect("a readable record") {
+        Plan::Decided(d) => d,
+        Plan::NeedVersions(a) => a.decide(&versions()),
+        Plan::NeedMetrics(a) => {
+            let obs = observe(w, &a.request);
+            a.decide(if w.unavailable {
+                MetricsAnswer::Unavailable("generated outage")
+            } else {
+                MetricsAnswer::Fetched(&obs)
+            })
         }
     }
-    panic!("the engine asked for the same thing twice")
 }
 
 /// The property itself, for one decision: more traffic for green, or

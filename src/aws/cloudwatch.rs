@@ -118,8 +118,8 @@ fn query(index: usize, series: Series, req: &MetricsRequest) -> MetricDataQuery 
                 .metric(metric)
                 .period(PERIOD)
                 .stat(match series {
-                    Series::GreenLatency | Series::BlueLatency => req.latency_stat.as_str(),
-                    _ => "Sum",
+                    Series::GreenLatency | Series::BlueLatency => req.latency_stat.to_string(),
+                    _ => "Sum".to_string(),
                 })
                 .build(),
         )

@@ -199,17 +199,12 @@ impl AliasRead for LambdaAliases {
 
     async fn published_versions(
         &self,
-        function: &str,
+        target: &Target,
     ) -> Result<Vec<PublishedVersion>, StoreError> {
-        let target = Target {
-            function: function.to_string(),
-            alias: String::new(),
-            home: None,
-        };
         let mut pages = self
             .client
             .list_versions_by_function()
-            .function_name(function)
+            .function_name(&target.function)
             .into_paginator()
             .send();
         let mut out = Vec::new();
@@ -224,7 +219,7 @@ impl AliasRead for LambdaAliases {
                             s.is_invalid_parameter_value_exception(),
                         )
                     },
-                    &target,
+                    target,
                 )
             })?;
             for f in page.versions() {

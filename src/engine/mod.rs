@@ -2,8 +2,10 @@
 //!
 //! - `state`: what the alias says (routing) and the record kept in its description
 //! - `step`: where green goes next
-//! - `health`: metrics -> verdict, with `stats` (exact count statistics)
-//! - `decide`: state + verdict + policy + now -> `Decision`
+//! - `health/`: metrics -> verdict, one function per README rule, with `stats`
+//!   (exact count statistics)
+//! - `decide/`: state + verdict + policy + now -> `Decision`: the tick, the
+//!   reconciliation with a human's edit, each manual command
 
 pub mod decide;
 pub mod health;
@@ -12,10 +14,11 @@ pub mod stats;
 pub mod step;
 
 pub use decide::{
-    command, tick, Decision, Manual, Metrics, Outcome, PublishedVersion, Refusal, TickStep,
+    command, plan, AwaitMetrics, AwaitVersions, Decision, Manual, MetricsAnswer, Outcome, Plan,
+    PublishedVersion, Refusal,
 };
 pub use health::{
-    judge, judge_for, AlarmReading, AlarmState, CustomQuery, CustomReading, CustomSource,
+    judge, judge_for, AlarmReading, AlarmState, CustomQuery, CustomReading, CustomSource, Gate,
     MetricSource, MetricsRequest, Observation, Span, Verdict, VersionFigures,
 };
 pub use state::{AliasState, Canary, Description, Phase, Record, Rollout, StateError};

@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 pub mod faults;
-pub mod memory;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};

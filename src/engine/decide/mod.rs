@@ -1,0 +1,127 @@
+//! The decisions: alias state + policy + health + `now` -> `Decision`. Pure:
+//! no I/O, no clock, no logging. A decision carries the complete alias it
+//! wants (`write`), which the executor applies with a compare-and-swap.
+//!
+//! - `tick`: one scheduled step for one target, driven as plan -> (versions or
+//!   metrics) -> decision, each continuation taken once
+//! - `reconcile`: an alias changed by a human mid-rollout
+//! - `manual`: the operator's commands; `start` has a file of its own
+
+mod manual;
+mod reconcile;
+mod start;
+mod tick;
+
+pub use manual::{command, Manual};
+pub use tick::{plan, AwaitMetrics, AwaitVersions, MetricsAnswer, Plan};
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+use super::health::{Observation, Verdict};
+use super::state::{AliasState, Canary, Description, Record};
+use crate::model::Version;
+
+/// The longest health window read for one step.
+pub const MAX_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Started,
+    Advanced,
+    Promoted,
+    RolledBack,
+    Held,
+    Paused,
+    Resumed,
+    Idle,
+}
+
+impl Outcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Started => "started",
+            Outcome::Advanced => "advanced",
+            Outcome::Promoted => "promoted",
+            Outcome::RolledBack => "rolled_back",
+            Outcome::Held => "held",
+            Outcome::Paused => "paused",
+            Outcome::Resumed => "resumed",
+            Outcome::Idle => "idle",
+        }
+    }
+
+    /// A change of the rollout's course, announced as an audit event; holds
+    /// and idles are not.
+    pub fn is_transition(self) -> bool {
+        !matches!(self, Outcome::Held | Outcome::Idle)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub outcome: Outcome,
+    pub reason: String,
+    /// The alias as it must be afterwards; `None` writes nothing.
+    pub write: Option<AliasState>,
+    pub observation: Option<Box<Observation>>,
+    pub verdict: Option<Verdict>,
+}
+
+impl Decision {
+    fn new(outcome: Outcome, reason: impl Into<String>) -> Self {
+        Self {
+            outcome,
+            reason: reason.into(),
+            write: None,
+            observation: None,
+            verdict: None,
+        }
+    }
+
+    fn writing(mut self, alias: AliasState) -> Self {
+        self.write = Some(alias);
+        self
+    }
+}
+
+/// A command the engine will not carry out; nothing is written.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);
+
+/// A published version as `ListVersionsByFunction` describes it: what `start`
+/// needs to check that the alias may route to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedVersion {
+    pub version: Version,
+    pub role: String,
+    pub dead_letter_target: Option<String>,
+}
+
+fn with_record(user_text: &str, record: Record) -> String {
+    Description {
+        user_text: user_text.to_string(),
+        record,
+    }
+    .render()
+}
+
+fn alias_after(
+    stable: Version,
+    canary: Option<Canary>,
+    user_text: &str,
+    record: Record,
+) -> AliasState {
+    AliasState {
+        stable,
+        canary,
+        description: with_record(user_text, record),
+    }
+}
+
+/// A canary with weight 0 sends no traffic: for every decision it is no canary.
+fn live_canary(alias: &AliasState) -> Option<Canary> {
+    alias.canary.filter(|c| !c.weight.is_zero())
+}

@@ -1,0 +1,403 @@
+//! One tick for one target, in the one way the engine is driven: `plan` looks
+//! at the alias and either decides, or says what it needs (the function's
+//! published versions, or metrics) as a continuation that is consumed to
+//! decide. A continuation returns a `Decision`, never another request: the
+//! engine cannot ask twice.
+
+use std::time::Duration;
+
+use super::reconcile::reconcile;
+use super::start::{start, StartContext};
+use super::{alias_after, live_canary, Decision, Outcome, PublishedVersion, Refusal, MAX_WINDOW};
+use crate::engine::health::{
+    judge_for, AlarmState, CustomQuery, Gate, MetricsRequest, Observation, Verdict,
+};
+use crate::engine::state::{AliasState, Canary, Description, Phase, Record, Rollout};
+use crate::engine::step::{next_step, position, Next};
+use crate::model::{format_duration, Target, UtcTime};
+use crate::policy::Policy;
+
+/// What a tick's first look found.
+#[derive(Debug)]
+pub enum Plan<'a> {
+    Decided(Decision),
+    /// `auto_start` is on and nothing is rolling out: the function's
+    /// published versions are needed to see whether there is one to start.
+    NeedVersions(AwaitVersions<'a>),
+    NeedMetrics(AwaitMetrics<'a>),
+}
+
+/// The metrics port's answer for one target.
+#[derive(Debug, Clone, Copy)]
+pub enum MetricsAnswer<'a> {
+    Fetched(&'a Observation),
+    Unavailable(&'a str),
+}
+
+/// A tick waiting for the function's published versions.
+#[derive(Debug)]
+pub struct AwaitVersions<'a> {
+    alias: AliasState,
+    user_text: String,
+    record: Record,
+    policy: &'a Policy,
+    now: UtcTime,
+}
+
+/// A tick waiting for its metrics: `request` is what to read.
+#[derive(Debug)]
+pub struct AwaitMetrics<'a> {
+    pub request: MetricsRequest,
+    /// Boxed: a tick holds one per waiting target while the metrics are read.
+    step: Box<Step<'a>>,
+}
+
+/// Everything a rolling step's judgment needs besides the metrics.
+#[derive(Debug)]
+struct Step<'a> {
+    alias: AliasState,
+    user_text: String,
+    record: Record,
+    r: Rollout,
+    policy: &'a Policy,
+    now: UtcTime,
+    /// "version 2 at 10% (step 1 of 4)"
+    at: String,
+    /// "3m of 5m bake"
+    bake_note: String,
+    /// The hold reason while no complete minute is there yet.
+    waiting: String,
+    /// At least one complete minute is in the window.
+    window_open: bool,
+}
+
+/// A tick's first look at one target.
+pub fn plan<'a>(
+    target: &Target,
+    alias: &AliasState,
+    policy: &'a Policy,
+    now: UtcTime,
+) -> Result<Plan<'a>, Refusal> {
+    let desc = Description::parse(&alias.description).map_err(|e| Refusal(e.to_string()))?;
+    let Some(r) = desc.record.rollout else {
+        return Ok(no_rollout(alias, desc, policy, now));
+    };
+    if let Some(d) = reconcile(alias, &desc.user_text, desc.record, r, now) {
+        return Ok(Plan::Decided(d));
+    }
+    Ok(rolling(target, alias, desc, r, policy, now))
+}
+
+/// Nothing recorded: idle, or (auto_start) a start once the versions are in.
+fn no_rollout<'a>(
+    alias: &AliasState,
+    desc: Description,
+    policy: &'a Policy,
+    now: UtcTime,
+) -> Plan<'a> {
+    let canary = live_canary(alias);
+    if policy.auto_start && canary.is_none() {
+        return Plan::NeedVersions(AwaitVersions {
+            alias: alias.clone(),
+            user_text: desc.user_text,
+            record: desc.record,
+            policy,
+            now,
+        });
+    }
+    let reason = match canary {
+        Some(c) => format!(
+            "alias routes {} to version {} but no rollout is recorded, so lambda-rollout \
+             leaves it alone: start version {} to adopt it, or rollback to clear it",
+            c.weight, c.version, c.version
+        ),
+        None => {
+            let rb = desc
+                .record
+                .rolled_back
+                .map(|v| format!("; version {v} was rolled back earlier"))
+                .unwrap_or_default();
+            format!(
+                "no rollout in progress: version {} takes all traffic{rb}",
+                alias.stable
+            )
+        }
+    };
+    Plan::Decided(Decision::new(Outcome::Idle, reason))
+}
+
+impl AwaitVersions<'_> {
+    /// auto_start: a rollout of the newest eligible version, or idle saying
+    /// why there is none.
+    pub fn decide(self, versions: &[PublishedVersion]) -> Decision {
+        let cx = StartContext {
+            alias: &self.alias,
+            user: &self.user_text,
+            record: self.record,
+            policy: self.policy,
+            now: self.now,
+            versions,
+        };
+        match start(&cx, None, false) {
+            Ok(mut d) => {
+                d.reason = format!("auto_start: {}", d.reason);
+                d
+            }
+            Err(Refusal(why)) => Decision::new(
+                Outcome::Idle,
+                format!("auto_start: nothing to start: {why}"),
+            ),
+        }
+    }
+}
+
+/// A rollout in progress, as recorded: hold, or ask for the step's metrics.
+fn rolling<'a>(
+    target: &Target,
+    alias: &AliasState,
+    desc: Description,
+    r: Rollout,
+    policy: &'a Policy,
+    now: UtcTime,
+) -> Plan<'a> {
+    let (pos, total) = position(&policy.steps, r.weight);
+    let at = format!(
+        "version {} at {} (step {pos} of {total})",
+        r.green, r.weight
+    );
+    if r.phase == Phase::Paused {
+        return Plan::Decided(Decision::new(
+            Outcome::Held,
+            format!("paused: {at}; resume to continue, or promote / rollback"),
+        ));
+    }
+    if r.since > now.plus(Duration::from_secs(300)) {
+        return Plan::Decided(Decision::new(
+            Outcome::Held,
+            format!(
+                "the recorded step start {} is in the future (clock skew or an edited \
+                 description): holding {at}; pause and resume to restart the step",
+                r.since
+            ),
+        ));
+    }
+    let w = Windows::of(&r, policy, now);
+    let bake_note = format!(
+        "{} of {} bake",
+        format_duration(now.since(r.since)),
+        format_duration(policy.bake)
+    );
+    let waiting = format!(
+        "waiting for the first complete minute of metrics (window opens at {}, \
+         metric_lag {}): {at}, {bake_note}",
+        w.start,
+        format_duration(policy.metric_lag)
+    );
+    // Right after a step begins there are no metrics yet, but alarms can
+    // already say no; a minute later the fresh minutes can.
+    if w.fresh_end <= w.start && policy.alarms.is_empty() {
+        return Plan::Decided(Decision::new(Outcome::Held, waiting));
+    }
+    Plan::NeedMetrics(AwaitMetrics {
+        request: w.request(target, &r, policy),
+        step: Box::new(Step {
+            alias: alias.clone(),
+            user_text: desc.user_text,
+            record: desc.record,
+            r,
+            policy,
+            now,
+            at,
+            bake_note,
+            waiting,
+            window_open: w.end > w.start,
+        }),
+    })
+}
+
+/// The step's windows, whole minutes.
+struct Windows {
+    start: UtcTime,
+    end: UtcTime,
+    rollout_start: UtcTime,
+    fresh_end: UtcTime,
+}
+
+impl Windows {
+    fn of(r: &Rollout, policy: &Policy, now: UtcTime) -> Windows {
+        let end = now.minus(policy.metric_lag).floor_minute();
+        // A step that has lasted longer than a day is judged on its last day:
+        // the query stays bounded (1,440 points a series) and recent data
+        // counts.
+        let start = r.since.floor_minute().max(end.minus(MAX_WINDOW));
+        let rollout_start = r
+            .started
+            .floor_minute()
+            .max(end.minus(MAX_WINDOW))
+            .min(start);
+        // Minutes inside metric_lag may still be filling in: read to fail early.
+        let fresh_end = now.floor_minute().max(end);
+        Windows {
+            start,
+            end,
+            rollout_start,
+            fresh_end,
+        }
+    }
+
+    fn request(&self, target: &Target, r: &Rollout, policy: &Policy) -> MetricsRequest {
+        MetricsRequest {
+            target: target.clone(),
+            green: r.green,
+            blue: r.blue,
+            start: self.start,
+            end: self.end.max(self.start),
+            rollout_start: self.rollout_start,
+            fresh_end: self.fresh_end.max(self.start),
+            latency_stat: policy.latency_stat.clone(),
+            alarms: policy.alarms.clone(),
+            custom: policy
+                .metrics
+                .iter()
+                .map(|m| CustomQuery::resolve(m, target, r.green))
+                .collect(),
+        }
+    }
+}
+
+impl AwaitMetrics<'_> {
+    /// The step judged on its metrics: advance, promote, hold or roll back.
+    pub fn decide(self, answer: MetricsAnswer<'_>) -> Decision {
+        let s = *self.step;
+        let obs = match answer {
+            MetricsAnswer::Unavailable(why) => {
+                return Decision::new(
+                    Outcome::Held,
+                    format!("metrics unavailable, holding {}: {why}", s.at),
+                )
+            }
+            MetricsAnswer::Fetched(obs) => obs,
+        };
+        let next = next_step(&s.policy.steps, s.r.weight);
+        // Small steps need only no sign of trouble; an advance to
+        // evidence_from or more, and a promotion, must rule a regression out.
+        let needs_evidence = match next {
+            Next::Promote => true,
+            Next::Weight(w) => w >= s.policy.evidence_from,
+        };
+        let verdict = judge_for(obs, s.r.green, s.r.blue, s.policy, needs_evidence);
+        let baked = s.now.since(s.r.since) >= s.policy.bake;
+        let mut d = match &verdict {
+            Verdict::Fail { metric, reason } => s.failed(*metric, reason),
+            Verdict::Inconclusive { reason }
+                if obs.alarms.iter().any(|a| a.state != AlarmState::Ok) =>
+            {
+                Decision::new(Outcome::Held, format!("holding {}: {reason}", s.at))
+            }
+            _ if !s.window_open => Decision::new(Outcome::Held, s.waiting.clone()),
+            _ if !baked => Decision::new(
+                Outcome::Held,
+                format!(
+                    "baking {}, {}; health so far: {}",
+                    s.at,
+                    s.bake_note,
+                    verdict.reason()
+                ),
+            ),
+            Verdict::Inconclusive { reason } => Decision::new(
+                Outcome::Held,
+                format!("bake done but cannot judge yet, holding {}: {reason}", s.at),
+            ),
+            Verdict::Pass { reason } => s.passed(next, reason),
+        };
+        d.observation = Some(Box::new(obs.clone()));
+        d.verdict = Some(verdict);
+        d
+    }
+}
+
+impl Step<'_> {
+    /// A failed check: rolled back at `failure_threshold`, held and counted
+    /// below it.
+    fn failed(&self, metric: Gate, reason: &str) -> Decision {
+        let (r, policy) = (self.r, self.policy);
+        // An edited record may carry any count: never wrap back to 0 (which
+        // would hold a failing version instead of rolling it back).
+        let fails = r.fails.saturating_add(1);
+        if fails >= policy.failure_threshold {
+            let after = Record {
+                rollout: None,
+                rolled_back: Some(r.green),
+            };
+            return Decision::new(
+                Outcome::RolledBack,
+                format!(
+                    "{metric} check failed ({fails} of {}) at {}: {reason}; all traffic back to {}",
+                    policy.failure_threshold, r.weight, r.blue
+                ),
+            )
+            .writing(alias_after(r.blue, None, &self.user_text, after));
+        }
+        let after = Record {
+            rollout: Some(Rollout { fails, ..r }),
+            ..self.record
+        };
+        Decision::new(
+            Outcome::Held,
+            format!(
+                "{metric} check failed ({fails} of {}), holding {}: {reason}",
+                policy.failure_threshold, self.at
+            ),
+        )
+        .writing(alias_after(
+            self.alias.stable,
+            self.alias.canary,
+            &self.user_text,
+            after,
+        ))
+    }
+
+    /// A pass with the bake over: the next step, or the promotion.
+    fn passed(&self, next: Next, reason: &str) -> Decision {
+        let r = self.r;
+        match next {
+            Next::Weight(w) => {
+                let after = Record {
+                    rollout: Some(Rollout {
+                        weight: w,
+                        since: self.now,
+                        fails: 0,
+                        ..r
+                    }),
+                    ..self.record
+                };
+                let canary = Canary {
+                    version: r.green,
+                    weight: w,
+                };
+                Decision::new(
+                    Outcome::Advanced,
+                    format!(
+                        "version {} {} -> {} after {}: {reason}",
+                        r.green, r.weight, w, self.bake_note
+                    ),
+                )
+                .writing(alias_after(r.blue, Some(canary), &self.user_text, after))
+            }
+            Next::Promote => {
+                let after = Record {
+                    rollout: None,
+                    ..self.record
+                };
+                Decision::new(
+                    Outcome::Promoted,
+                    format!(
+                        "version {} takes all traffic after {} at {}: {reason}",
+                        r.green, self.bake_note, r.weight
+                    ),
+                )
+                .writing(alias_after(r.green, None, &self.user_text, after))
+            }
+        }
+    }
+}

@@ -28,8 +28,6 @@ deploy:
 	PATH="$$(scripts/tools.sh path):$$PATH" sam build
 	PATH="$$(scripts/tools.sh path):$$PATH" sam deploy --guided
 
-# How well the default policy judges, against two baselines, on seeded
-# scenarios (a few minutes): writes the table into BENCHMARKS.md.
 # Tick over 1-500 targets, cold start, peak RSS, zip size: BENCHMARKS.md.
 bench:
 	scripts/bench.sh
@@ -44,6 +42,8 @@ bench-profiles:
 faults:
 	scripts/faults.sh
 
+# How well the default policy judges, against two baselines, on seeded
+# scenarios (a few minutes): writes the table into BENCHMARKS.md.
 bench-judgment:
 	cargo run --release --example bench_judgment -- --seed 2026 --reps 10 --write BENCHMARKS.md
 

@@ -244,35 +244,7 @@ impl PolicySpec {
         for l in layers {
             l.check_shape()?;
         }
-        // Steps and a preset describe one shape: the most specific layer that
-        // gives either decides both, so a target's steps beat an env preset.
-        let shape = layers
-            .iter()
-            .find(|l| l.preset.is_some() || l.steps.is_some());
-        let (steps, preset_bake) = match shape {
-            Some(l) => match (&l.preset, &l.steps) {
-                (Some(name), None) => {
-                    let (s, b) = preset(name).ok_or_else(|| unknown_preset(name))?;
-                    (s, Some(b))
-                }
-                (None, Some(s)) => (s.clone(), None),
-                _ => unreachable!("check_shape refuses both"),
-            },
-            None => (DEFAULT_STEPS.to_vec(), None),
-        };
-        // An explicit bake wins over a preset's bake in the same or a lower layer.
-        let mut bake = None;
-        for l in layers {
-            if let Some(b) = &l.bake {
-                bake = Some(parse_duration(b).map_err(|e| err("bake", e.0))?);
-                break;
-            }
-            if l.preset.is_some() {
-                bake = preset_bake;
-                break;
-            }
-        }
-        let bake = bake.unwrap_or(DEFAULT_BAKE);
+        let (steps, bake) = shape(layers)?;
         // The most specific layer that sets a field wins.
         fn first<T>(layers: &[&PolicySpec], f: impl Fn(&PolicySpec) -> Option<T>) -> Option<T> {
             layers.iter().find_map(|l| f(l))
@@ -313,21 +285,9 @@ impl PolicySpec {
             .map_err(|e| err("evidence_from", e.0))?,
             alarms: first(layers, |l| l.alarms.clone()).unwrap_or_default(),
             metrics: first(layers, |l| l.metrics.clone()).unwrap_or_default(),
-            alarm_insufficient_data: match first(layers, |l| l.alarm_insufficient_data.clone())
-                .as_deref()
-            {
-                None | Some("hold") => OnInsufficientData::Hold,
-                Some("fail") => OnInsufficientData::Fail,
-                Some(other) => {
-                    return Err(err(
-                        "alarm_insufficient_data",
-                        format!(
-                            "{} is not \"hold\" or \"fail\": use one of them",
-                            shown(other)
-                        ),
-                    ))
-                }
-            },
+            alarm_insufficient_data: on_insufficient_data(
+                first(layers, |l| l.alarm_insufficient_data.clone()).as_deref(),
+            )?,
         };
         policy.validate()?;
         Ok(policy)
@@ -341,6 +301,50 @@ impl PolicySpec {
             preset(name).ok_or_else(|| unknown_preset(name))?;
         }
         Ok(())
+    }
+}
+
+/// The steps and the bake. Steps and a preset describe one shape: the most
+/// specific layer that gives either decides both, so a target's steps beat an
+/// environment's preset. An explicit bake wins over a preset's bake in the
+/// same or a lower layer.
+fn shape(layers: &[&PolicySpec]) -> Result<(Vec<f64>, Duration), PolicyError> {
+    let shape = layers
+        .iter()
+        .find(|l| l.preset.is_some() || l.steps.is_some());
+    let (steps, preset_bake) = match shape {
+        Some(l) => match (&l.preset, &l.steps) {
+            (Some(name), None) => {
+                let (s, b) = preset(name).ok_or_else(|| unknown_preset(name))?;
+                (s, Some(b))
+            }
+            (None, Some(s)) => (s.clone(), None),
+            _ => unreachable!("check_shape refuses both"),
+        },
+        None => (DEFAULT_STEPS.to_vec(), None),
+    };
+    for l in layers {
+        if let Some(b) = &l.bake {
+            return Ok((steps, parse_duration(b).map_err(|e| err("bake", e.0))?));
+        }
+        if l.preset.is_some() {
+            return Ok((steps, preset_bake.unwrap_or(DEFAULT_BAKE)));
+        }
+    }
+    Ok((steps, DEFAULT_BAKE))
+}
+
+fn on_insufficient_data(choice: Option<&str>) -> Result<OnInsufficientData, PolicyError> {
+    match choice {
+        None | Some("hold") => Ok(OnInsufficientData::Hold),
+        Some("fail") => Ok(OnInsufficientData::Fail),
+        Some(other) => Err(err(
+            "alarm_insufficient_data",
+            format!(
+                "{} is not \"hold\" or \"fail\": use one of them",
+                shown(other)
+            ),
+        )),
     }
 }
 

@@ -85,13 +85,15 @@ pub struct Replay {
 #[error("simulate: {0}")]
 pub struct SimulateError(pub String);
 
-/// Runs a series through the executor; stops at promotion or rollback (or the
-/// series' end).
-pub async fn run(
-    series: &Series,
-    policy_layers: &[&PolicySpec],
-    seed: u64,
-) -> Result<Replay, SimulateError> {
+/// A series checked and resolved: what a replay runs on.
+struct Setup {
+    stable: Version,
+    green: Version,
+    policy: Policy,
+    start: UtcTime,
+}
+
+fn setup(series: &Series, policy_layers: &[&PolicySpec]) -> Result<Setup, SimulateError> {
     let bad = |m: String| SimulateError(m);
     let stable = Version::parse(series.stable.as_deref().unwrap_or("1"))
         .map_err(|e| bad(format!("stable: {e}")))?;
@@ -126,125 +128,150 @@ pub async fn run(
             }
         }
     }
-    let target = Target::new("simulated", "live").expect("valid");
-    let role = "arn:aws:iam::000000000000:role/simulated".to_string();
+    Ok(Setup {
+        stable,
+        green,
+        policy,
+        start,
+    })
+}
+
+/// The executor over an alias on `stable` and the two published versions.
+fn world(target: &Target, s: &Setup) -> Executor<MemoryAliases, MemoryMetrics> {
     let aliases = MemoryAliases::new(Duration::ZERO);
-    aliases.set(
-        &target,
-        AliasState {
-            stable,
-            canary: None,
-            description: String::new(),
+    let alias = AliasState {
+        stable: s.stable,
+        canary: None,
+        description: String::new(),
+    };
+    aliases.set(target, alias);
+    let role = "arn:aws:iam::000000000000:role/simulated".to_string();
+    let versions = [s.stable, s.green]
+        .iter()
+        .map(|v| PublishedVersion {
+            version: *v,
+            role: role.clone(),
+            dead_letter_target: None,
+        })
+        .collect();
+    aliases.publish(&target.function, versions);
+    Executor::new(aliases, MemoryMetrics::default())
+}
+
+/// One minute's requests split by the weight the alias gives green now, each
+/// version failing at its rate: what Lambda would publish for that minute.
+fn traffic(
+    executor: &Executor<MemoryAliases, MemoryMetrics>,
+    target: &Target,
+    s: &Setup,
+    (minute, m): (UtcTime, &Minute),
+    rng: &mut Rng,
+) {
+    let alias = executor.store.get(target);
+    let (w, green_live) = match alias.canary {
+        Some(Canary { version, weight }) if version == s.green => (weight, true),
+        _ => (Weight::ZERO, alias.stable == s.green),
+    };
+    let share = if green_live && alias.canary.is_none() {
+        1.0
+    } else {
+        w.fraction()
+    };
+    let g = (m.requests as f64 * share).round() as u64;
+    let b = m.requests - g;
+    let figures = VersionFigures {
+        invocations: g,
+        errors: rng.binomial(g, m.green.error_rate),
+        latency_ms: m.green.latency_ms,
+    };
+    executor
+        .metrics
+        .put(&target.function, s.green, minute, figures);
+    let figures = VersionFigures {
+        invocations: b,
+        errors: rng.binomial(b, m.blue.error_rate),
+        latency_ms: m.blue.latency_ms,
+    };
+    executor
+        .metrics
+        .put(&target.function, s.stable, minute, figures);
+}
+
+/// The timeline's point for one tick.
+fn point(minute: usize, result: &TargetResult, green: Version) -> Point {
+    let d = result.decision;
+    let promoted = d == Reported::Decided(Outcome::Promoted);
+    let rolled_back = d == Reported::Decided(Outcome::RolledBack);
+    let after = if promoted {
+        100.0
+    } else {
+        result.weight_after.percent()
+    };
+    let rate = |h: &crate::report::VersionHealth| h.error_rate;
+    Point {
+        minute: minute as f64,
+        weight: after,
+        green: result.health.as_ref().and_then(|h| rate(&h.green)),
+        blue: result.health.as_ref().and_then(|h| rate(&h.blue)),
+        mark: match d {
+            Reported::Decided(Outcome::Advanced) => Some(format!("{after}%")),
+            _ if promoted => Some(format!("promoted v{green}")),
+            _ if rolled_back => Some(format!("rolled back v{green}")),
+            _ => None,
         },
-    );
-    aliases.publish(
-        &target.function,
-        [stable, green]
-            .iter()
-            .map(|v| PublishedVersion {
-                version: *v,
-                role: role.clone(),
-                dead_letter_target: None,
-            })
-            .collect(),
-    );
-    let executor = Executor::new(aliases, MemoryMetrics::default());
+        failed: rolled_back,
+    }
+}
+
+/// Runs a series through the executor; stops at promotion or rollback (or the
+/// series' end).
+pub async fn run(
+    series: &Series,
+    policy_layers: &[&PolicySpec],
+    seed: u64,
+) -> Result<Replay, SimulateError> {
+    let s = setup(series, policy_layers)?;
+    let target = Target::new("simulated", "live").expect("valid");
+    let executor = world(&target, &s);
     let mut rng = Rng::new(seed);
-    let mut ticks = Vec::new();
-    let mut points = Vec::new();
+    let start = Manual::Start {
+        version: Some(s.green),
+        force: true,
+    };
     let started = executor
-        .command(
-            &target,
-            &Manual::Start {
-                version: Some(green),
-                force: true,
-            },
-            &policy,
-            start,
-            false,
-        )
+        .command(&target, &start, &s.policy, s.start, false)
         .await
-        .map_err(|e| bad(e.to_string()))?;
-    points.push(Point {
+        .map_err(|e| SimulateError(e.to_string()))?;
+    let mut points = vec![Point {
         minute: 0.0,
         weight: started.weight_after.percent(),
         green: None,
         blue: None,
-        mark: Some(format!("start v{green}")),
+        mark: Some(format!("start v{}", s.green)),
         failed: false,
-    });
-    ticks.push(Tick {
+    }];
+    let mut ticks = vec![Tick {
         minute: 0,
-        now: start,
+        now: s.start,
         result: started,
-    });
+    }];
+    let targets = [(target.clone(), s.policy.clone())];
     for (i, m) in series.minutes.iter().enumerate() {
-        let minute = UtcTime::from_unix(start.unix() + 60 * i as i64);
-        let alias = executor.store.get(&target);
-        let (w, green_live) = match alias.canary {
-            Some(Canary { version, weight }) if version == green => (weight, true),
-            _ => (Weight::ZERO, alias.stable == green),
-        };
-        let share = if green_live && alias.canary.is_none() {
-            1.0
-        } else {
-            w.fraction()
-        };
-        let g = (m.requests as f64 * share).round() as u64;
-        let b = m.requests - g;
-        let figures = VersionFigures {
-            invocations: g,
-            errors: rng.binomial(g, m.green.error_rate),
-            latency_ms: m.green.latency_ms,
-        };
-        executor
-            .metrics
-            .put(&target.function, green, minute, figures);
-        let figures = VersionFigures {
-            invocations: b,
-            errors: rng.binomial(b, m.blue.error_rate),
-            latency_ms: m.blue.latency_ms,
-        };
-        executor
-            .metrics
-            .put(&target.function, stable, minute, figures);
+        let minute = UtcTime::from_unix(s.start.unix() + 60 * i as i64);
+        traffic(&executor, &target, &s, (minute, m), &mut rng);
         let now = UtcTime::from_unix(minute.unix() + 60);
-        let result = executor
-            .tick(&[(target.clone(), policy.clone())], now, false)
-            .await
-            .into_iter()
-            .next()
-            .expect("one target, one result");
-        let d = result.decision;
-        let (promoted, rolled_back) = (
-            d == Reported::Decided(Outcome::Promoted),
-            d == Reported::Decided(Outcome::RolledBack),
+        let result = executor.tick(&targets, now, false).await.remove(0);
+        points.push(point(i + 1, &result, s.green));
+        let over = matches!(
+            result.decision,
+            Reported::Decided(Outcome::Promoted | Outcome::RolledBack)
         );
-        let after = if promoted {
-            100.0
-        } else {
-            result.weight_after.percent()
-        };
-        let rate = |h: &crate::report::VersionHealth| h.error_rate;
-        points.push(Point {
-            minute: (i + 1) as f64,
-            weight: after,
-            green: result.health.as_ref().and_then(|h| rate(&h.green)),
-            blue: result.health.as_ref().and_then(|h| rate(&h.blue)),
-            mark: match d {
-                Reported::Decided(Outcome::Advanced) => Some(format!("{after}%")),
-                _ if promoted => Some(format!("promoted v{green}")),
-                _ if rolled_back => Some(format!("rolled back v{green}")),
-                _ => None,
-            },
-            failed: rolled_back,
-        });
         ticks.push(Tick {
             minute: i + 1,
             now,
             result,
         });
-        if promoted || rolled_back {
+        if over {
             break;
         }
     }

@@ -31,6 +31,24 @@ fn esc(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Minutes and percents to picture coordinates.
+struct Scale {
+    max_min: f64,
+    max_rate: f64,
+}
+
+impl Scale {
+    fn x(&self, m: f64) -> f64 {
+        LEFT + (RIGHT - LEFT) * m / self.max_min
+    }
+    fn y1(&self, w: f64) -> f64 {
+        BOT1 - (BOT1 - TOP1) * w / 100.0
+    }
+    fn y2(&self, r: f64) -> f64 {
+        BOT2 - (BOT2 - TOP2) * r / self.max_rate
+    }
+}
+
 pub fn svg(title: &str, points: &[Point]) -> String {
     let max_min = points.iter().map(|p| p.minute).fold(1.0, f64::max);
     let max_rate = points
@@ -39,11 +57,18 @@ pub fn svg(title: &str, points: &[Point]) -> String {
         .flatten()
         .fold(1.0_f64, f64::max)
         .ceil();
-    let x = |m: f64| LEFT + (RIGHT - LEFT) * m / max_min;
-    let y1 = |w: f64| BOT1 - (BOT1 - TOP1) * w / 100.0;
-    let y2 = |r: f64| BOT2 - (BOT2 - TOP2) * r / max_rate;
-
+    let k = Scale { max_min, max_rate };
     let mut s = String::new();
+    frame(&mut s, title, &k);
+    weight(&mut s, points, &k);
+    error_rates(&mut s, points, &k);
+    decisions(&mut s, points, &k);
+    s.push_str("</svg>\n");
+    s
+}
+
+/// The title, both panels' axes and grid, the minutes.
+fn frame(s: &mut String, title: &str, k: &Scale) {
     let _ = write!(
         s,
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="Helvetica, Arial, sans-serif" font-size="12">
@@ -62,7 +87,7 @@ pub fn svg(title: &str, points: &[Point]) -> String {
         (50.0, "50".into()),
         (100.0, "100".into()),
     ];
-    let rate_ticks = [0.0, 0.5, 1.0].map(|f| (f * 100.0, format!("{}", max_rate * f)));
+    let rate_ticks = [0.0, 0.5, 1.0].map(|f| (f * 100.0, format!("{}", k.max_rate * f)));
     for (top, bot, ticks) in [(TOP1, BOT1, weight_ticks), (TOP2, BOT2, rate_ticks)] {
         let _ = writeln!(
             s,
@@ -80,13 +105,13 @@ pub fn svg(title: &str, points: &[Point]) -> String {
             );
         }
     }
-    let step = (max_min / 10.0).ceil().max(1.0);
+    let step = (k.max_min / 10.0).ceil().max(1.0);
     let mut m = 0.0;
-    while m <= max_min {
+    while m <= k.max_min {
         let _ = writeln!(
             s,
             r##"<text x="{}" y="{}" text-anchor="middle" fill="#555">{m}m</text>"##,
-            x(m),
+            k.x(m),
             BOT2 + 16.0
         );
         m += step;
@@ -97,19 +122,21 @@ pub fn svg(title: &str, points: &[Point]) -> String {
         (LEFT + RIGHT) / 2.0,
         BOT2 + 34.0
     );
+}
 
-    // Weight as steps.
+/// Green's weight, as steps.
+fn weight(s: &mut String, points: &[Point], k: &Scale) {
     let mut path = String::new();
     let mut prev: Option<f64> = None;
     for p in points {
         match prev {
-            None => path.push_str(&format!("M{:.1},{:.1}", x(p.minute), y1(p.weight))),
+            None => path.push_str(&format!("M{:.1},{:.1}", k.x(p.minute), k.y1(p.weight))),
             Some(w) => path.push_str(&format!(
                 " L{:.1},{:.1} L{:.1},{:.1}",
-                x(p.minute),
-                y1(w),
-                x(p.minute),
-                y1(p.weight)
+                k.x(p.minute),
+                k.y1(w),
+                k.x(p.minute),
+                k.y1(p.weight)
             )),
         }
         prev = Some(p.weight);
@@ -118,8 +145,10 @@ pub fn svg(title: &str, points: &[Point]) -> String {
         s,
         r##"<path d="{path}" fill="none" stroke="#2e7d32" stroke-width="2.5"/>"##
     );
+}
 
-    // Error rates.
+/// Each version's error rate, a new line for each rollout.
+fn error_rates(s: &mut String, points: &[Point], k: &Scale) {
     for (get, colour, label) in [
         (
             (|p: &Point| p.blue) as fn(&Point) -> Option<f64>,
@@ -136,12 +165,12 @@ pub fn svg(title: &str, points: &[Point]) -> String {
             }
             if let Some(r) = get(p) {
                 let seg = segments.last_mut().expect("one segment");
-                seg.push(format!("{:.1},{:.1}", x(p.minute), y2(r)));
+                seg.push(format!("{:.1},{:.1}", k.x(p.minute), k.y2(r)));
                 let _ = writeln!(
                     s,
                     r##"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{colour}"/>"##,
-                    x(p.minute),
-                    y2(r)
+                    k.x(p.minute),
+                    k.y2(r)
                 );
             }
         }
@@ -168,29 +197,28 @@ pub fn svg(title: &str, points: &[Point]) -> String {
             ly
         );
     }
+}
 
-    // Decisions.
+/// The decisions worth marking.
+fn decisions(s: &mut String, points: &[Point], k: &Scale) {
     for p in points {
-        if let Some(mark) = &p.mark {
-            let colour = if p.failed { "#c62828" } else { "#2e7d32" };
-            let (cx, cy) = (x(p.minute), y1(p.weight));
-            let _ = writeln!(
-                s,
-                r##"<line x1="{cx:.1}" y1="{TOP1}" x2="{cx:.1}" y2="{BOT2}" stroke="{colour}" stroke-dasharray="3,3" opacity="0.5"/>"##
-            );
-            let _ = writeln!(
-                s,
-                r##"<circle cx="{cx:.1}" cy="{cy:.1}" r="5" fill="{colour}"/>"##
-            );
-            let _ = writeln!(
-                s,
-                r##"<text transform="translate({:.1},{:.1}) rotate(-35)" fill="{colour}">{}</text>"##,
-                cx + 4.0,
-                cy - 8.0,
-                esc(mark)
-            );
-        }
+        let Some(mark) = &p.mark else { continue };
+        let colour = if p.failed { "#c62828" } else { "#2e7d32" };
+        let (cx, cy) = (k.x(p.minute), k.y1(p.weight));
+        let _ = writeln!(
+            s,
+            r##"<line x1="{cx:.1}" y1="{TOP1}" x2="{cx:.1}" y2="{BOT2}" stroke="{colour}" stroke-dasharray="3,3" opacity="0.5"/>"##
+        );
+        let _ = writeln!(
+            s,
+            r##"<circle cx="{cx:.1}" cy="{cy:.1}" r="5" fill="{colour}"/>"##
+        );
+        let _ = writeln!(
+            s,
+            r##"<text transform="translate({:.1},{:.1}) rotate(-35)" fill="{colour}">{}</text>"##,
+            cx + 4.0,
+            cy - 8.0,
+            esc(mark)
+        );
     }
-    s.push_str("</svg>\n");
-    s
 }

@@ -27,6 +27,77 @@ fn help_and_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// #12: every subcommand has its --help (exit 0, its usage on stdout); an
+/// unknown flag anywhere is one line on stderr and exit 2.
+#[test]
+fn every_subcommand_has_help_and_a_bad_flag_is_one_line() {
+    for (args, usage) in [
+        (&["--help"][..], "lambda-rollout invoke [FILE|-]"),
+        (&["-h"][..], "lambda-rollout simulate FILE"),
+        (&["help"][..], "Commands:"),
+        (&[][..], "Commands:"),
+        (
+            &["invoke", "--help"][..],
+            "Usage: lambda-rollout invoke [FILE|-] [--now RFC3339]",
+        ),
+        (
+            &["simulate", "--help"][..],
+            "Usage: lambda-rollout simulate FILE [--seed N] [--svg PATH]",
+        ),
+        (&["help", "simulate"][..], "--seed <N>"),
+    ] {
+        let out = invoke(args, "");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stdout).contains(usage),
+            "{args:?}: {}",
+            text(&out.stdout)
+        );
+        assert!(out.stderr.is_empty(), "{args:?}");
+    }
+    let help = text(&invoke(&["--help"], "").stdout);
+    for var in [
+        "LAMBDA_ROLLOUT_CONCURRENCY",
+        "LAMBDA_ROLLOUT_EVENT_BUS",
+        "LAMBDA_ROLLOUT_TARGETS",
+    ] {
+        assert!(help.contains(var), "{var} in --help");
+    }
+    for (args, want) in [
+        (&["--bogus"][..], "unexpected argument '--bogus'"),
+        (&["invoke", "--bogus"][..], "unexpected argument '--bogus'"),
+        (
+            &["simulate", "x.json", "--seed", "many"][..],
+            "invalid value 'many'",
+        ),
+        (&["simulate"][..], "missing <FILE|->"),
+        (
+            &["invoke", "a.json", "b.json"][..],
+            "unexpected argument 'b.json'",
+        ),
+        (&["frobnicate"][..], "unknown command \"frobnicate\""),
+    ] {
+        let out = invoke(args, "");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("lambda-rollout: ") && err.contains(want),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.trim_end().ends_with("see lambda-rollout --help"),
+            "{err}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn invoke_runs_the_handler_and_reports_errors_in_one_line() {
     let em = emulator().await;

@@ -46,8 +46,9 @@ impl CloudWatchMetrics {
     }
 }
 
+/// The series Lambda itself publishes, read for every target.
 #[derive(Clone, Copy)]
-enum Series {
+enum Builtin {
     GreenInvocations,
     GreenErrors,
     GreenLatency,
@@ -57,26 +58,26 @@ enum Series {
     Throttles,
 }
 
-const SERIES: [Series; 7] = [
-    Series::GreenInvocations,
-    Series::GreenErrors,
-    Series::GreenLatency,
-    Series::BlueInvocations,
-    Series::BlueErrors,
-    Series::BlueLatency,
-    Series::Throttles,
+const BUILTIN: [Builtin; 7] = [
+    Builtin::GreenInvocations,
+    Builtin::GreenErrors,
+    Builtin::GreenLatency,
+    Builtin::BlueInvocations,
+    Builtin::BlueErrors,
+    Builtin::BlueLatency,
+    Builtin::Throttles,
 ];
 
-impl Series {
+impl Builtin {
     fn code(self) -> &'static str {
         match self {
-            Series::GreenInvocations => "gi",
-            Series::GreenErrors => "ge",
-            Series::BlueInvocations => "bi",
-            Series::BlueErrors => "be",
-            Series::GreenLatency => "gl",
-            Series::BlueLatency => "bl",
-            Series::Throttles => "th",
+            Builtin::GreenInvocations => "gi",
+            Builtin::GreenErrors => "ge",
+            Builtin::BlueInvocations => "bi",
+            Builtin::BlueErrors => "be",
+            Builtin::GreenLatency => "gl",
+            Builtin::BlueLatency => "bl",
+            Builtin::Throttles => "th",
         }
     }
 }
@@ -85,7 +86,7 @@ fn dim(name: &str, value: impl Into<String>) -> Dimension {
     Dimension::builder().name(name).value(value).build()
 }
 
-fn query(index: usize, series: Series, req: &MetricsRequest) -> MetricDataQuery {
+fn query(index: usize, series: Builtin, req: &MetricsRequest) -> MetricDataQuery {
     let t = &req.target;
     let resource = format!("{}:{}", t.function, t.alias);
     let version_metric = |name: &str, v: Version| {
@@ -98,13 +99,13 @@ fn query(index: usize, series: Series, req: &MetricsRequest) -> MetricDataQuery 
             .build()
     };
     let metric = match series {
-        Series::GreenInvocations => version_metric("Invocations", req.green),
-        Series::GreenErrors => version_metric("Errors", req.green),
-        Series::BlueInvocations => version_metric("Invocations", req.blue),
-        Series::BlueErrors => version_metric("Errors", req.blue),
-        Series::GreenLatency => version_metric("Duration", req.green),
-        Series::BlueLatency => version_metric("Duration", req.blue),
-        Series::Throttles => Metric::builder()
+        Builtin::GreenInvocations => version_metric("Invocations", req.green),
+        Builtin::GreenErrors => version_metric("Errors", req.green),
+        Builtin::BlueInvocations => version_metric("Invocations", req.blue),
+        Builtin::BlueErrors => version_metric("Errors", req.blue),
+        Builtin::GreenLatency => version_metric("Duration", req.green),
+        Builtin::BlueLatency => version_metric("Duration", req.blue),
+        Builtin::Throttles => Metric::builder()
             .namespace(NAMESPACE)
             .metric_name("Throttles")
             .dimensions(dim("FunctionName", &t.function))
@@ -118,7 +119,7 @@ fn query(index: usize, series: Series, req: &MetricsRequest) -> MetricDataQuery 
                 .metric(metric)
                 .period(PERIOD)
                 .stat(match series {
-                    Series::GreenLatency | Series::BlueLatency => req.latency_stat.to_string(),
+                    Builtin::GreenLatency | Builtin::BlueLatency => req.latency_stat.to_string(),
                     _ => "Sum".to_string(),
                 })
                 .build(),
@@ -398,29 +399,7 @@ impl MetricsRead for CloudWatchMetrics {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
-        // Requests without a window (a step just began) only need their alarms.
-        let windowed: Vec<(usize, &MetricsRequest)> = requests
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.has_window())
-            .collect();
-        let start = windowed.iter().map(|(_, r)| r.span().0).min();
-        let end = windowed.iter().map(|(_, r)| r.span().1).max();
-        let queries: Vec<MetricDataQuery> = windowed
-            .iter()
-            .flat_map(|(i, r)| {
-                SERIES.iter().map(move |s| query(*i, *s, r)).chain(
-                    r.custom
-                        .iter()
-                        .enumerate()
-                        .flat_map(move |(j, c)| custom_queries(*i, j, c)),
-                )
-            })
-            .collect();
-        let (start, end) = match (start, end) {
-            (Some(s), Some(e)) => (s, e),
-            _ => (requests[0].start, requests[0].start),
-        };
+        let (queries, start, end) = batch(requests);
         // The alarms and every call of up to 500 queries go out together: a
         // tick over hundreds of targets waits for one round trip, not one per
         // call (GetMetricData allows 50 calls a second per account and region).
@@ -437,113 +416,142 @@ impl MetricsRead for CloudWatchMetrics {
                 Ok(all)
             });
         let (alarms, points) = try_join(self.alarm_states(requests), calls).await?;
-
         Ok(requests
             .iter()
             .enumerate()
-            .map(|(i, req)| {
-                let alarms = req
-                    .alarms
-                    .iter()
-                    .map(|name| AlarmReading {
-                        name: name.clone(),
-                        state: alarms.get(name).copied().unwrap_or(AlarmState::Missing),
-                    })
-                    .collect();
-                let no_data = |req: &MetricsRequest| {
-                    req.custom
-                        .iter()
-                        .map(|c| CustomReading {
-                            name: c.name.clone(),
-                            value: None,
-                            max: c.max,
-                            min: c.min,
-                        })
-                        .collect()
-                };
-                if !req.has_window() {
-                    return Observation {
-                        window_start: req.start,
-                        window_end: req.end,
-                        green: VersionFigures::default(),
-                        blue: VersionFigures::default(),
-                        throttles: 0,
-                        complete: true,
-                        alarms,
-                        custom: no_data(req),
-                        rollout: None,
-                        fresh: None,
-                    };
-                }
-                let mut complete = true;
-                let (span_start, span_end) = req.span();
-                // One query's points in this target's minutes; a query with
-                // no answer at all makes the observation incomplete.
-                let mut read = |id: String| -> Vec<(i64, f64)> {
-                    match points.get(&id) {
-                        Some(p) => {
-                            complete &= p.complete;
-                            p.by_time
-                                .iter()
-                                .copied()
-                                .filter(|(t, _)| *t >= span_start.unix() && *t < span_end.unix())
-                                .collect()
-                        }
-                        None => {
-                            complete = false;
-                            Vec::new()
-                        }
-                    }
-                };
-                let mut series = |s: Series| read(format!("t{i}_{}", s.code()));
-                let gi = series(Series::GreenInvocations);
-                let ge = series(Series::GreenErrors);
-                let gl = series(Series::GreenLatency);
-                let bi = series(Series::BlueInvocations);
-                let be = series(Series::BlueErrors);
-                let bl = series(Series::BlueLatency);
-                let th = series(Series::Throttles);
-                let mut custom: Vec<CustomReading> = no_data(req);
-                for (j, c) in custom.iter_mut().enumerate() {
-                    let points = read(format!("t{i}_c{j}"));
-                    c.value = aggregate(&req.custom[j].stat, &within(&points, req.start, req.end));
-                }
-                let figures = |inv: &[(i64, f64)], err: &[(i64, f64)], start, end| VersionFigures {
-                    invocations: sum(inv, start, end),
-                    errors: sum(err, start, end),
-                    latency_ms: None,
-                };
-                let span = |start: UtcTime, end: UtcTime| Span {
-                    start,
-                    end,
-                    green: figures(&gi, &ge, start, end),
-                    blue: figures(&bi, &be, start, end),
-                };
-                let (step_gi, step_bi) = (
-                    within(&gi, req.start, req.end),
-                    within(&bi, req.start, req.end),
-                );
-                Observation {
-                    window_start: req.start,
-                    window_end: req.end,
-                    green: VersionFigures {
-                        latency_ms: weighted(&within(&gl, req.start, req.end), &step_gi),
-                        ..figures(&gi, &ge, req.start, req.end)
-                    },
-                    blue: VersionFigures {
-                        latency_ms: weighted(&within(&bl, req.start, req.end), &step_bi),
-                        ..figures(&bi, &be, req.start, req.end)
-                    },
-                    throttles: sum(&th, req.start, req.end),
-                    complete,
-                    alarms,
-                    custom,
-                    rollout: Some(span(req.rollout_start, req.end)),
-                    fresh: Some(span(req.start, req.fresh_end)),
-                }
-            })
+            .map(|(i, req)| observation(i, req, &points, &alarms))
             .collect())
     }
+}
+
+/// Every query of a tick, and the span of minutes one call must cover: the
+/// union of the targets' windows. Requests without a window (a step just
+/// began) only need their alarms.
+fn batch(requests: &[MetricsRequest]) -> (Vec<MetricDataQuery>, UtcTime, UtcTime) {
+    let windowed: Vec<(usize, &MetricsRequest)> = requests
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.has_window())
+        .collect();
+    let queries = windowed
+        .iter()
+        .flat_map(|(i, r)| {
+            BUILTIN.iter().map(move |s| query(*i, *s, r)).chain(
+                r.custom
+                    .iter()
+                    .enumerate()
+                    .flat_map(move |(j, c)| custom_queries(*i, j, c)),
+            )
+        })
+        .collect();
+    let start = windowed.iter().map(|(_, r)| r.span().0).min();
+    let end = windowed.iter().map(|(_, r)| r.span().1).max();
+    match (start, end) {
+        (Some(s), Some(e)) => (queries, s, e),
+        _ => (queries, requests[0].start, requests[0].start),
+    }
+}
+
+/// The custom metrics of a request, none read yet.
+fn no_data(req: &MetricsRequest) -> Vec<CustomReading> {
+    req.custom
+        .iter()
+        .map(|c| CustomReading {
+            name: c.name.clone(),
+            value: None,
+            max: c.max,
+            min: c.min,
+        })
+        .collect()
+}
+
+/// One query's points in this target's minutes; a query with no answer at
+/// all makes the observation incomplete.
+struct Reader<'a> {
+    points: &'a HashMap<String, Points>,
+    span: (UtcTime, UtcTime),
+    complete: bool,
+}
+
+impl Reader<'_> {
+    fn read(&mut self, id: &str) -> Vec<(i64, f64)> {
+        let Some(p) = self.points.get(id) else {
+            self.complete = false;
+            return Vec::new();
+        };
+        self.complete &= p.complete;
+        within(&p.by_time, self.span.0, self.span.1)
+    }
+}
+
+/// Target `i`'s observation from the points every query of the tick brought
+/// back, and the alarms' states. Pure: the whole mapping from CloudWatch's
+/// answer to the engine's figures.
+fn observation(
+    i: usize,
+    req: &MetricsRequest,
+    points: &HashMap<String, Points>,
+    states: &HashMap<String, AlarmState>,
+) -> Observation {
+    let alarms = req
+        .alarms
+        .iter()
+        .map(|name| AlarmReading {
+            name: name.clone(),
+            state: states.get(name).copied().unwrap_or(AlarmState::Missing),
+        })
+        .collect();
+    let mut obs = Observation {
+        window_start: req.start,
+        window_end: req.end,
+        green: VersionFigures::default(),
+        blue: VersionFigures::default(),
+        throttles: 0,
+        complete: true,
+        alarms,
+        custom: no_data(req),
+        rollout: None,
+        fresh: None,
+    };
+    if !req.has_window() {
+        return obs;
+    }
+    let mut reader = Reader {
+        points,
+        span: req.span(),
+        complete: true,
+    };
+    let mut series = |s: Builtin| reader.read(&format!("t{i}_{}", s.code()));
+    let [gi, ge, gl, bi, be, bl, th] = BUILTIN.map(&mut series);
+    for (j, c) in obs.custom.iter_mut().enumerate() {
+        let points = reader.read(&format!("t{i}_c{j}"));
+        c.value = aggregate(&req.custom[j].stat, &within(&points, req.start, req.end));
+    }
+    let figures = |inv: &[(i64, f64)], err: &[(i64, f64)], start, end| VersionFigures {
+        invocations: sum(inv, start, end),
+        errors: sum(err, start, end),
+        latency_ms: None,
+    };
+    let span = |start: UtcTime, end: UtcTime| Span {
+        start,
+        end,
+        green: figures(&gi, &ge, start, end),
+        blue: figures(&bi, &be, start, end),
+    };
+    let (start, end) = (req.start, req.end);
+    obs.green = VersionFigures {
+        latency_ms: weighted(&within(&gl, start, end), &within(&gi, start, end)),
+        ..figures(&gi, &ge, start, end)
+    };
+    obs.blue = VersionFigures {
+        latency_ms: weighted(&within(&bl, start, end), &within(&bi, start, end)),
+        ..figures(&bi, &be, start, end)
+    };
+    obs.throttles = sum(&th, start, end);
+    obs.complete = reader.complete;
+    obs.rollout = Some(span(req.rollout_start, end));
+    obs.fresh = Some(span(start, req.fresh_end));
+    obs
 }
 
 #[cfg(test)]
@@ -569,6 +577,84 @@ mod tests {
         assert_eq!(
             rename_ids("errors_total + errors2", known),
             "errors_total + errors2"
+        );
+    }
+
+    fn request(start: i64, end: i64) -> MetricsRequest {
+        MetricsRequest {
+            target: crate::model::Target::new("f", "live").unwrap(),
+            green: Version::new(2).unwrap(),
+            blue: Version::new(1).unwrap(),
+            start: UtcTime::from_unix(start),
+            end: UtcTime::from_unix(end),
+            rollout_start: UtcTime::from_unix(start - 120),
+            fresh_end: UtcTime::from_unix(end + 60),
+            latency_stat: crate::policy::LatencyStat::parse("p99").unwrap(),
+            alarms: vec!["gate".into(), "gone".into()],
+            custom: Vec::new(),
+        }
+    }
+
+    fn points(per_minute: &[(&str, &[(i64, f64)])]) -> HashMap<String, Points> {
+        per_minute
+            .iter()
+            .map(|(id, p)| {
+                let p = Points {
+                    by_time: p.to_vec(),
+                    complete: true,
+                    seen: true,
+                };
+                (id.to_string(), p)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_observation_sums_each_window_of_its_own_minutes() {
+        // Minutes 0..=4 of 60 s: the step is [120, 240), the rollout began at
+        // 0, the fresh minutes run to 300.
+        let minutes = |v: f64| -> Vec<(i64, f64)> { (0..5).map(|m| (m * 60, v)).collect() };
+        let (gi, ge, gl) = (minutes(10.0), minutes(1.0), minutes(200.0));
+        let (bi, be, bl) = (minutes(90.0), minutes(0.0), minutes(100.0));
+        let th = minutes(2.0);
+        let all = points(&[
+            ("t0_gi", &gi),
+            ("t0_ge", &ge),
+            ("t0_gl", &gl),
+            ("t0_bi", &bi),
+            ("t0_be", &be),
+            ("t0_bl", &bl),
+            ("t0_th", &th),
+        ]);
+        let states: HashMap<String, AlarmState> = [("gate".to_string(), AlarmState::Ok)].into();
+        let o = observation(0, &request(120, 240), &all, &states);
+        assert_eq!((o.green.invocations, o.green.errors), (20, 2));
+        assert_eq!((o.blue.invocations, o.blue.errors), (180, 0));
+        assert_eq!(
+            (o.green.latency_ms, o.blue.latency_ms),
+            (Some(200.0), Some(100.0))
+        );
+        assert_eq!(o.throttles, 4);
+        assert!(o.complete);
+        let rollout = o.rollout.unwrap();
+        assert_eq!(
+            (rollout.green.invocations, rollout.blue.invocations),
+            (40, 360)
+        );
+        assert_eq!(o.fresh.unwrap().green.invocations, 30);
+        let states: Vec<AlarmState> = o.alarms.iter().map(|a| a.state).collect();
+        assert_eq!(states, vec![AlarmState::Ok, AlarmState::Missing]);
+
+        // A query with no answer at all: incomplete, never a pass.
+        let mut partial = all;
+        partial.remove("t0_be");
+        assert!(!observation(0, &request(120, 240), &partial, &HashMap::new()).complete);
+        // Another target's ids are not this one's.
+        assert_eq!(
+            observation(1, &request(120, 240), &partial, &HashMap::new())
+                .green
+                .invocations,
+            0
         );
     }
 }

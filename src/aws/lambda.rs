@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::operation::get_alias::GetAliasError;
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use aws_sdk_lambda::Client;
 
@@ -40,7 +41,21 @@ fn read_kind(not_found: bool, throttled: bool, rejected: bool) -> Kind {
     }
 }
 
-fn map_error<E, R>(e: SdkError<E, R>, kind: impl Fn(&E) -> Kind, target: &Target) -> StoreError
+/// What a ResourceNotFoundException was about: Lambda answers the same kind
+/// for a missing function and a missing alias, so the alias store asks
+/// GetFunction which it is rather than reading the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    Function,
+    Alias,
+}
+
+fn map_error<E, R>(
+    e: SdkError<E, R>,
+    kind: impl Fn(&E) -> Kind,
+    target: &Target,
+    missing: Missing,
+) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -54,19 +69,18 @@ where
     let source = Box::new(e);
     match k {
         Some(k) if k.not_found => {
-            let message = if message.to_ascii_lowercase().contains("alias") {
-                format!(
+            let message = match missing {
+                Missing::Alias => format!(
                     "alias {} of function {} does not exist: create it pointing at the stable \
                      version with aws lambda create-alias --function-name {} --name {} \
                      --function-version <stable version>",
                     target.alias, target.function, target.function, target.alias
-                )
-            } else {
-                format!(
+                ),
+                Missing::Function => format!(
                     "function {} does not exist in this account and region (check the name and \
                      AWS_REGION): {message}",
                     target.function
-                )
+                ),
             };
             StoreError::NotFound { message, source }
         }
@@ -156,28 +170,53 @@ fn to_state(
     })
 }
 
+impl LambdaAliases {
+    /// After a ResourceNotFoundException on the alias: is it the function
+    /// that is missing, or only the alias?
+    async fn missing(&self, target: &Target) -> Missing {
+        let found = self
+            .client
+            .get_function()
+            .function_name(&target.function)
+            .send()
+            .await;
+        match found {
+            Ok(_) => Missing::Alias,
+            Err(_) => Missing::Function,
+        }
+    }
+}
+
 impl AliasRead for LambdaAliases {
     async fn read_alias(&self, target: &Target) -> Result<AliasSnapshot, StoreError> {
-        let out = self
+        let sent = self
             .client
             .get_alias()
             .function_name(&target.function)
             .name(&target.alias)
             .send()
-            .await
-            .map_err(|e| {
-                map_error(
-                    e,
-                    |s| {
-                        read_kind(
-                            s.is_resource_not_found_exception(),
-                            s.is_too_many_requests_exception(),
-                            s.is_invalid_parameter_value_exception(),
-                        )
-                    },
-                    target,
-                )
-            })?;
+            .await;
+        let out = match sent {
+            Ok(out) => out,
+            Err(e) => {
+                let not_found = e
+                    .as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception());
+                let missing = if not_found {
+                    self.missing(target).await
+                } else {
+                    Missing::Function
+                };
+                let kind = |s: &GetAliasError| {
+                    read_kind(
+                        s.is_resource_not_found_exception(),
+                        s.is_too_many_requests_exception(),
+                        s.is_invalid_parameter_value_exception(),
+                    )
+                };
+                return Err(map_error(e, kind, target, missing));
+            }
+        };
         check_home(target, out.alias_arn())?;
         let state = to_state(
             target,
@@ -220,6 +259,7 @@ impl AliasRead for LambdaAliases {
                         )
                     },
                     target,
+                    Missing::Function,
                 )
             })?;
             for f in page.versions() {
@@ -279,6 +319,8 @@ impl AliasWrite for LambdaAliases {
                             || s.is_resource_conflict_exception(),
                     },
                     target,
+                    // Read a moment ago: gone since, with its function or alone.
+                    Missing::Alias,
                 )
             })?;
         Ok(out.revision_id().unwrap_or_default().to_string())

@@ -269,3 +269,79 @@ fn resume(c: &Command, policy: &Policy, now: UtcTime) -> Decision {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn every_command_on_every_state_table() {
+        let p = policy(r#"{"bake":"5m"}"#);
+        let ago = t0().minus(Duration::from_secs(600));
+        let mut damaged = rolling_alias(10.0, Phase::Rolling, ago, 0);
+        damaged.description = "notes [lambda-rollout/1 rolling green=x]".into();
+        let states = [
+            ("idle", idle()),
+            ("rolling", rolling_alias(10.0, Phase::Rolling, ago, 0)),
+            ("paused", rolling_alias(25.0, Phase::Paused, ago, 0)),
+            ("damaged", damaged),
+        ];
+        let promote = Manual::Promote { reason: None };
+        let rollback = Manual::Rollback {
+            reason: Some("p99".into()),
+        };
+        let pause = Manual::Pause { reason: None };
+        let resume = Manual::Resume;
+        // (command, [idle, rolling, paused, damaged]); "refused" is an Err.
+        let table: [(&Manual, [&str; 4]); 4] = [
+            (&promote, ["idle", "promoted", "promoted", "promoted"]),
+            (
+                &rollback,
+                ["idle", "rolled_back", "rolled_back", "rolled_back"],
+            ),
+            (&pause, ["idle", "paused", "held", "refused"]),
+            (&resume, ["idle", "held", "resumed", "refused"]),
+        ];
+        for (m, wants) in table {
+            for ((name, alias), want) in states.iter().zip(wants) {
+                let got = match command(m, alias, &p, t0(), &versions()) {
+                    Ok(d) => d.outcome.label().to_string(),
+                    Err(_) => "refused".into(),
+                };
+                assert_eq!(got, want, "{m:?} on {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn escape_hatches_clear_a_damaged_record_and_keep_the_users_text() {
+        let mut damaged = idle();
+        damaged.description = "notes [lambda-rollout/1 rolling green=x]".into();
+        let d = command(
+            &Manual::Rollback { reason: None },
+            &damaged,
+            &policy("{}"),
+            t0(),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(d.outcome, Outcome::Idle);
+        assert_eq!(d.write.unwrap().description, "notes");
+        let rolling = rolling_alias(10.0, Phase::Rolling, t0(), 0);
+        let d = command(
+            &Manual::Promote { reason: None },
+            &rolling,
+            &policy("{}"),
+            t0(),
+            &[],
+        )
+        .unwrap();
+        let after = d.write.unwrap();
+        assert_eq!((after.stable, after.canary), (v(2), None));
+        assert_eq!(after.description, "team notes");
+        assert!(Manual::Resume.needs_policy() && !Manual::Resume.needs_versions());
+        assert!(!Manual::Promote { reason: None }.needs_policy());
+    }
+}

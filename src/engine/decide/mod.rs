@@ -125,3 +125,73 @@ fn alias_after(
 fn live_canary(alias: &AliasState) -> Option<Canary> {
     alias.canary.filter(|c| !c.weight.is_zero())
 }
+
+/// Aliases and policies the decision tables below start from.
+#[cfg(test)]
+mod fixtures {
+    use super::*;
+    use crate::engine::state::{Phase, Rollout};
+    use crate::model::{UtcTime, Weight};
+    use crate::policy::{Policy, PolicySpec};
+
+    pub fn v(n: u64) -> Version {
+        Version::new(n).unwrap()
+    }
+
+    pub fn w(p: f64) -> Weight {
+        Weight::from_percent(p).unwrap()
+    }
+
+    pub fn t0() -> UtcTime {
+        UtcTime::parse_rfc3339("2026-11-27T12:00:00Z").unwrap()
+    }
+
+    pub fn policy(json: &str) -> Policy {
+        PolicySpec::resolve(&[&serde_json::from_str(json).unwrap()]).unwrap()
+    }
+
+    /// Version 1 stable, nothing routed, no record.
+    pub fn idle() -> AliasState {
+        AliasState {
+            stable: v(1),
+            canary: None,
+            description: "team notes".into(),
+        }
+    }
+
+    /// Version 2 at `weight` over 1, recorded as `phase` since `since`.
+    pub fn rolling_alias(weight: f64, phase: Phase, since: UtcTime, fails: u32) -> AliasState {
+        let r = Rollout {
+            phase,
+            green: v(2),
+            blue: v(1),
+            weight: w(weight),
+            since,
+            started: since,
+            fails,
+        };
+        let record = Record {
+            rollout: Some(r),
+            rolled_back: None,
+        };
+        alias_after(
+            v(1),
+            Some(Canary {
+                version: v(2),
+                weight: w(weight),
+            }),
+            "team notes",
+            record,
+        )
+    }
+
+    pub fn versions() -> Vec<PublishedVersion> {
+        (1..=3)
+            .map(|i| PublishedVersion {
+                version: v(i),
+                role: "arn:aws:iam::1:role/r".into(),
+                dead_letter_target: None,
+            })
+            .collect()
+    }
+}

@@ -81,3 +81,56 @@ pub(super) fn reconcile(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::*;
+    use crate::engine::state::{Canary, Description};
+
+    #[test]
+    fn a_humans_edit_table() {
+        let now = t0();
+        let recorded = rolling_alias(10.0, Phase::Rolling, now, 0);
+        let desc = Description::parse(&recorded.description).unwrap();
+        let r = desc.record.rollout.unwrap();
+        let with = |stable: u64, canary: Option<(u64, f64)>| AliasState {
+            stable: v(stable),
+            canary: canary.map(|(c, weight)| Canary {
+                version: v(c),
+                weight: w(weight),
+            }),
+            ..recorded.clone()
+        };
+        let cases = [
+            ("untouched", with(1, Some((2, 10.0))), None),
+            ("weight moved", with(1, Some((2, 30.0))), Some("paused")),
+            ("another green", with(1, Some((3, 10.0))), Some("paused")),
+            ("routing removed", with(1, None), Some("idle rb")),
+            ("green made stable", with(2, None), Some("idle")),
+        ];
+        for (name, alias, want) in cases {
+            let d = reconcile(&alias, "team notes", desc.record, r, now);
+            match (d, want) {
+                (None, None) => {}
+                (Some(d), Some(want)) => {
+                    let after = d.write.expect("the record follows the alias");
+                    let label = d.outcome.label();
+                    let remembered = after.description.contains("rb=2");
+                    let got = if remembered {
+                        format!("{label} rb")
+                    } else {
+                        label.to_string()
+                    };
+                    assert_eq!(got, want, "{name}: {}", d.reason);
+                    assert_eq!(
+                        (after.stable, after.canary),
+                        (alias.stable, alias.canary),
+                        "{name}: the routing stands as found"
+                    );
+                }
+                (d, want) => panic!("{name}: {d:?}, wanted {want:?}"),
+            }
+        }
+    }
+}

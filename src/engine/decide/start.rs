@@ -194,3 +194,110 @@ fn begin(cx: &StartContext, version: Version) -> Result<Decision, Refusal> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::*;
+
+    fn started(alias: &AliasState, p: &Policy, requested: Option<u64>, force: bool) -> String {
+        let vs = versions();
+        let cx = StartContext {
+            alias,
+            user: "",
+            record: crate::engine::state::Description::parse(&alias.description)
+                .unwrap()
+                .record,
+            policy: p,
+            now: t0(),
+            versions: &vs,
+        };
+        match start(&cx, requested.map(v), force) {
+            Ok(d) => format!(
+                "{} {}",
+                d.outcome.label(),
+                d.write.map_or(0.0, |a| a.canary_weight().percent())
+            ),
+            Err(Refusal(why)) => why,
+        }
+    }
+
+    #[test]
+    fn start_table() {
+        let p = policy(r#"{"steps":[5,50,100]}"#);
+        let mut rolled_back = idle();
+        rolled_back.description = "[lambda-rollout/1 idle rb=3]".into();
+        let mut by_hand = idle();
+        by_hand.canary = Some(Canary {
+            version: v(2),
+            weight: w(7.0),
+        });
+        let rolling = rolling_alias(10.0, Phase::Rolling, t0(), 0);
+        let cases = [
+            ("the newest", idle(), None, false, "started 5"),
+            ("a version named", idle(), Some(2), false, "started 5"),
+            (
+                "the stable one",
+                idle(),
+                Some(1),
+                false,
+                "already the stable version",
+            ),
+            (
+                "one not published",
+                idle(),
+                Some(9),
+                false,
+                "does not exist for this function (newest published: 3)",
+            ),
+            (
+                "one rolled back",
+                rolled_back.clone(),
+                Some(3),
+                false,
+                "was rolled back before",
+            ),
+            (
+                "one rolled back, forced",
+                rolled_back,
+                Some(3),
+                true,
+                "started 5",
+            ),
+            (
+                "adopting a canary set by hand",
+                by_hand.clone(),
+                None,
+                false,
+                "started 7",
+            ),
+            (
+                "another than the canary set by hand",
+                by_hand,
+                Some(3),
+                false,
+                "rollback it first",
+            ),
+            (
+                "the one rolling out",
+                rolling.clone(),
+                Some(2),
+                false,
+                "held 0",
+            ),
+            (
+                "another while one rolls out",
+                rolling,
+                Some(3),
+                false,
+                "promote or rollback it",
+            ),
+        ];
+        for (name, alias, requested, force, want) in cases {
+            let got = started(&alias, &p, requested, force);
+            assert!(got.contains(want), "{name}: {got}");
+        }
+        let all = policy(r#"{"preset":"AllAtOnce"}"#);
+        assert_eq!(started(&idle(), &all, Some(2), false), "promoted 0");
+    }
+}

@@ -401,3 +401,205 @@ impl Step<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::*;
+    use crate::engine::health::VersionFigures;
+
+    fn target() -> Target {
+        Target::new("hello", "live").unwrap()
+    }
+
+    /// What `plan` says, as a word.
+    fn planned(alias: &AliasState, p: &Policy, now: UtcTime) -> String {
+        match plan(&target(), alias, p, now) {
+            Err(_) => "refused".into(),
+            Ok(Plan::Decided(d)) => d.outcome.label().into(),
+            Ok(Plan::NeedVersions(_)) => "versions".into(),
+            Ok(Plan::NeedMetrics(_)) => "metrics".into(),
+        }
+    }
+
+    #[test]
+    fn plan_table() {
+        let p = policy(r#"{"bake":"5m","metric_lag":"1m"}"#);
+        let auto = policy(r#"{"auto_start":true}"#);
+        let alarms = policy(r#"{"alarms":["a"]}"#);
+        let now = t0();
+        let mut garbled = rolling_alias(10.0, Phase::Rolling, now, 0);
+        garbled.description = "[lambda-rollout/1 rolling green=x]".into();
+        let mut by_hand = idle();
+        by_hand.canary = Some(Canary {
+            version: v(2),
+            weight: w(5.0),
+        });
+        let cases = [
+            ("idle", idle(), &p, "idle"),
+            ("idle, auto_start", idle(), &auto, "versions"),
+            ("a canary set by hand", by_hand, &auto, "idle"),
+            ("an unreadable record", garbled, &p, "refused"),
+            (
+                "paused",
+                rolling_alias(10.0, Phase::Paused, now.minus(Duration::from_secs(600)), 0),
+                &p,
+                "held",
+            ),
+            (
+                "a step starting in the future",
+                rolling_alias(10.0, Phase::Rolling, now.plus(Duration::from_secs(900)), 0),
+                &p,
+                "held",
+            ),
+            (
+                "a step just begun",
+                rolling_alias(10.0, Phase::Rolling, now, 0),
+                &p,
+                "held",
+            ),
+            (
+                "a step just begun, with alarms",
+                rolling_alias(10.0, Phase::Rolling, now, 0),
+                &alarms,
+                "metrics",
+            ),
+            (
+                "a step with minutes to read",
+                rolling_alias(10.0, Phase::Rolling, now.minus(Duration::from_secs(600)), 0),
+                &p,
+                "metrics",
+            ),
+        ];
+        for (name, alias, p, want) in cases {
+            assert_eq!(planned(&alias, p, now), want, "{name}");
+        }
+    }
+
+    fn obs(green: (u64, u64), blue: (u64, u64)) -> Observation {
+        let f = |(invocations, errors)| VersionFigures {
+            invocations,
+            errors,
+            latency_ms: Some(100.0),
+        };
+        Observation {
+            window_start: t0(),
+            window_end: t0(),
+            green: f(green),
+            blue: f(blue),
+            throttles: 0,
+            complete: true,
+            alarms: Vec::new(),
+            custom: Vec::new(),
+            rollout: None,
+            fresh: None,
+        }
+    }
+
+    /// A step at `weight` begun `minutes` ago, judged on `answer`.
+    fn judged(
+        weight: f64,
+        minutes: u64,
+        fails: u32,
+        p: &Policy,
+        o: Option<Observation>,
+    ) -> Decision {
+        let since = t0().minus(Duration::from_secs(60 * minutes));
+        let alias = rolling_alias(weight, Phase::Rolling, since, fails);
+        let Ok(Plan::NeedMetrics(a)) = plan(&target(), &alias, p, t0()) else {
+            panic!("expected a metrics request")
+        };
+        match &o {
+            Some(o) => a.decide(MetricsAnswer::Fetched(o)),
+            None => a.decide(MetricsAnswer::Unavailable("timeout")),
+        }
+    }
+
+    #[test]
+    fn a_step_judged_on_its_metrics_table() {
+        let p = policy(
+            r#"{"steps":[10,50,100],"bake":"5m","metric_lag":"1m","error_floor":5,"failure_threshold":2}"#,
+        );
+        let healthy = obs((1000, 0), (9000, 9));
+        let failing = obs((1000, 100), (9000, 9));
+        let cases = [
+            ("metrics unavailable", 10.0, 10, 0, None, "held", None),
+            (
+                "baking, healthy",
+                10.0,
+                3,
+                0,
+                Some(healthy.clone()),
+                "held",
+                None,
+            ),
+            (
+                "baked, healthy: next step",
+                10.0,
+                10,
+                0,
+                Some(healthy.clone()),
+                "advanced",
+                Some(50.0),
+            ),
+            (
+                "the last step, healthy: promoted",
+                50.0,
+                10,
+                0,
+                Some(healthy.clone()),
+                "promoted",
+                None,
+            ),
+            (
+                "a first failure holds",
+                10.0,
+                10,
+                0,
+                Some(failing.clone()),
+                "held",
+                Some(10.0),
+            ),
+            (
+                "the threshold's failure rolls back",
+                10.0,
+                10,
+                1,
+                Some(failing),
+                "rolled_back",
+                None,
+            ),
+            (
+                "too little data holds",
+                10.0,
+                10,
+                0,
+                Some(obs((10, 0), (90, 0))),
+                "held",
+                None,
+            ),
+        ];
+        for (name, weight, minutes, fails, o, want, weight_after) in cases {
+            let d = judged(weight, minutes, fails, &p, o);
+            assert_eq!(d.outcome.label(), want, "{name}: {}", d.reason);
+            let after = d
+                .write
+                .as_ref()
+                .and_then(|a| a.canary)
+                .map(|c| c.weight.percent());
+            if let Some(wa) = weight_after {
+                assert_eq!(after, Some(wa), "{name}");
+            }
+            if matches!(d.outcome, Outcome::Advanced | Outcome::Promoted) {
+                assert_eq!(
+                    d.verdict.as_ref().map(|v| v.label()),
+                    Some("pass"),
+                    "{name}"
+                );
+            }
+        }
+        // A failure below the threshold is counted in the record.
+        let d = judged(10.0, 10, 0, &p, Some(obs((1000, 100), (9000, 9))));
+        assert!(d.write.unwrap().description.contains("fails=1"));
+    }
+}

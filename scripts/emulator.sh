@@ -58,6 +58,8 @@ install() {
     fi
     if [ -x "$VENV/bin/python" ] && [ -f "$VENV/.locked" ] && [ "$(cat "$VENV/.locked")" = "$(sha256sum <"$LOCK")" ]; then
         log "reinstalling the emulator plugin (emulator/plugin changed)"
+        # setuptools keeps a build/ copy that would carry deleted modules along.
+        rm -rf "$PLUGIN/build"
         "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall "$PLUGIN"
         echo "$want" >"$VENV/.stamp"
         return 0
@@ -109,6 +111,7 @@ up() {
             log "port $PORT already answers but not for an emulator of ours; stop it or set EMULATOR_PORT"
             return 1
         fi
+        stop_functions
         rm -rf "$STATE/fs" "$STATE/volume"
         mkdir -p "$STATE/fs" "$STATE/volume"
         (
@@ -120,7 +123,8 @@ up() {
                 FILESYSTEM_ROOT="$STATE/fs" \
                 LOCALSTACK_VOLUME_DIR="$STATE/volume" \
                 SERVICES=lambda,cloudwatch,iam,events,sns,sqs,logs,sts,s3 \
-                LAMBDA_RUNTIME_EXECUTOR=lambda-rollout-noop \
+                LAMBDA_RUNTIME_EXECUTOR=lambda-rollout-host \
+                LAMBDA_ROLLOUT_PID_DIR="$STATE/functions" \
                 DISABLE_EVENTS=1 \
                 SKIP_SSL_CERT_DOWNLOAD=1 \
                 DNS_ADDRESS=0 \
@@ -167,7 +171,24 @@ down() {
         fi
     fi
     rm -f "$STATE/pid"
+    stop_functions
     log "stopped"
+}
+
+# The functions' processes (host executor): LocalStack stops them when it
+# stops; any it left behind (it was killed) are stopped here, each by the PID
+# it recorded, with its whole process group.
+stop_functions() {
+    local f pid
+    [ -d "$STATE/functions" ] || return 0
+    for f in "$STATE/functions"/*; do
+        [ -e "$f" ] || continue
+        pid="$(basename "$f")"
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+        fi
+        rm -f "$f"
+    done
 }
 
 case "${1:-}" in

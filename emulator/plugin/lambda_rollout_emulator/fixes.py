@@ -290,3 +290,94 @@ def fix_metric_math_expressions():
         wanted = {q["Id"] for q in metric_data_queries if q.get("ReturnData", True)}
         out["MetricDataResults"] = [r for r in out["MetricDataResults"] if r["Id"] in wanted]
         return out
+
+
+@hooks.on_infra_start()
+def fix_lambda_metrics_dimensions():
+    """Lambda's metrics carry only the FunctionName dimension.
+
+    Upstream defect: localstack/services/lambda_/invocation/metrics.py publishes
+    Invocations and Errors per FunctionName only, and no Duration or Throttles.
+    AWS publishes each per function, per version or alias (Resource =
+    function:qualifier) and, for an invocation through an alias, per executed
+    version (FunctionName, Resource, ExecutedVersion): the set lambda-rollout
+    reads to tell green from blue. We wrap the version manager's invoke and
+    publish those sets (Invocations, Errors, Duration in ms, Throttles), besides
+    what upstream publishes per FunctionName.
+    """
+    import threading
+    import time
+    from datetime import datetime, timezone
+
+    from localstack.aws.api.lambda_ import TooManyRequestsException
+    from localstack.aws.connect import connect_to
+    from localstack.services.lambda_.invocation.version_manager import LambdaVersionManager
+    from localstack.utils.patch import patch
+
+    def dimension_sets(invoked_arn, function_name, executed):
+        # arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
+        parts = (invoked_arn or "").split(":")
+        qualifier = parts[7] if len(parts) > 7 else None
+        sets = []
+        if qualifier:
+            resource = f"{function_name}:{qualifier}"
+            sets.append([("FunctionName", function_name), ("Resource", resource)])
+            if not qualifier.isdigit() and qualifier != "$LATEST":
+                sets.append(
+                    [
+                        ("FunctionName", function_name),
+                        ("Resource", resource),
+                        ("ExecutedVersion", executed),
+                    ]
+                )
+        return sets
+
+    def publish(version_id, sets, values):
+        data = []
+        now = datetime.now(timezone.utc)
+        for dims in sets:
+            for name, value, unit in values:
+                data.append(
+                    {
+                        "MetricName": name,
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in dims],
+                        "Timestamp": now,
+                        "Value": value,
+                        "Unit": unit,
+                    }
+                )
+        if not data:
+            return
+        client = connect_to(
+            aws_access_key_id=version_id.account, region_name=version_id.region
+        ).cloudwatch
+        client.put_metric_data(Namespace="AWS/Lambda", MetricData=data)
+
+    def in_background(version_id, sets, values):
+        # As upstream does: an invocation does not wait for its metrics.
+        threading.Thread(
+            target=publish, args=(version_id, sets, values), daemon=True
+        ).start()
+
+    @patch(LambdaVersionManager.invoke)
+    def invoke(fn, self, *args, **kwargs):
+        invocation = kwargs.get("invocation") or args[0]
+        version_id = self.function_version.id
+        name = version_id.function_name
+        sets = dimension_sets(invocation.invoked_arn, name, version_id.qualifier)
+        started = time.perf_counter()
+        try:
+            result = fn(self, *args, **kwargs)
+        except TooManyRequestsException:
+            in_background(version_id, [[("FunctionName", name)]] + sets[:1], [("Throttles", 1, "Count")])
+            raise
+        duration_ms = (time.perf_counter() - started) * 1000
+        values = [
+            ("Invocations", 1, "Count"),
+            ("Errors", 1 if result.is_error else 0, "Count"),
+            ("Duration", duration_ms, "Milliseconds"),
+        ]
+        # Upstream publishes Invocations and Errors per FunctionName already.
+        in_background(version_id, sets, values)
+        in_background(version_id, [[("FunctionName", name)]], values[2:])
+        return result

@@ -125,3 +125,84 @@ async fn percentile_statistics() {
         vec![100.0]
     );
 }
+
+/// fix_foreach_ampersand_identifiers: Fn::ForEach (AWS::LanguageExtensions)
+/// refused a logical ID written with `&{Name}`, the form template.yaml uses
+/// for one policy per managed function ("hello-blue-green" has a hyphen).
+#[tokio::test]
+async fn for_each_with_ampersand_identifiers() {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let name = unique("fix-foreach");
+    let template = r#"
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: [AWS::LanguageExtensions, AWS::Serverless-2016-10-31]
+Parameters:
+  Names:
+    Type: CommaDelimitedList
+    Default: "alpha-one,beta_two"
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      InlineCode: "def handler(e, c):\n    return 1\n"
+  Fn::ForEach::Managed:
+    - Name
+    - !Ref Names
+    - Manages&{Name}:
+        Type: AWS::IAM::RolePolicy
+        Properties:
+          RoleName: !Ref FnRole
+          PolicyName: !Sub "manages-${Name}"
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: [lambda:GetAlias]
+                Resource: !Sub "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${Name}"
+"#;
+    use aws_sdk_cloudformation::types::{Capability, StackStatus};
+    cfn.create_stack()
+        .stack_name(&name)
+        .template_body(template)
+        .capabilities(Capability::CapabilityIam)
+        .capabilities(Capability::CapabilityAutoExpand)
+        .send()
+        .await
+        .expect("create_stack");
+    let mut status = None;
+    for _ in 0..200 {
+        let s = cfn
+            .describe_stacks()
+            .stack_name(&name)
+            .send()
+            .await
+            .unwrap();
+        let st = s.stacks()[0].stack_status().cloned();
+        if st
+            .as_ref()
+            .is_some_and(|s| !s.as_str().ends_with("IN_PROGRESS"))
+        {
+            status = st;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, Some(StackStatus::CreateComplete));
+    let resources = cfn
+        .list_stack_resources()
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let mut ids: Vec<&str> = resources
+        .stack_resource_summaries()
+        .iter()
+        .filter_map(|r| r.logical_resource_id())
+        .filter(|id| id.starts_with("Manages"))
+        .collect();
+    ids.sort();
+    assert_eq!(ids, vec!["Managesalphaone", "Managesbetatwo"]);
+}

@@ -62,6 +62,111 @@ fn template_grants_only_what_lambda_rollout_needs() {
     }
 }
 
+/// #13: what CloudFormation documents of its intrinsic functions and the
+/// emulator's CloudFormation does not enforce (a stack whose Fn::Join
+/// delimiter was an Fn::Sub reached CREATE_COMPLETE there; AWS refuses it).
+#[test]
+fn template_keeps_to_the_documented_intrinsic_function_rules() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"))
+        .expect("template.yaml");
+    let t = Template::parse_unexpanded(&text).expect("template.yaml");
+    let problems = intrinsic_problems(&t.root);
+    assert!(
+        problems.is_empty(),
+        "template.yaml breaks CloudFormation's rules:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// Where a template uses an intrinsic function in a way CloudFormation's
+/// documentation forbids, one line each. The rules, from each function's
+/// page of the CloudFormation User Guide:
+/// - Fn::Join, Fn::Split: "For the delimiter, you can't use any functions.
+///   You must specify a string value."
+/// - Fn::Sub: "For the String parameter, you can't use any functions."
+/// - Ref: "You can't use any functions in the Ref function. You must specify
+///   a string that's a resource logical ID" (or a parameter's name).
+/// - Fn::GetAtt: the logical name must be a string (the attribute may be a Ref).
+/// - Fn::Select: the index is a number, a Ref or a Fn::FindInMap.
+/// - Fn::If: the condition's name is a string.
+/// - Fn::ForEach: the identifier is a string, and every output key uses it
+///   (`${Id}` or `&{Id}`), or the copies would collide.
+fn intrinsic_problems(root: &Node) -> Vec<String> {
+    let mut out = Vec::new();
+    walk(root, "", &mut |path, n| {
+        if let Node::Map(m) = n {
+            for (k, v) in m.iter().filter(|(k, _)| k.starts_with("Fn::ForEach::")) {
+                let at = format!("{path}.{k}");
+                match v {
+                    Node::Seq(p) if p.len() == 3 => {
+                        let Some(id) = p[0].str() else {
+                            out.push(format!("{at}: the identifier must be a string"));
+                            continue;
+                        };
+                        if let Node::Map(body) = &p[2] {
+                            for (key, _) in body {
+                                let uses = key.contains(&format!("${{{id}}}"))
+                                    || key.contains(&format!("&{{{id}}}"));
+                                if !uses {
+                                    out.push(format!(
+                                        "{at}: output key {key:?} must use ${{{id}}} or &{{{id}}}"
+                                    ));
+                                }
+                            }
+                        } else {
+                            out.push(format!("{at}: the third element is a mapping of outputs"));
+                        }
+                    }
+                    _ => out.push(format!("{at}: takes [identifier, collection, outputs]")),
+                }
+            }
+        }
+        let Node::Fn(f, arg) = n else { return };
+        let literal = |n: &Node| matches!(n, Node::Str(_));
+        let problem = match (f.as_str(), &**arg) {
+            ("Fn::Join", Node::Seq(a)) if a.len() == 2 && !literal(&a[0]) => {
+                Some("Fn::Join's delimiter must be a plain string, not a function")
+            }
+            ("Fn::Split", Node::Seq(a)) if a.len() == 2 && !literal(&a[0]) => {
+                Some("Fn::Split's delimiter must be a plain string, not a function")
+            }
+            ("Fn::Sub", Node::Seq(a)) if !a.is_empty() && !literal(&a[0]) => {
+                Some("Fn::Sub's string must be a plain string, not a function")
+            }
+            ("Fn::Sub", other) if !literal(other) && !matches!(other, Node::Seq(_)) => {
+                Some("Fn::Sub takes a string, or [string, {variables}]")
+            }
+            ("Ref", other) if !literal(other) => Some("Ref takes a name, not a function"),
+            ("Fn::GetAtt", Node::Seq(a)) if a.len() == 2 && !literal(&a[0]) => {
+                Some("Fn::GetAtt's logical name must be a plain string")
+            }
+            ("Fn::GetAtt", Node::Seq(a)) if a.len() != 2 => {
+                Some("Fn::GetAtt takes [logical name, attribute]")
+            }
+            ("Fn::Select", Node::Seq(a))
+                if a.len() == 2
+                    && !literal(&a[0])
+                    && !matches!(&a[0], Node::Fn(g, _) if g == "Ref" || g == "Fn::FindInMap") =>
+            {
+                Some("Fn::Select's index must be a number, a Ref or a Fn::FindInMap")
+            }
+            ("Fn::If", Node::Seq(a)) if a.len() == 3 && !literal(&a[0]) => {
+                Some("Fn::If's condition must be a condition's name")
+            }
+            ("Fn::Join" | "Fn::Split" | "Fn::Select" | "Fn::If", other)
+                if !matches!(other, Node::Seq(_)) =>
+            {
+                Some("takes a list of arguments")
+            }
+            _ => None,
+        };
+        if let Some(p) = problem {
+            out.push(format!("{path}: {p}"));
+        }
+    });
+    out
+}
+
 /// Every problem in a template, one line each; `Err` if it cannot be read.
 fn check(yaml: &str) -> Result<Vec<String>, String> {
     let t = Template::parse(yaml)?;
@@ -440,6 +545,16 @@ fn sam_policy(at: &str, item: &Node, out: &mut Vec<Statement>, problems: &mut Ve
     }
 }
 
+/// `n` with `f` applied to every string and mapping key.
+fn map_strings(n: &Node, f: &impl Fn(&str) -> String) -> Node {
+    match n {
+        Node::Str(s) => Node::Str(f(s)),
+        Node::Seq(items) => Node::Seq(items.iter().map(|i| map_strings(i, f)).collect()),
+        Node::Map(m) => Node::Map(m.iter().map(|(k, v)| (f(k), map_strings(v, f))).collect()),
+        Node::Fn(name, arg) => Node::Fn(name.clone(), Box::new(map_strings(arg, f))),
+    }
+}
+
 fn walk(node: &Node, path: &str, f: &mut impl FnMut(&str, &Node)) {
     f(path, node);
     match node {
@@ -665,6 +780,13 @@ struct Template {
 
 impl Template {
     fn parse(yaml: &str) -> Result<Template, String> {
+        let mut t = Template::parse_unexpanded(yaml)?;
+        t.expand_for_each()?;
+        Ok(t)
+    }
+
+    /// As written, Fn::ForEach not expanded.
+    fn parse_unexpanded(yaml: &str) -> Result<Template, String> {
         let mut events = Parser::new_from_str(yaml);
         loop {
             let (ev, _) = events
@@ -680,6 +802,55 @@ impl Template {
                 }
             }
         }
+    }
+
+    /// AWS::LanguageExtensions' `Fn::ForEach::Loop: [Id, Collection, {Key: Body}]`
+    /// in Resources, written out as the transform would: one copy of the body
+    /// per element of the collection (two placeholder elements for a list
+    /// parameter), `${Id}` and `&{Id}` replaced in every string and key.
+    fn expand_for_each(&mut self) -> Result<(), String> {
+        let Some(Node::Map(resources)) = self.root.get("Resources").cloned() else {
+            return Ok(());
+        };
+        let mut out = Vec::new();
+        for (key, value) in resources {
+            if !key.starts_with("Fn::ForEach::") {
+                out.push((key, value));
+                continue;
+            }
+            let Node::Seq(parts) = &value else {
+                return Err(format!(
+                    "{key}: takes [identifier, collection, {{key: body}}]"
+                ));
+            };
+            let [Node::Str(id), collection, Node::Map(body)] = &parts[..] else {
+                return Err(format!(
+                    "{key}: takes [identifier, collection, {{key: body}}]"
+                ));
+            };
+            let elements = match self.eval(collection)? {
+                Val::Many(v) => v,
+                Val::One(v) => vec![v],
+            };
+            for v in elements {
+                let plain: String = v.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+                let fill = |s: &str| {
+                    s.replace(&format!("${{{id}}}"), &v)
+                        .replace(&format!("&{{{id}}}"), &plain)
+                };
+                for (k, b) in body {
+                    out.push((fill(k), map_strings(b, &fill)));
+                }
+            }
+        }
+        if let Node::Map(root) = &mut self.root {
+            for (k, v) in root.iter_mut() {
+                if k == "Resources" {
+                    *v = Node::Map(out.clone());
+                }
+            }
+        }
+        Ok(())
     }
 
     fn section(&self, name: &str) -> Vec<(String, Node)> {
@@ -973,6 +1144,74 @@ Resource: !Split
             .unwrap()
             .iter()
             .any(|p| p.contains("ManagedFunctionNames")));
+    }
+
+    /// A policy per managed function through Fn::ForEach passes; the same
+    /// loop over a wildcard does not.
+    #[test]
+    fn for_each_policies_are_checked_per_element() {
+        let head =
+            HEAD.trim_end_matches("    Properties:\n      Policies:\n        - Statement:\n");
+        let each = |resource: &str| {
+            format!(
+                "{head}  Fn::ForEach::Managed:
+    - Name
+    - !Ref ManagedFunctionNames
+    - Manages&{{Name}}:
+        Type: AWS::IAM::RolePolicy
+        Properties:
+          RoleName: !Ref FnRole
+          PolicyDocument:
+            Statement:
+              - Effect: Allow
+                Action: [lambda:GetAlias, lambda:UpdateAlias]
+                Resource: !Sub \"{resource}\"
+"
+            )
+        };
+        let good = each(
+            "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${Name}:*",
+        );
+        assert_eq!(check(&good).unwrap(), Vec::<String>::new(), "{good}");
+        let wild = each("arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:*");
+        assert!(!check(&wild).unwrap().is_empty(), "{wild}");
+    }
+
+    /// The rules the emulator does not enforce: each breach is named.
+    #[test]
+    fn intrinsic_rule_breaches_are_named() {
+        use super::{intrinsic_problems, Template};
+        let cases = [
+            (
+                "X: !Join [!Sub \"${AWS::Region},\", [a, b]]",
+                "Fn::Join's delimiter",
+            ),
+            ("X: !Split [!Ref D, \"a,b\"]", "Fn::Split's delimiter"),
+            ("X: !Sub [!Join [\"\", [a]], {}]", "Fn::Sub's string"),
+            ("X: !Ref {\"Fn::Sub\": \"${A}\"}", "Ref takes a name"),
+            ("X: !GetAtt [!Ref R, Arn]", "Fn::GetAtt's logical name"),
+            ("X: !Select [!Sub \"0\", [a]]", "Fn::Select's index"),
+            ("X: !If [!Equals [a, b], x, y]", "Fn::If's condition"),
+            (
+                "Other: 1\nFn::ForEach::L:\n  - N\n  - [a, b]\n  - Fixed:\n      Type: T",
+                "must use ${N}",
+            ),
+        ];
+        for (yaml, want) in cases {
+            let t = Template::parse_unexpanded(yaml).unwrap();
+            let p = intrinsic_problems(&t.root);
+            assert!(p.iter().any(|l| l.contains(want)), "{yaml}: {p:?}");
+        }
+        for fine in [
+            "X: !Join [\",\", [!Ref A, b]]",
+            "X: !Sub [\"${A}\", {A: !Ref B}]",
+            "X: !Select [0, !Split [\",\", !Ref L]]",
+            "X: !GetAtt R.Arn",
+            "X: !If [WithDemo, a, b]",
+        ] {
+            let t = Template::parse_unexpanded(fine).unwrap();
+            assert_eq!(intrinsic_problems(&t.root), Vec::<String>::new(), "{fine}");
+        }
     }
 
     #[test]

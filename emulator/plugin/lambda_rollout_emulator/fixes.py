@@ -381,3 +381,39 @@ def fix_lambda_metrics_dimensions():
         in_background(version_id, sets, values)
         in_background(version_id, [[("FunctionName", name)]], values[2:])
         return result
+
+
+@hooks.on_infra_start()
+def fix_foreach_ampersand_identifiers():
+    """Fn::ForEach refuses a logical ID written with &{Id}.
+
+    Upstream defect: localstack/services/cloudformation/engine/transformers.py
+    expand_fn_foreach accepts only ${Id} in an output key ("no placeholder in
+    logical resource id"). AWS::LanguageExtensions documents &{Id} as well: the
+    value with its non-alphanumeric characters removed, which is what makes a
+    logical ID of a name such as "hello-blue-green". We write &{Id} as ${Id}
+    plus a marker, let upstream expand, and strip the marked keys back to
+    letters and digits (the rest of a logical ID is letters and digits).
+    """
+    from localstack.services.cloudformation.engine import transformers
+    from localstack.utils.patch import patch
+
+    marker = "\u2063amp"
+
+    @patch(transformers.expand_fn_foreach)
+    def expand_fn_foreach(fn, foreach_defn, resolve_context, extra_replace_mapping=None):
+        if len(foreach_defn) != 3 or not isinstance(foreach_defn[2], dict):
+            return fn(foreach_defn, resolve_context, extra_replace_mapping)
+        name, values, template = foreach_defn
+        amp = "&{" + str(name) + "}"
+        if not any(amp in k for k in template):
+            return fn(foreach_defn, resolve_context, extra_replace_mapping)
+        rewritten = {
+            (k.replace(amp, "${" + name + "}") + marker if amp in k else k): v
+            for k, v in template.items()
+        }
+        out = fn([name, values, rewritten], resolve_context, extra_replace_mapping)
+        return {
+            ("".join(c for c in k[: -len(marker)] if c.isalnum()) if k.endswith(marker) else k): v
+            for k, v in out.items()
+        }

@@ -1,9 +1,15 @@
 # lambda-rollout. Quick start on a fresh machine: `make demo`, then `make test`.
-.PHONY: demo demo-lambda test lint build deploy bench bench-profiles bench-judgment faults emulator-up emulator-down clean
+.PHONY: demo demo-live demo-lambda test lint build deploy deploy-local bench bench-profiles bench-judgment faults emulator-up emulator-down clean
 
 # The main job, locally: rollouts ticked against the emulator, no AWS account.
 demo:
 	scripts/demo.sh
+
+# The seed's scenario in real time on the local stack (make deploy-local):
+# requests through API Gateway, the orchestrator a Lambda ticked every minute;
+# about seven minutes. Leaves the emulator running.
+demo-live:
+	scripts/demo-live.sh
 
 # The real Lambda path: the handler under `cargo lambda watch`, invoked with a
 # scheduled event against the emulator.
@@ -22,6 +28,11 @@ lint:
 # The arm64 Lambda zip: target/lambda-arm64/lambda-rollout/bootstrap.zip
 build:
 	scripts/build.sh
+
+# template.yaml into the local emulator's CloudFormation, with this machine's
+# build of the orchestrator; leaves the emulator running (make emulator-down).
+deploy-local:
+	scripts/deploy-local.sh
 
 # Needs AWS credentials: `sam build` then a guided `sam deploy`.
 deploy:

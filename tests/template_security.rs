@@ -188,6 +188,7 @@ struct Statement {
     actions: Vec<String>,
     resource: Option<Node>,
     principal: Option<Node>,
+    condition: Option<Node>,
     allow: bool,
     not: Vec<&'static str>,
 }
@@ -232,9 +233,10 @@ impl Template {
                 return;
             }
         };
+        let pinned = self.region_pinned(s);
         for arn in &arns {
             for a in &s.actions {
-                if let Err(e) = self.resource_ok(a, arn) {
+                if let Err(e) = self.resource_ok(a, arn, pinned) {
                     out.push(format!("{at}: {a} on {arn}: {e}"));
                 }
             }
@@ -247,8 +249,24 @@ impl Template {
         }
     }
 
-    /// Whether `action` may be granted on `arn` (as evaluated).
-    fn resource_ok(&self, action: &str, arn: &str) -> Result<(), String> {
+    /// Whether the statement's Condition holds every request to this stack's
+    /// region (`StringEquals` `aws:RequestedRegion`: `AWS::Region`).
+    fn region_pinned(&self, s: &Statement) -> bool {
+        let Some(equals) = s.condition.as_ref().and_then(|c| c.get("StringEquals")) else {
+            return false;
+        };
+        equals
+            .get("aws:RequestedRegion")
+            .and_then(|v| self.eval(v).ok())
+            .is_some_and(|v| matches!(v, Val::One(r) if r == REGION))
+    }
+
+    /// Whether `action` may be granted on `arn` (as evaluated). With the
+    /// region pinned by the statement's Condition, an ARN may write its
+    /// partition, region and account as "*" (a role cannot reach another
+    /// partition, the Condition holds the region, and another account's
+    /// resource only with that account's consent); never its resource name.
+    fn resource_ok(&self, action: &str, arn: &str, region_pinned: bool) -> Result<(), String> {
         let service = action.split(':').next().unwrap_or_default().to_lowercase();
         if arn == "*" {
             return match STAR_RESOURCE_OK
@@ -277,9 +295,13 @@ impl Template {
         let [_, partition, arn_service, region, account, name] = parts[..] else {
             return Err("not an ARN".into());
         };
-        let ours = |v: &str, this: &str| v == this || v.is_empty();
-        if partition != PARTITION || !ours(region, REGION) || !ours(account, ACCOUNT) {
-            return Err("partition, region and account must be this stack's".into());
+        let ours = |v: &str, this: &str| v == this || v.is_empty() || (region_pinned && v == "*");
+        if !ours(partition, PARTITION) || !ours(region, REGION) || !ours(account, ACCOUNT) {
+            return Err(
+                "partition, region and account must be this stack's (or \"*\" with a \
+                 Condition on aws:RequestedRegion)"
+                    .into(),
+            );
         }
         if arn_service != service {
             return Err(format!("a {arn_service} resource for a {service} action"));
@@ -481,6 +503,7 @@ fn statement(at: &str, s: &Node) -> Statement {
         actions: list(s.get("Action")),
         resource: s.get("Resource").cloned(),
         principal: s.get("Principal").cloned(),
+        condition: s.get("Condition").cloned(),
         allow: s.get("Effect").and_then(Node::str) != Some("Deny"),
         not,
     }
@@ -539,6 +562,7 @@ fn sam_policy(at: &str, item: &Node, out: &mut Vec<Statement>, problems: &mut Ve
             actions: vec![action.into()],
             resource: Some(resource),
             principal: None,
+            condition: None,
             allow: true,
             not: Vec::new(),
         });
@@ -1175,6 +1199,24 @@ Resource: !Split
         assert_eq!(check(&good).unwrap(), Vec::<String>::new(), "{good}");
         let wild = each("arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:*");
         assert!(!check(&wild).unwrap().is_empty(), "{wild}");
+    }
+
+    /// Partition, region and account written "*" pass only with the region
+    /// held by the statement's Condition; the name is never a wildcard.
+    #[test]
+    fn wildcard_arn_parts_need_the_region_pinned() {
+        let names = "!Split [\",\", !Join [\"\", [\"arn:*:lambda:*:*:function:\", !Join [\",arn:*:lambda:*:*:function:\", !Ref ManagedFunctionNames]]]]";
+        let pinned = "\nCondition:\n  StringEquals:\n    aws:RequestedRegion: !Ref AWS::Region";
+        let base = format!("Effect: Allow\nAction: [lambda:GetAlias]\nResource: {names}");
+        assert!(!problems(&base).is_empty(), "no Condition");
+        assert_eq!(problems(&format!("{base}{pinned}")), Vec::<String>::new());
+        let other = pinned.replace("!Ref AWS::Region", "eu-west-9");
+        assert!(
+            !problems(&format!("{base}{other}")).is_empty(),
+            "another region"
+        );
+        let any = format!("Effect: Allow\nAction: [lambda:GetAlias]\nResource: \"arn:*:lambda:*:*:function:*\"{pinned}");
+        assert!(!problems(&any).is_empty(), "a wildcard name");
     }
 
     /// The rules the emulator does not enforce: each breach is named.

@@ -303,7 +303,8 @@ def fix_lambda_metrics_dimensions():
     version (FunctionName, Resource, ExecutedVersion): the set lambda-rollout
     reads to tell green from blue. We wrap the version manager's invoke and
     publish those sets (Invocations, Errors, Duration in ms, Throttles), besides
-    what upstream publishes per FunctionName.
+    what upstream publishes per FunctionName. Duration is the time the code
+    spent on the event (the host executor measures it), no start-up in it.
     """
     import threading
     import time
@@ -371,7 +372,11 @@ def fix_lambda_metrics_dimensions():
         except TooManyRequestsException:
             in_background(version_id, [[("FunctionName", name)]] + sets[:1], [("Throttles", 1, "Count")])
             raise
-        duration_ms = (time.perf_counter() - started) * 1000
+        # The executor's own measure excludes starting the environment, as
+        # AWS's Duration does; the wall time only if it has none.
+        duration_ms = getattr(result, "duration_ms", None)
+        if duration_ms is None:
+            duration_ms = (time.perf_counter() - started) * 1000
         values = [
             ("Invocations", 1, "Count"),
             ("Errors", 1 if result.is_error else 0, "Count"),
@@ -383,37 +388,83 @@ def fix_lambda_metrics_dimensions():
         return result
 
 
-@hooks.on_infra_start()
-def fix_foreach_ampersand_identifiers():
-    """Fn::ForEach refuses a logical ID written with &{Id}.
 
-    Upstream defect: localstack/services/cloudformation/engine/transformers.py
-    expand_fn_foreach accepts only ${Id} in an output key ("no placeholder in
-    logical resource id"). AWS::LanguageExtensions documents &{Id} as well: the
-    value with its non-alphanumeric characters removed, which is what makes a
-    logical ID of a name such as "hello-blue-green". We write &{Id} as ${Id}
-    plus a marker, let upstream expand, and strip the marked keys back to
-    letters and digits (the rest of a logical ID is letters and digits).
+@hooks.on_infra_start()
+def fix_references_to_sam_generated_resources():
+    """A Ref or Fn::GetAtt to a resource the SAM transform generates fails.
+
+    Upstream defect: the v2 engine's ChangeSetModelTransform walks the
+    template *before* the transform has generated anything, and resolving a
+    reference to a resource SAM will generate (RolloutFunctionAlarmFired, the
+    rule of an EventBridgeRule event, as template.yaml's queue policy names
+    it) raises "Unresolved resource dependencies"; CloudFormation resolves
+    such references after the transform. Upstream already leaves unresolvable
+    references alone in that walk when they raise RuntimeError; we do the same
+    for this ValidationError. The transformed template is validated again
+    afterwards, so a reference to a resource that does not exist at all is
+    still refused.
     """
-    from localstack.services.cloudformation.engine import transformers
+    from localstack.services.cloudformation.engine.v2.change_set_model_transform import (
+        ChangeSetModelTransform,
+    )
+    from localstack.services.cloudformation.engine.validations import ValidationError
     from localstack.utils.patch import patch
 
-    marker = "\u2063amp"
+    def unresolved(e):
+        return "Unresolved resource dependencies" in str(e)
 
-    @patch(transformers.expand_fn_foreach)
-    def expand_fn_foreach(fn, foreach_defn, resolve_context, extra_replace_mapping=None):
-        if len(foreach_defn) != 3 or not isinstance(foreach_defn[2], dict):
-            return fn(foreach_defn, resolve_context, extra_replace_mapping)
-        name, values, template = foreach_defn
-        amp = "&{" + str(name) + "}"
-        if not any(amp in k for k in template):
-            return fn(foreach_defn, resolve_context, extra_replace_mapping)
-        rewritten = {
-            (k.replace(amp, "${" + name + "}") + marker if amp in k else k): v
-            for k, v in template.items()
-        }
-        out = fn([name, values, rewritten], resolve_context, extra_replace_mapping)
-        return {
-            ("".join(c for c in k[: -len(marker)] if c.isalnum()) if k.endswith(marker) else k): v
-            for k, v in out.items()
-        }
+    @patch(ChangeSetModelTransform.visit_node_intrinsic_function_fn_get_att)
+    def visit_node_intrinsic_function_fn_get_att(fn, self, node_intrinsic_function):
+        try:
+            return fn(self, node_intrinsic_function)
+        except ValidationError as e:
+            if not unresolved(e):
+                raise
+            return self.visit(node_intrinsic_function.arguments)
+
+    # Ref is inherited from the preprocessor, which also validates the
+    # transformed template: override it on the transform visitor only.
+    inherited_ref = ChangeSetModelTransform.visit_node_intrinsic_function_ref
+
+    def visit_node_intrinsic_function_ref(self, node_intrinsic_function):
+        try:
+            return inherited_ref(self, node_intrinsic_function)
+        except ValidationError as e:
+            if not unresolved(e):
+                raise
+            return self.visit(node_intrinsic_function.arguments)
+
+    ChangeSetModelTransform.visit_node_intrinsic_function_ref = visit_node_intrinsic_function_ref
+
+
+@hooks.on_infra_start()
+def fix_list_parameters_before_an_update():
+    """Updating a stack whose Fn::Join reads a CommaDelimitedList fails.
+
+    Upstream defect: the v2 engine's ChangeSetModelPreproc.visit_node_parameter
+    splits a list parameter's new value into a list but leaves its previous
+    value a string, so describing the change set of an update evaluates
+    Fn::Join over a string ("Invalid arguments list definition for Fn::Join")
+    and answers 500; `aws cloudformation deploy` then fails on a second run.
+    We split the previous value the same way.
+    """
+    import re
+
+    from localstack.services.cloudformation.engine.v2.change_set_model import is_nothing
+    from localstack.services.cloudformation.engine.v2.change_set_model_preproc import (
+        ChangeSetModelPreproc,
+    )
+    from localstack.utils.patch import patch
+
+    @patch(ChangeSetModelPreproc.visit_node_parameter)
+    def visit_node_parameter(fn, self, node_parameter):
+        delta = fn(self, node_parameter)
+        before = delta.before
+        if is_nothing(before) or not isinstance(before, str):
+            return delta
+        type_before = self.visit(node_parameter.type_).before
+        if isinstance(type_before, str) and (
+            type_before == "CommaDelimitedList" or re.match(r"List<[^>]+>", type_before)
+        ):
+            delta.before = [item.strip() for item in before.split(",")]
+        return delta

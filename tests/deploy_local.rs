@@ -1,0 +1,247 @@
+//! template.yaml deployed into the emulator's CloudFormation (#13): `make
+//! deploy-local`'s script creates the stack with this machine's build of the
+//! orchestrator; the stack reaches CREATE_COMPLETE and its outputs work: the
+//! StatusCommand invokes the orchestrator, which runs as a Lambda and reads
+//! the demo's alias, and the demo's REST API answers through the alias, Blue
+//! or Green in proportion to the weight, with the per-version metrics counting
+//! what each version answered.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use aws_sdk_cloudformation::types::StackStatus;
+use aws_sdk_lambda::primitives::Blob;
+use common::{emulator, unique};
+use lambda_rollout::aws::CloudWatchMetrics;
+use lambda_rollout::engine::MetricsRequest;
+use lambda_rollout::model::{Target, UtcTime, Version};
+use lambda_rollout::policy::LatencyStat;
+use lambda_rollout::ports::MetricsRead;
+use serde_json::Value;
+
+/// GET `path` on the emulator's gateway: the body.
+fn get(port: u16, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    // The gateway keeps the connection open whatever the request says: read
+    // the head, then Content-Length bytes.
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            s.read(&mut byte).unwrap(),
+            1,
+            "the gateway closed mid-answer"
+        );
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&buf).to_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Content-Length in {head}"));
+    let mut body = vec![0u8; length];
+    s.read_exact(&mut body).unwrap();
+    String::from_utf8_lossy(&body).to_string()
+}
+
+/// The demo app's code with its MESSAGE replaced, as a deployable zip.
+fn hello_zip(message: &str) -> Vec<u8> {
+    let app = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/demo/hello/app.py"))
+        .unwrap()
+        .replace("\"Hello From Blue Deployment\"", &format!("{message:?}"));
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    w.start_file("app.py", opts).unwrap();
+    w.write_all(app.as_bytes()).unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn the_template_deploys_locally_and_its_outputs_answer() {
+    let em = emulator().await;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    let port: u16 = endpoint.rsplit(':').next().unwrap().parse().unwrap();
+    let stack = unique("stack");
+    let demo = unique("hello");
+
+    // make deploy-local, against the test emulator; then again, an update
+    // (a second run must work: upstream answered 500 describing it).
+    let deploy = |extra: &str| {
+        let out = std::process::Command::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/deploy-local.sh"
+        ))
+        .env("EMULATOR_PORT", port.to_string())
+        .env("STACK_NAME", &stack)
+        .env(
+            "PARAMETERS",
+            format!("DemoFunctionName={demo} ManagedFunctionNames={demo} {extra}"),
+        )
+        .output()
+        .expect("deploy-local.sh");
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "deploy-local failed:\n{log}");
+        log
+    };
+    deploy("");
+    let log = deploy("LogLevel=DEBUG");
+
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let s = cfn
+        .describe_stacks()
+        .stack_name(&stack)
+        .send()
+        .await
+        .unwrap();
+    let s = &s.stacks()[0];
+    assert_eq!(
+        s.stack_status(),
+        Some(&StackStatus::UpdateComplete),
+        "{log}"
+    );
+    let output = |key: &str| {
+        s.outputs()
+            .iter()
+            .find(|o| o.output_key() == Some(key))
+            .and_then(|o| o.output_value())
+            .unwrap_or_else(|| panic!("output {key}"))
+            .to_string()
+    };
+
+    // StatusCommand: the orchestrator, a provided.al2023 Lambda running this
+    // machine's build, reads the demo alias and answers.
+    let status = output("StatusCommand");
+    let function = status
+        .split("--function-name ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    assert_eq!(function, output("OrchestratorName"));
+    let payload = status
+        .split("--payload '")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .unwrap();
+    let answer = em
+        .lambda
+        .invoke()
+        .function_name(&function)
+        .payload(Blob::new(payload.as_bytes()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.function_error(), None);
+    let body: Value = serde_json::from_slice(answer.payload().unwrap().as_ref()).unwrap();
+    let r = &body["results"][0];
+    assert_eq!(
+        (r["function"].as_str(), r["decision"].as_str()),
+        (Some(demo.as_str()), Some("idle")),
+        "{body}"
+    );
+
+    // The API, through the alias: Blue only, then Green at 30%.
+    let api = cfn
+        .describe_stack_resource()
+        .stack_name(&stack)
+        .logical_resource_id("HelloApi")
+        .send()
+        .await
+        .unwrap();
+    let id = api
+        .stack_resource_detail()
+        .unwrap()
+        .physical_resource_id()
+        .unwrap()
+        .to_string();
+    assert!(output("ApiUrl").contains(&id));
+    let path = format!("/restapis/{id}/prod/_user_request_/");
+    // Every request through the alias from here on is counted, this one too.
+    let before = UtcTime::now();
+    assert!(get(port, &path).contains("Hello From Blue Deployment"));
+    let (mut blue_seen, mut green_seen) = (1u64, 0u64);
+
+    em.lambda
+        .update_function_code()
+        .function_name(&demo)
+        .zip_file(Blob::new(hello_zip("Hello From Green Deployment")))
+        .send()
+        .await
+        .unwrap();
+    em.wait_updated(&demo).await;
+    let green = em
+        .lambda
+        .publish_version()
+        .function_name(&demo)
+        .send()
+        .await
+        .unwrap();
+    let green = green.version().unwrap().to_string();
+    em.set_routing(&demo, "live", None, Some((&green, 0.3)))
+        .await;
+
+    let n = 200u64;
+    for _ in 0..n {
+        let b = get(port, &path);
+        if b.contains("Hello From Green Deployment") {
+            green_seen += 1;
+        } else if b.contains("Hello From Blue Deployment") {
+            blue_seen += 1;
+        } else {
+            panic!("the API answered {b:?}");
+        }
+    }
+    // Binomial(200, 0.3): mean 60, sd 6.5; five sd either way.
+    let (mean, sd) = (n as f64 * 0.3, (n as f64 * 0.3 * 0.7).sqrt());
+    assert_eq!(green_seen + blue_seen, n + 1);
+    assert!(
+        (green_seen as f64 - mean).abs() < 5.0 * sd,
+        "Green answered {green_seen} of {n}, expected about {mean}"
+    );
+
+    // Lambda's per-version metrics count what each version answered.
+    let metrics = CloudWatchMetrics::new(em.cloudwatch.clone());
+    let start = before.floor_minute();
+    let end = UtcTime::from_unix(UtcTime::now().floor_minute().unix() + 120);
+    let request = MetricsRequest {
+        target: Target::new(&demo, "live").unwrap(),
+        green: Version::parse(&green).unwrap(),
+        blue: Version::new(1).unwrap(),
+        start,
+        end,
+        rollout_start: start,
+        fresh_end: end,
+        latency_stat: LatencyStat::parse("p99").unwrap(),
+        alarms: Vec::new(),
+        custom: Vec::new(),
+    };
+    let mut seen = None;
+    for _ in 0..100 {
+        let o = metrics
+            .observe(std::slice::from_ref(&request))
+            .await
+            .unwrap()
+            .remove(0);
+        seen = Some((o.green.invocations, o.blue.invocations));
+        if seen == Some((green_seen, blue_seen)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("metrics {seen:?}, the API answered green {green_seen}, blue {blue_seen}");
+}

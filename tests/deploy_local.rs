@@ -8,62 +8,18 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::time::Duration;
-
 use aws_sdk_cloudformation::types::StackStatus;
 use aws_sdk_lambda::primitives::Blob;
 use common::{emulator, unique};
-use lambda_rollout::aws::CloudWatchMetrics;
-use lambda_rollout::engine::MetricsRequest;
-use lambda_rollout::model::{Target, UtcTime, Version};
-use lambda_rollout::policy::LatencyStat;
-use lambda_rollout::ports::MetricsRead;
+use lambda_rollout::model::UtcTime;
 use serde_json::Value;
 
-/// GET `path` on the emulator's gateway: the body.
+/// GET `path` on the emulator's gateway: the body of a 200.
 fn get(port: u16, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    // The gateway keeps the connection open whatever the request says: read
-    // the head, then Content-Length bytes.
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        assert_eq!(
-            s.read(&mut byte).unwrap(),
-            1,
-            "the gateway closed mid-answer"
-        );
-        buf.push(byte[0]);
+    match common::http_get(port, path) {
+        Ok((200, body)) => body,
+        other => panic!("GET {path}: {other:?}"),
     }
-    let head = String::from_utf8_lossy(&buf).to_lowercase();
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no Content-Length in {head}"));
-    let mut body = vec![0u8; length];
-    s.read_exact(&mut body).unwrap();
-    String::from_utf8_lossy(&body).to_string()
-}
-
-/// The demo app's code with its MESSAGE replaced, as a deployable zip.
-fn hello_zip(message: &str) -> Vec<u8> {
-    let app = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/demo/hello/app.py"))
-        .unwrap()
-        .replace("\"Hello From Blue Deployment\"", &format!("{message:?}"));
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    w.start_file("app.py", opts).unwrap();
-    w.write_all(app.as_bytes()).unwrap();
-    w.finish().unwrap().into_inner()
 }
 
 #[tokio::test]
@@ -179,7 +135,10 @@ async fn the_template_deploys_locally_and_its_outputs_answer() {
     em.lambda
         .update_function_code()
         .function_name(&demo)
-        .zip_file(Blob::new(hello_zip("Hello From Green Deployment")))
+        .zip_file(Blob::new(common::demo_app_zip(
+            "Hello From Green Deployment",
+            false,
+        )))
         .send()
         .await
         .unwrap();
@@ -215,33 +174,15 @@ async fn the_template_deploys_locally_and_its_outputs_answer() {
     );
 
     // Lambda's per-version metrics count what each version answered.
-    let metrics = CloudWatchMetrics::new(em.cloudwatch.clone());
-    let start = before.floor_minute();
-    let end = UtcTime::from_unix(UtcTime::now().floor_minute().unix() + 120);
-    let request = MetricsRequest {
-        target: Target::new(&demo, "live").unwrap(),
-        green: Version::parse(&green).unwrap(),
-        blue: Version::new(1).unwrap(),
-        start,
-        end,
-        rollout_start: start,
-        fresh_end: end,
-        latency_stat: LatencyStat::parse("p99").unwrap(),
-        alarms: Vec::new(),
-        custom: Vec::new(),
-    };
-    let mut seen = None;
-    for _ in 0..100 {
-        let o = metrics
-            .observe(std::slice::from_ref(&request))
-            .await
-            .unwrap()
-            .remove(0);
-        seen = Some((o.green.invocations, o.blue.invocations));
-        if seen == Some((green_seen, blue_seen)) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("metrics {seen:?}, the API answered green {green_seen}, blue {blue_seen}");
+    let want = (green_seen, blue_seen);
+    let (o, matched) = em
+        .observe_until(&demo, (&green, "1"), before, |o| {
+            (o.green.invocations, o.blue.invocations) == want
+        })
+        .await;
+    assert!(
+        matched,
+        "metrics {:?}, the API answered green {green_seen}, blue {blue_seen}",
+        (o.green.invocations, o.blue.invocations)
+    );
 }

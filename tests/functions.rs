@@ -15,11 +15,7 @@ use std::time::Duration;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
 use common::{emulator, unique, Emulator, ROLE};
-use lambda_rollout::aws::CloudWatchMetrics;
-use lambda_rollout::engine::MetricsRequest;
-use lambda_rollout::model::{Target, UtcTime, Version};
-use lambda_rollout::policy::LatencyStat;
-use lambda_rollout::ports::MetricsRead;
+use lambda_rollout::model::UtcTime;
 use serde_json::{json, Value};
 
 /// A zip of `files` (name, content, executable).
@@ -441,45 +437,25 @@ async fn an_alias_splits_real_traffic_by_weight_and_its_metrics_count_it() {
     assert_eq!(green_errors, green / 5, "every fifth green request fails");
 
     // What lambda-rollout reads: the per-version series of AWS/Lambda.
-    let metrics = CloudWatchMetrics::new(em.cloudwatch.clone());
-    let start = before.floor_minute();
-    let end = UtcTime::from_unix(UtcTime::now().floor_minute().unix() + 120);
-    let request = MetricsRequest {
-        target: Target::new(&name, "live").unwrap(),
-        green: Version::new(2).unwrap(),
-        blue: Version::new(1).unwrap(),
-        start,
-        end,
-        rollout_start: start,
-        fresh_end: end,
-        latency_stat: LatencyStat::parse("p99").unwrap(),
-        alarms: Vec::new(),
-        custom: Vec::new(),
-    };
-    let mut seen = None;
-    for _ in 0..100 {
-        let o = metrics
-            .observe(std::slice::from_ref(&request))
-            .await
-            .unwrap()
-            .remove(0);
-        let counts = (
+    let want = (green, green_errors, blue, 0);
+    let counts = |o: &lambda_rollout::engine::Observation| {
+        (
             o.green.invocations,
             o.green.errors,
             o.blue.invocations,
             o.blue.errors,
-        );
-        if counts == (green, green_errors, blue, 0) {
-            assert!(
-                o.green.latency_ms.is_some() && o.blue.latency_ms.is_some(),
-                "{o:?}"
-            );
-            return;
-        }
-        seen = Some(counts);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "metrics {seen:?} never matched what the versions answered ({green}, {green_errors}, {blue}, 0)"
+        )
+    };
+    let (o, matched) = em
+        .observe_until(&name, ("2", "1"), before, |o| counts(o) == want)
+        .await;
+    assert!(
+        matched,
+        "metrics {:?} never matched what the versions answered {want:?}",
+        counts(&o)
+    );
+    assert!(
+        o.green.latency_ms.is_some() && o.blue.latency_ms.is_some(),
+        "{o:?}"
     );
 }

@@ -10,7 +10,6 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
-use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -44,41 +43,12 @@ impl Seen {
     }
 }
 
-/// GET on the gateway, a connection per request: the status and the body.
-fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n")?;
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if s.read(&mut byte)? == 0 {
-            return Err(std::io::Error::other("closed mid-answer"));
-        }
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).to_lowercase();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; length];
-    s.read_exact(&mut body)?;
-    Ok((status, String::from_utf8_lossy(&body).to_string()))
-}
-
 /// Steady traffic through the API until `stop`.
 fn traffic(port: u16, path: String, seen: Arc<Seen>, stop: Arc<AtomicBool>) {
     let every = Duration::from_millis(1000 / RATE);
     while !stop.load(Ordering::SeqCst) {
         let started = Instant::now();
-        match get(port, &path) {
+        match common::http_get(port, &path) {
             Ok((200, b)) if b.contains("Green") => seen.green.fetch_add(1, Ordering::SeqCst),
             Ok((200, b)) if b.contains("Blue") => seen.blue.fetch_add(1, Ordering::SeqCst),
             other => {
@@ -90,26 +60,6 @@ fn traffic(port: u16, path: String, seen: Arc<Seen>, stop: Arc<AtomicBool>) {
         };
         std::thread::sleep(every.saturating_sub(started.elapsed()));
     }
-}
-
-/// The demo app with MESSAGE replaced (and, to fail, a handler that raises).
-fn app_zip(message: &str, fails: bool) -> Vec<u8> {
-    let mut app =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/demo/hello/app.py"))
-            .expect("demo/hello/app.py")
-            .replace("\"Hello From Blue Deployment\"", &format!("{message:?}"));
-    if fails {
-        app.push_str(
-            "\n\ndef lambda_handler(event, context):\n    \
-             raise RuntimeError(\"version 3 is broken\")\n",
-        );
-    }
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    w.start_file("app.py", opts).unwrap();
-    w.write_all(app.as_bytes()).unwrap();
-    w.finish().unwrap().into_inner()
 }
 
 struct Live {
@@ -147,7 +97,7 @@ impl Live {
             .lambda
             .update_function_code()
             .function_name(&self.function)
-            .zip_file(Blob::new(app_zip(message, fails)))
+            .zip_file(Blob::new(common::demo_app_zip(message, fails)))
             .send()
             .await
             .map_err(|e| format!("update_function_code: {e}"))?;

@@ -569,3 +569,100 @@ pub fn rolling_alias(since: UtcTime) -> lambda_rollout::engine::AliasState {
         .render(),
     }
 }
+
+/// GET `path` on the emulator's gateway at `port`, one connection a request:
+/// the status and the body. The gateway keeps connections open whatever the
+/// request says, so the body is read by its Content-Length.
+pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n")?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if s.read(&mut byte)? == 0 {
+            return Err(std::io::Error::other("the gateway closed mid-answer"));
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_lowercase();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    s.read_exact(&mut body)?;
+    Ok((status, String::from_utf8_lossy(&body).to_string()))
+}
+
+/// The demo app (demo/hello/app.py) with its MESSAGE replaced and, with
+/// `fails`, a handler that raises: a version to publish.
+pub fn demo_app_zip(message: &str, fails: bool) -> Vec<u8> {
+    let mut app =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/demo/hello/app.py"))
+            .expect("demo/hello/app.py")
+            .replace("\"Hello From Blue Deployment\"", &format!("{message:?}"));
+    if fails {
+        app.push_str(
+            "\n\ndef lambda_handler(event, context):\n    raise RuntimeError(\"this version is broken\")\n",
+        );
+    }
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    w.start_file("app.py", opts).unwrap();
+    w.write_all(app.as_bytes()).unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+impl Emulator {
+    /// lambda-rollout's reading of `function`'s alias `live` since `since`
+    /// (green and blue per `ExecutedVersion`), polled until `done` holds for
+    /// it (Lambda's metrics are published a moment after each invocation):
+    /// the last reading, and whether `done` held.
+    pub async fn observe_until(
+        &self,
+        function: &str,
+        (green, blue): (&str, &str),
+        since: UtcTime,
+        done: impl Fn(&lambda_rollout::engine::Observation) -> bool,
+    ) -> (lambda_rollout::engine::Observation, bool) {
+        use lambda_rollout::ports::MetricsRead;
+        let metrics = CloudWatchMetrics::new(self.cloudwatch.clone());
+        let start = since.floor_minute();
+        let end = UtcTime::from_unix(UtcTime::now().floor_minute().unix() + 120);
+        let request = lambda_rollout::engine::MetricsRequest {
+            target: lambda_rollout::model::Target::new(function, "live").unwrap(),
+            green: lambda_rollout::model::Version::parse(green).unwrap(),
+            blue: lambda_rollout::model::Version::parse(blue).unwrap(),
+            start,
+            end,
+            rollout_start: start,
+            fresh_end: end,
+            latency_stat: lambda_rollout::policy::LatencyStat::parse("p99").unwrap(),
+            alarms: Vec::new(),
+            custom: Vec::new(),
+        };
+        let mut last = None;
+        for _ in 0..100 {
+            let o = metrics
+                .observe(std::slice::from_ref(&request))
+                .await
+                .unwrap()
+                .remove(0);
+            if done(&o) {
+                return (o, true);
+            }
+            last = Some(o);
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        (last.expect("observed"), false)
+    }
+}

@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use lambda_rollout::engine::{
-    command, plan, AlarmReading, AlarmState, AliasState, AwaitMetrics, Canary, Decision,
-    Description, Manual, MetricsAnswer, MetricsRequest, Observation, Outcome, Phase, Plan,
-    PublishedVersion, Span, VersionFigures,
+    command, plan, AlarmState, AliasState, AwaitMetrics, Canary, Decision, Description, Manual,
+    MetricsAnswer, MetricsRequest, Observation, Outcome, Phase, Plan, PublishedVersion,
+    VersionFigures,
 };
+use lambda_rollout::memory;
 use lambda_rollout::model::{Target, UtcTime, Version, Weight};
 use lambda_rollout::policy::{Policy, PolicySpec, PRESETS};
 
@@ -97,37 +98,19 @@ impl World {
     }
 
     fn observe(&self, req: &MetricsRequest) -> Observation {
-        let (green, blue) = self.figures(req.start, req.end);
-        let span = |start: UtcTime, end: UtcTime| {
+        let mut o = memory::observation(req, self.alarm, |v, start, end| {
             let (green, blue) = self.figures(start, end);
-            Span {
-                start,
-                end,
-                green,
-                blue,
+            if v == req.green {
+                green
+            } else {
+                blue
             }
-        };
-        Observation {
-            window_start: req.start,
-            window_end: req.end,
-            green,
-            blue,
-            throttles: 0,
-            complete: !self.partial,
-            alarms: req
-                .alarms
-                .iter()
-                .map(|name| AlarmReading {
-                    name: name.clone(),
-                    state: self.alarm,
-                })
-                .collect(),
-            custom: Vec::new(),
-            // The world keeps no history: since the rollout began counts the
-            // step's minutes only, the strictest reading.
-            rollout: None,
-            fresh: Some(span(req.start, req.fresh_end)),
-        }
+        });
+        o.complete = !self.partial;
+        // The world keeps no history: since the rollout began counts the
+        // step's minutes only, the strictest reading.
+        o.rollout = None;
+        o
     }
 
     fn apply(&mut self, d: &Decision) {

@@ -7,9 +7,10 @@
 use std::time::Duration;
 
 use lambda_rollout::engine::{
-    command, plan, AlarmReading, AlarmState, AliasState, Decision, Manual, MetricsAnswer,
-    MetricsRequest, Observation, Outcome, Plan, PublishedVersion, Span, VersionFigures,
+    command, plan, AlarmState, AliasState, Decision, Manual, MetricsAnswer, MetricsRequest,
+    Observation, Outcome, Plan, PublishedVersion, VersionFigures,
 };
+use lambda_rollout::memory;
 use lambda_rollout::model::{Target, UtcTime, Version, Weight};
 use lambda_rollout::policy::{Policy, PolicySpec, PRESETS};
 use proptest::prelude::*;
@@ -125,31 +126,20 @@ fn observe(w: &Weather, req: &MetricsRequest) -> Observation {
     };
     let green = figures(w.green, w.green_ms);
     let blue = figures(w.blue, Some(120.0));
-    let span = |start, end| Span {
-        start,
-        end,
-        green,
-        blue,
-    };
-    Observation {
-        window_start: req.start,
-        window_end: req.end,
-        green,
-        blue,
-        throttles: w.throttles,
-        complete: w.complete,
-        alarms: req
-            .alarms
-            .iter()
-            .map(|name| AlarmReading {
-                name: name.clone(),
-                state: w.alarm,
-            })
-            .collect(),
-        custom: Vec::new(),
-        rollout: Some(span(req.rollout_start, req.end)),
-        fresh: Some(span(req.start, req.fresh_end)),
-    }
+    let mut o = memory::observation(
+        req,
+        w.alarm,
+        |v, _, _| {
+            if v == req.green {
+                green
+            } else {
+                blue
+            }
+        },
+    );
+    o.throttles = w.throttles;
+    o.complete = w.complete;
+    o
 }
 
 fn versions() -> Vec<PublishedVersion> {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::engine::Manual;
-use crate::model::{clipped, shown, Target, Version};
+use crate::model::{clipped, number, shown, Target, Version, Weight};
 use crate::policy::PolicySpec;
 
 /// A payload that cannot be understood. Nothing is written.
@@ -16,7 +16,8 @@ use crate::policy::PolicySpec;
 #[error("{0}")]
 pub struct InputError(pub String);
 
-pub const ACTIONS: &str = "tick, start, promote, rollback, pause, resume, status";
+pub const ACTIONS: &str =
+    "tick, start, promote, rollback, pause, resume, approve, revert, set_weight, status";
 pub const MAX_TARGETS: usize = 1000;
 const MAX_REASON: usize = 200;
 
@@ -91,7 +92,21 @@ struct RawStart {
     dry_run: bool,
 }
 
-/// promote, rollback, pause, resume.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSetWeight {
+    #[allow(dead_code)]
+    action: String,
+    function: String,
+    alias: String,
+    weight: Value,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// promote, rollback, pause, resume, approve, revert.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSimple {
@@ -223,6 +238,32 @@ fn version(v: &Value) -> Result<Version, InputError> {
     }
 }
 
+/// set_weight's weight: a percent above 0 and below 100, in hundredths.
+fn weight(v: &Value) -> Result<Weight, InputError> {
+    let Some(p) = v.as_f64() else {
+        return Err(InputError(format!(
+            "weight must be a number of percent such as 25, got {}",
+            kind(v)
+        )));
+    };
+    if !(p > 0.0 && p < 100.0) {
+        return Err(InputError(format!(
+            "weight {} is not above 0 and below 100: rollback takes green's traffic away, \
+             promote gives it all",
+            number(p)
+        )));
+    }
+    let hundredths = p * 100.0;
+    if (hundredths - hundredths.round()).abs() > 1e-6 {
+        return Err(InputError(format!(
+            "weight {} is finer than a hundredth of a percent, the finest weight lambda-rollout \
+             keeps: give one such as 0.5 or 25",
+            number(p)
+        )));
+    }
+    Weight::from_percent(p).map_err(|e| InputError(e.0))
+}
+
 fn target(function: &str, alias: &str) -> Result<Target, InputError> {
     Target::new(function, alias).map_err(|e| InputError(e.0))
 }
@@ -321,13 +362,27 @@ impl Command {
                     dry_run: raw.dry_run,
                 })
             }
-            "promote" | "rollback" | "pause" | "resume" => {
+            "set_weight" => {
+                let raw: RawSetWeight = fields(action, payload)?;
+                Ok(Command::Manual {
+                    target: target(&raw.function, &raw.alias)?,
+                    action: Manual::SetWeight {
+                        weight: weight(&raw.weight)?,
+                        reason: reason(raw.reason)?,
+                    },
+                    policy: PolicySpec::default(),
+                    dry_run: raw.dry_run,
+                })
+            }
+            "promote" | "rollback" | "pause" | "resume" | "approve" | "revert" => {
                 let raw: RawSimple = fields(action, payload)?;
                 let r = reason(raw.reason)?;
                 let manual = match action {
                     "promote" => Manual::Promote { reason: r },
                     "rollback" => Manual::Rollback { reason: r },
                     "pause" => Manual::Pause { reason: r },
+                    "approve" => Manual::Approve { reason: r },
+                    "revert" => Manual::Revert { reason: r },
                     _ => Manual::Resume,
                 };
                 Ok(Command::Manual {
@@ -435,6 +490,10 @@ mod tests {
             json!({"action":"pause","function":"f","alias":"live"}),
             json!({"action":"resume","function":"f","alias":"live"}),
             json!({"action":"status","function":"f","alias":"live"}),
+            json!({"action":"approve","function":"f","alias":"live","reason":"QA signed off"}),
+            json!({"action":"revert","function":"f","alias":"live"}),
+            json!({"action":"set_weight","function":"f","alias":"live","weight":25}),
+            json!({"action":"set_weight","function":"f","alias":"live","weight":0.5,"dry_run":true}),
             json!({"version":"0","id":"x","detail-type":"Scheduled Event","source":"aws.events","account":"1","time":"2026-11-27T13:00:00Z","region":"us-east-1","resources":[],"detail":{}}),
         ];
         for p in ok {
@@ -508,6 +567,30 @@ mod tests {
                 "unknown field `stepz`",
             ),
             (json!({"action":"tick","dry_run":"yes"}), "tick:"),
+            (
+                json!({"action":"set_weight","function":"f","alias":"a"}),
+                "missing field `weight`",
+            ),
+            (
+                json!({"action":"set_weight","function":"f","alias":"a","weight":"25"}),
+                "must be a number",
+            ),
+            (
+                json!({"action":"set_weight","function":"f","alias":"a","weight":100}),
+                "promote gives it all",
+            ),
+            (
+                json!({"action":"set_weight","function":"f","alias":"a","weight":0}),
+                "not above 0",
+            ),
+            (
+                json!({"action":"set_weight","function":"f","alias":"a","weight":12.345}),
+                "finer than a hundredth",
+            ),
+            (
+                json!({"action":"approve","function":"f","alias":"a","weight":5}),
+                "unknown field `weight`",
+            ),
             (
                 json!({"detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","detail":{}}),
                 "not handled",

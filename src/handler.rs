@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::executor::{ExecError, Executor};
 use crate::json::JsonError;
 use crate::model::{Target, UtcTime};
-use crate::policy::{Policy, PolicySpec};
+use crate::policy::{OnFailure, Policy, PolicySpec};
 use crate::ports::{AliasRead, AliasWrite, AuditSink, MetricsRead, NoAudit};
 use crate::report::{Reported, Response, TargetResult};
 
@@ -159,12 +159,15 @@ where
                 policy,
                 dry_run,
             } => {
-                // Promote, rollback and pause need no policy: they must work even
-                // when the configured one is broken.
-                let policy = if action.needs_policy() {
-                    self.policy_for(&target, &policy)?
-                } else {
-                    Policy::defaults()
+                // Only start and resume need the policy: the others must work
+                // even when the configured one is broken (then with defaults).
+                let policy = match self.policy_for(&target, &policy) {
+                    Ok(p) => p,
+                    Err(e) if action.needs_policy() => return Err(e),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the policy does not resolve; the command goes on with the defaults");
+                        Policy::defaults()
+                    }
                 };
                 let r = self
                     .executor
@@ -183,8 +186,9 @@ where
 
     /// An alarm changed state. The targets it gates are the configured ones
     /// whose policy (their own, else the environment's) names it in `alarms`:
-    /// the same list a tick reads, so an alarm rolls back at once exactly what
-    /// the next tick would have. Anything but `ALARM` changes nothing; the
+    /// the same list a tick reads, so an alarm rolls back (or, on_failure
+    /// pause, pauses) at once exactly what the next tick would have; a
+    /// watched promotion is reverted. Anything but `ALARM` changes nothing; the
     /// ticks judge the rest.
     async fn alarm(&self, name: &str, state: &str, now: UtcTime) -> Result<Response, Error> {
         let env = self.config.policy()?;
@@ -213,13 +217,19 @@ where
         let reason = format!("alarm {name:?} went to ALARM");
         let mut results = Vec::with_capacity(gated.len());
         for target in gated {
-            // A rollback needs no policy: a broken one must not stop it.
-            let rollback = Manual::Rollback {
-                reason: Some(reason.clone()),
+            // A rollback needs no policy: a broken one must not stop it. One
+            // that resolves may say on_failure pause: freeze, for a human.
+            let policy = self
+                .policy_for(&target, &PolicySpec::default())
+                .unwrap_or_else(|_| Policy::defaults());
+            let reason = Some(reason.clone());
+            let action = match policy.on_failure {
+                OnFailure::Pause => Manual::Pause { reason },
+                OnFailure::Rollback => Manual::Rollback { reason },
             };
             let r = match self
                 .executor
-                .command(&target, &rollback, &Policy::defaults(), now, false)
+                .command(&target, &action, &policy, now, false)
                 .await
             {
                 Ok(r) => r,

@@ -133,17 +133,22 @@ pub fn observation(
     alarm: AlarmState,
     figures: impl Fn(Version, UtcTime, UtcTime) -> VersionFigures,
 ) -> Observation {
+    // A watch compares green with what blue did in its own window.
+    let blue = |start: UtcTime, end: UtcTime| {
+        let (start, end) = r.blue_window.unwrap_or((start, end));
+        figures(r.blue, start, end)
+    };
     let span = |start: UtcTime, end: UtcTime| Span {
         start,
         end,
         green: figures(r.green, start, end),
-        blue: figures(r.blue, start, end),
+        blue: blue(start, end),
     };
     Observation {
         window_start: r.start,
         window_end: r.end,
         green: figures(r.green, r.start, r.end),
-        blue: figures(r.blue, r.start, r.end),
+        blue: blue(r.start, r.end),
         throttles: 0,
         complete: true,
         alarms: r
@@ -155,7 +160,10 @@ pub fn observation(
             })
             .collect(),
         custom: Vec::new(),
-        rollout: Some(span(r.rollout_start, r.end)),
+        rollout: r
+            .blue_window
+            .is_none()
+            .then(|| span(r.rollout_start, r.end)),
         fresh: Some(span(r.start, r.fresh_end)),
     }
 }

@@ -71,6 +71,16 @@ pub struct PolicySpec {
     pub metrics: Option<Vec<CustomMetric>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarm_insufficient_data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approve_before: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch_after_promote: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wait: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_timeout: Option<String>,
 }
 
 /// The validated policy. Steps are strictly increasing and end at 100%, which
@@ -114,6 +124,43 @@ pub struct Policy {
     pub metrics: Vec<CustomMetric>,
     /// What an alarm in INSUFFICIENT_DATA does: holds (default) or fails.
     pub alarm_insufficient_data: OnInsufficientData,
+    /// The rollout holds before this step (a weight of `steps`, 100% for
+    /// the promotion) until an operator approves.
+    pub approve_before: Option<Weight>,
+    /// After a promotion, the new stable is judged this long against what
+    /// the old stable did during the rollout, and reverted on a failure.
+    #[serde(serialize_with = "ser_opt_duration")]
+    pub watch_after_promote: Option<Duration>,
+    /// What a failed check does once `failure_threshold` is reached.
+    pub on_failure: OnFailure,
+    /// How long a step may wait for a pass once its bake is over.
+    #[serde(serialize_with = "ser_opt_duration")]
+    pub max_wait: Option<Duration>,
+    /// What a step does when `max_wait` has passed without a pass.
+    pub on_timeout: OnTimeout,
+}
+
+/// What a failed check does once `failure_threshold` is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    /// All traffic back to blue.
+    Rollback,
+    /// Green keeps its weight, frozen for a human: promote, rollback or resume.
+    Pause,
+}
+
+/// What a step does when `max_wait` has passed without a pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnTimeout {
+    /// Go on holding, saying max_wait has passed.
+    Hold,
+    /// All traffic back to blue.
+    Rollback,
+    /// Promote green although the evidence is short: only when every check
+    /// on complete data shows no sign of a regression, and reported so.
+    Promote,
 }
 
 /// What an alarm in INSUFFICIENT_DATA does to the check (README rule 1).
@@ -190,6 +237,13 @@ fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Er
     s.serialize_str(&format_duration(*d))
 }
 
+fn ser_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(&format_duration(*d)),
+        None => s.serialize_none(),
+    }
+}
+
 pub const DEFAULT_STEPS: [f64; 4] = [10.0, 25.0, 50.0, 100.0];
 pub const DEFAULT_BAKE: Duration = Duration::from_secs(300);
 pub const DEFAULT_MIN_INVOCATIONS: u64 = 50;
@@ -204,6 +258,8 @@ pub const DEFAULT_EVIDENCE_FROM: f64 = 50.0;
 pub const DEFAULT_DETECT_RATIO: f64 = 2.0;
 pub const DEFAULT_ERROR_FLOOR: f64 = 0.1;
 pub const DEFAULT_MAX_LATENCY_RATIO: f64 = 1.3;
+/// The longest watch and max_wait: a day, the longest health window read.
+const MAX_WINDOW_POLICY: Duration = Duration::from_secs(24 * 3600);
 
 /// CodeDeploy's Lambda presets, mapped to the same steps and timing, so that a
 /// CodeDeploy user can paste the name they use today.
@@ -288,7 +344,45 @@ impl PolicySpec {
             alarm_insufficient_data: on_insufficient_data(
                 first(layers, |l| l.alarm_insufficient_data.clone()).as_deref(),
             )?,
+            approve_before: first(layers, |l| l.approve_before)
+                .map(|w| {
+                    Weight::from_percent(w).map_err(|e| {
+                        err(
+                            "approve_before",
+                            format!("{}: give one of the steps, e.g. 50", e.0),
+                        )
+                    })
+                })
+                .transpose()?,
+            watch_after_promote: optional_duration(
+                "watch_after_promote",
+                first(layers, |l| l.watch_after_promote.clone()),
+            )?,
+            on_failure: choice(
+                "on_failure",
+                first(layers, |l| l.on_failure.clone()).as_deref(),
+                &[
+                    ("rollback", OnFailure::Rollback),
+                    ("pause", OnFailure::Pause),
+                ],
+            )?,
+            max_wait: optional_duration("max_wait", first(layers, |l| l.max_wait.clone()))?,
+            on_timeout: choice(
+                "on_timeout",
+                first(layers, |l| l.on_timeout.clone()).as_deref(),
+                &[
+                    ("hold", OnTimeout::Hold),
+                    ("rollback", OnTimeout::Rollback),
+                    ("promote", OnTimeout::Promote),
+                ],
+            )?,
         };
+        if first(layers, |l| l.on_timeout.clone()).is_some() && policy.max_wait.is_none() {
+            return Err(err(
+                "on_timeout",
+                "says what happens when max_wait has passed: give max_wait too, e.g. \"2h\"",
+            ));
+        }
         policy.validate()?;
         Ok(policy)
     }
@@ -346,6 +440,38 @@ fn on_insufficient_data(choice: Option<&str>) -> Result<OnInsufficientData, Poli
             ),
         )),
     }
+}
+
+/// A duration field that may be absent; "0s" is the same as absent.
+fn optional_duration(
+    field: &'static str,
+    text: Option<String>,
+) -> Result<Option<Duration>, PolicyError> {
+    let Some(text) = text else { return Ok(None) };
+    let d = parse_duration(&text).map_err(|e| err(field, e.0))?;
+    Ok((!d.is_zero()).then_some(d))
+}
+
+/// One of a field's words, the first being the default.
+fn choice<T: Copy>(
+    field: &'static str,
+    given: Option<&str>,
+    words: &[(&str, T)],
+) -> Result<T, PolicyError> {
+    let Some(given) = given else {
+        return Ok(words[0].1);
+    };
+    words
+        .iter()
+        .find(|(w, _)| *w == given)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| {
+            let all: Vec<String> = words.iter().map(|(w, _)| format!("{w:?}")).collect();
+            err(
+                field,
+                format!("{} is not one of {}", shown(given), all.join(", ")),
+            )
+        })
 }
 
 fn unknown_preset(name: &str) -> PolicyError {
@@ -712,6 +838,36 @@ impl Policy {
                 ),
             ));
         }
+        if let Some(w) = self.approve_before {
+            let percents: Vec<String> = self.steps.iter().map(|s| number(s.percent())).collect();
+            if !self.steps.contains(&w) || self.steps.first() == Some(&w) {
+                return Err(err(
+                    "approve_before",
+                    format!(
+                        "{} is not a step after the first of [{}]: give the step to hold \
+                         before, e.g. {} (100 holds the promotion)",
+                        number(w.percent()),
+                        percents.join(", "),
+                        percents.get(1).map_or("100", String::as_str)
+                    ),
+                ));
+            }
+        }
+        for (field, d) in [
+            ("watch_after_promote", self.watch_after_promote),
+            ("max_wait", self.max_wait),
+        ] {
+            if d.is_some_and(|d| d > MAX_WINDOW_POLICY) {
+                return Err(err(
+                    field,
+                    format!(
+                        "{} is longer than {}, the longest window read",
+                        format_duration(d.unwrap_or_default()),
+                        format_duration(MAX_WINDOW_POLICY)
+                    ),
+                ));
+            }
+        }
         if let Some(ms) = self.max_latency_ms {
             if !ms.is_finite() || ms <= 0.0 {
                 return Err(err(
@@ -888,6 +1044,21 @@ mod tests {
                 r#"{"alarm_insufficient_data":"ignore"}"#,
                 "alarm_insufficient_data",
             ),
+            (
+                r#"{"steps":[10,50,100],"approve_before":30}"#,
+                "not a step after the first of [10, 50, 100]",
+            ),
+            (r#"{"steps":[10,50,100],"approve_before":10}"#, "e.g. 50"),
+            (r#"{"approve_before":-1}"#, "policy.approve_before"),
+            (r#"{"watch_after_promote":"soon"}"#, "watch_after_promote"),
+            (r#"{"watch_after_promote":"48h"}"#, "longer than 24h"),
+            (
+                r#"{"on_failure":"freeze"}"#,
+                "not one of \"rollback\", \"pause\"",
+            ),
+            (r#"{"max_wait":"25h"}"#, "max_wait"),
+            (r#"{"on_timeout":"promote"}"#, "give max_wait too"),
+            (r#"{"max_wait":"1h","on_timeout":"wait"}"#, "on_timeout"),
         ];
         for (json, want) in cases {
             let e = PolicySpec::resolve(&[&spec(json)]).unwrap_err().to_string();

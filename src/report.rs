@@ -15,6 +15,7 @@ pub struct TargetResult {
     pub function: String,
     pub alias: String,
     /// started, advanced, promoted, rolled_back, held, paused, resumed, idle,
+    /// awaiting_approval, approved, weight_set, reverted, watch_passed,
     /// conflict or error.
     pub decision: Reported,
     pub reason: String,
@@ -28,6 +29,9 @@ pub struct TargetResult {
     pub health: Option<Health>,
     /// True when nothing was written: `status`, or `dry_run`.
     pub dry_run: bool,
+    /// The decision changed the alias (routing or record).
+    #[serde(skip)]
+    pub changed: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -134,7 +138,11 @@ impl TargetResult {
     /// A transition to announce: a change written (not a dry run), or a
     /// conflict that stopped one.
     pub fn is_transition(&self) -> bool {
-        self.decision.is_transition() && !self.dry_run
+        let announced = match self.decision {
+            Reported::Decided(o) if o.repeats() => self.changed,
+            d => d.is_transition(),
+        };
+        announced && !self.dry_run
     }
 
     pub fn decided(target: &Target, before: &AliasState, d: &Decision, dry_run: bool) -> Self {
@@ -159,6 +167,7 @@ impl TargetResult {
             weight_after: after.canary_weight(),
             health,
             dry_run,
+            changed: after != before,
         }
     }
 
@@ -183,6 +192,49 @@ impl TargetResult {
             weight_after: w,
             health: None,
             dry_run,
+            changed: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Canary;
+    use crate::model::Version;
+
+    #[test]
+    fn a_wait_decided_on_every_tick_is_announced_once() {
+        let t = Target::new("f", "live").unwrap();
+        let before = AliasState {
+            stable: Version::new(1).unwrap(),
+            canary: Some(Canary {
+                version: Version::new(2).unwrap(),
+                weight: Weight::from_percent(10.0).unwrap(),
+            }),
+            description: String::new(),
+        };
+        let waiting = Decision {
+            outcome: Outcome::AwaitingApproval,
+            reason: "awaiting approval".into(),
+            write: None,
+            observation: None,
+            verdict: None,
+        };
+        let entered = Decision {
+            write: Some(AliasState {
+                description: "[lambda-rollout/1 approval ...]".into(),
+                ..before.clone()
+            }),
+            ..waiting.clone()
+        };
+        assert!(TargetResult::decided(&t, &before, &entered, false).is_transition());
+        assert!(!TargetResult::decided(&t, &before, &waiting, false).is_transition());
+        assert!(!TargetResult::decided(&t, &before, &entered, true).is_transition());
+        let promoted = Decision {
+            outcome: Outcome::Promoted,
+            ..waiting
+        };
+        assert!(TargetResult::decided(&t, &before, &promoted, false).is_transition());
     }
 }

@@ -12,7 +12,7 @@ use lambda_rollout::config::Config;
 use serde_json::Value;
 
 /// The order the fixtures run in; a new file in events/ must be added here.
-const ORDER: [&str; 12] = [
+const ORDER: [&str; 15] = [
     "status.json",
     "tick-dry-run.json",
     "start.json",
@@ -21,7 +21,10 @@ const ORDER: [&str; 12] = [
     "tick-configured.json",
     "pause.json",
     "resume.json",
+    "set-weight.json",
+    "approve.json",
     "promote.json",
+    "revert.json",
     "start-newest.json",
     "rollback.json",
     "alarm.json",
@@ -58,7 +61,8 @@ async fn every_fixture_runs_against_the_emulator() {
             r#"[{{"function":"{f}","alias":"live","policy":{{"bake":"1m"}}}}]"#
         )),
         // The alarm gates the target (it does not exist: ticks hold for it).
-        Some(r#"{"min_invocations":10,"alarms":["hello-5xx"]}"#),
+        // Promotions are watched: revert.json has one to undo.
+        Some(r#"{"min_invocations":10,"alarms":["hello-5xx"],"watch_after_promote":"15m"}"#),
     );
     let h = em.handler(config);
     let t0 = sim_start();
@@ -88,7 +92,10 @@ async fn every_fixture_runs_against_the_emulator() {
         ("tick-configured.json", "held"),
         ("pause.json", "paused"),
         ("resume.json", "resumed"),
+        ("set-weight.json", "weight_set"),
+        ("approve.json", "approved"),
         ("promote.json", "promoted"),
+        ("revert.json", "reverted"),
         ("start-newest.json", "started"),
         ("rollback.json", "rolled_back"),
         // Nothing left to roll back: tests/emulator.rs has one that does.

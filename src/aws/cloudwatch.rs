@@ -532,24 +532,34 @@ fn observation(
         errors: sum(err, start, end),
         latency_ms: None,
     };
-    let span = |start: UtcTime, end: UtcTime| Span {
-        start,
-        end,
-        green: figures(&gi, &ge, start, end),
-        blue: figures(&bi, &be, start, end),
+    // A watch after promotion compares green with what blue did in its own
+    // window, the rollout; otherwise both are read over the same minutes.
+    let blue_in = |start: UtcTime, end: UtcTime| req.blue_window.unwrap_or((start, end));
+    let span = |start: UtcTime, end: UtcTime| {
+        let (b0, b1) = blue_in(start, end);
+        Span {
+            start,
+            end,
+            green: figures(&gi, &ge, start, end),
+            blue: figures(&bi, &be, b0, b1),
+        }
     };
     let (start, end) = (req.start, req.end);
+    let (b0, b1) = blue_in(start, end);
     obs.green = VersionFigures {
         latency_ms: weighted(&within(&gl, start, end), &within(&gi, start, end)),
         ..figures(&gi, &ge, start, end)
     };
     obs.blue = VersionFigures {
-        latency_ms: weighted(&within(&bl, start, end), &within(&bi, start, end)),
-        ..figures(&bi, &be, start, end)
+        latency_ms: weighted(&within(&bl, b0, b1), &within(&bi, b0, b1)),
+        ..figures(&bi, &be, b0, b1)
     };
     obs.throttles = sum(&th, start, end);
     obs.complete = reader.complete;
-    obs.rollout = Some(span(req.rollout_start, end));
+    obs.rollout = req
+        .blue_window
+        .is_none()
+        .then(|| span(req.rollout_start, end));
     obs.fresh = Some(span(start, req.fresh_end));
     obs
 }
@@ -589,6 +599,7 @@ mod tests {
             end: UtcTime::from_unix(end),
             rollout_start: UtcTime::from_unix(start - 120),
             fresh_end: UtcTime::from_unix(end + 60),
+            blue_window: None,
             latency_stat: crate::policy::LatencyStat::parse("p99").unwrap(),
             alarms: vec!["gate".into(), "gone".into()],
             custom: Vec::new(),

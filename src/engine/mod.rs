@@ -19,6 +19,6 @@ pub use decide::{
 };
 pub use health::{
     judge, judge_for, AlarmReading, AlarmState, CustomQuery, CustomReading, CustomSource, Gate,
-    MetricSource, MetricsRequest, Observation, Span, Verdict, VersionFigures,
+    MetricSource, MetricsRequest, Observation, Span, Verdict, VersionFigures, Wait,
 };
-pub use state::{AliasState, Canary, Description, Phase, Record, Rollout, StateError};
+pub use state::{AliasState, Canary, Check, Description, Phase, Record, Rollout, StateError};

@@ -6,13 +6,19 @@
 //! <any text of yours> [lambda-rollout/1 rolling green=7 blue=6 w=25 since=2026-11-27T13:05:00Z started=2026-11-27T13:00:00Z fails=0 rb=5]
 //! ```
 //!
-//! - phase: `rolling`, `paused` (a rollout in progress) or `idle` (none; kept
-//!   only to remember `rb`)
-//! - `green` / `blue`: the version being rolled out and the stable one it replaces
-//! - `w`: the weight (percent) lambda-rollout last gave green
-//! - `since`: when the current step began (the health window starts here)
+//! - phase: `rolling`, `paused`, `approval` (waiting for an approve),
+//!   `checking` (a pre- or post-traffic check in flight, `check=pre|post`),
+//!   `watching` (promoted, judged for `watch_after_promote`) or `idle` (none;
+//!   kept only to remember `rb`)
+//! - `green` / `blue`: the version being rolled out and the stable one it
+//!   replaces (while watching: the new stable and the old one to revert to)
+//! - `w`: the weight (percent) lambda-rollout last gave green; 0 during the
+//!   pre-traffic check, absent while watching
+//! - `since`: when the current step (or check, or watch) began; the health
+//!   window starts here
 //! - `started`: when the rollout began
 //! - `fails`: failed health checks at the current step
+//! - `ok=1`: approved (`approve_before` no longer holds it)
 //! - `rb`: the last version rolled back, which is not started again unless forced
 //!
 //! Text before the bracket is yours and is kept (shortened if the record needs the
@@ -62,6 +68,56 @@ impl AliasState {
 pub enum Phase {
     Rolling,
     Paused,
+    /// The step passed, and the next one is at or past `approve_before`.
+    AwaitingApproval,
+    /// A pre- or post-traffic check runs; ticks hold (and time it out).
+    Checking(Check),
+    /// Promoted: green is the stable version, judged for
+    /// `watch_after_promote` against what blue (the old stable) did.
+    Watching,
+}
+
+/// Which check runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Before green has any traffic.
+    PreTraffic,
+    /// After the last step passed, before the promotion.
+    PostTraffic,
+}
+
+impl Check {
+    pub fn word(self) -> &'static str {
+        match self {
+            Check::PreTraffic => "pre",
+            Check::PostTraffic => "post",
+        }
+    }
+
+    /// The policy field that configures it.
+    pub fn field(self) -> &'static str {
+        match self {
+            Check::PreTraffic => "pre_traffic",
+            Check::PostTraffic => "post_traffic",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Check> {
+        match s {
+            "pre" => Some(Check::PreTraffic),
+            "post" => Some(Check::PostTraffic),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Check::PreTraffic => "pre-traffic check",
+            Check::PostTraffic => "post-traffic check",
+        })
+    }
 }
 
 impl Phase {
@@ -69,6 +125,9 @@ impl Phase {
         match self {
             Phase::Rolling => "rolling",
             Phase::Paused => "paused",
+            Phase::AwaitingApproval => "approval",
+            Phase::Checking(_) => "checking",
+            Phase::Watching => "watching",
         }
     }
 }
@@ -83,6 +142,8 @@ pub struct Rollout {
     pub since: UtcTime,
     pub started: UtcTime,
     pub fails: u32,
+    /// An operator approved the rollout past `approve_before`.
+    pub approved: bool,
 }
 
 /// Everything lambda-rollout keeps in the description.
@@ -138,13 +199,17 @@ impl Description {
                 "format version {version:?}; this lambda-rollout reads version {FORMAT_VERSION}"
             )));
         }
+        // `checking` takes its kind from check=, read with the fields.
         let phase = match words.next() {
             Some("rolling") => Some(Phase::Rolling),
             Some("paused") => Some(Phase::Paused),
+            Some("approval") => Some(Phase::AwaitingApproval),
+            Some("checking") => Some(Phase::Checking(Check::PreTraffic)),
+            Some("watching") => Some(Phase::Watching),
             Some("idle") => None,
             other => {
                 return Err(bad(format!(
-                    "phase {:?} is not rolling, paused or idle",
+                    "phase {:?} is not rolling, paused, approval, checking, watching or idle",
                     other.unwrap_or("")
                 )))
             }
@@ -166,19 +231,43 @@ impl Description {
             }
             Some(phase) => {
                 let need = |name: &str| bad(format!("{name}= is missing"));
+                let phase = match (phase, fields.check) {
+                    (Phase::Checking(_), Some(c)) => Phase::Checking(c),
+                    (Phase::Checking(_), None) => return Err(need("check")),
+                    (_, Some(_)) => return Err(bad("check= belongs to a checking record")),
+                    (p, None) => p,
+                };
+                let weight = match (phase, fields.w) {
+                    (Phase::Watching, None) => Weight::FULL,
+                    (Phase::Watching, Some(_)) => {
+                        return Err(bad("a watching record has no w= (green takes all traffic)"))
+                    }
+                    (_, w) => w.ok_or_else(|| need("w"))?,
+                };
                 let r = Rollout {
                     phase,
                     green: fields.green.ok_or_else(|| need("green"))?,
                     blue: fields.blue.ok_or_else(|| need("blue"))?,
-                    weight: fields.w.ok_or_else(|| need("w"))?,
+                    weight,
                     since: fields.since.ok_or_else(|| need("since"))?,
                     started: fields.started.ok_or_else(|| need("started"))?,
                     fails: fields.fails.ok_or_else(|| need("fails"))?,
+                    approved: fields.ok.unwrap_or(false),
                 };
                 if r.green == r.blue {
                     return Err(bad("green and blue are the same version"));
                 }
-                if r.weight.is_zero() || r.weight >= Weight::FULL {
+                let pre = phase == Phase::Checking(Check::PreTraffic);
+                if pre && !r.weight.is_zero() {
+                    return Err(bad(format!(
+                        "w={}: green has no traffic during the pre-traffic check (w=0)",
+                        r.weight.percent()
+                    )));
+                }
+                if !pre
+                    && phase != Phase::Watching
+                    && (r.weight.is_zero() || r.weight >= Weight::FULL)
+                {
                     return Err(bad(format!(
                         "w={} is not between 0 and 100",
                         r.weight.percent()
@@ -249,6 +338,8 @@ struct Fields {
     started: Option<UtcTime>,
     fails: Option<u32>,
     rb: Option<Version>,
+    ok: Option<bool>,
+    check: Option<Check>,
 }
 
 impl Fields {
@@ -275,6 +366,13 @@ impl Fields {
                 let w = Weight::from_percent(p).map_err(|e| bad(e.0))?;
                 once(&mut self.w, k, w)
             }
+            "ok" if v == "1" => once(&mut self.ok, k, true),
+            "ok" => Err(bad(format!("ok={v}: an approval is written ok=1"))),
+            "check" => {
+                let c =
+                    Check::parse(v).ok_or_else(|| bad(format!("check={v} is not pre or post")))?;
+                once(&mut self.check, k, c)
+            }
             "fails" => {
                 let n: u32 = v
                     .parse()
@@ -292,6 +390,8 @@ impl Fields {
             || self.since.is_some()
             || self.started.is_some()
             || self.fails.is_some()
+            || self.ok.is_some()
+            || self.check.is_some()
     }
 }
 
@@ -302,17 +402,22 @@ impl fmt::Display for Record {
             (None, None) => Ok(()),
             (None, Some(rb)) => write!(f, "{MARKER}{FORMAT_VERSION} idle rb={rb}]"),
             (Some(r), rb) => {
+                write!(f, "{MARKER}{FORMAT_VERSION} {}", r.phase.word())?;
+                if let Phase::Checking(c) = r.phase {
+                    write!(f, " check={}", c.word())?;
+                }
+                write!(f, " green={} blue={}", r.green, r.blue)?;
+                if r.phase != Phase::Watching {
+                    write!(f, " w={}", r.weight.percent())?;
+                }
                 write!(
                     f,
-                    "{MARKER}{FORMAT_VERSION} {} green={} blue={} w={} since={} started={} fails={}",
-                    r.phase.word(),
-                    r.green,
-                    r.blue,
-                    r.weight.percent(),
-                    r.since,
-                    r.started,
-                    r.fails
+                    " since={} started={} fails={}",
+                    r.since, r.started, r.fails
                 )?;
+                if r.approved {
+                    write!(f, " ok=1")?;
+                }
                 if let Some(rb) = rb {
                     write!(f, " rb={rb}")?;
                 }
@@ -339,6 +444,39 @@ mod tests {
             since: UtcTime::parse_rfc3339("2026-11-27T13:05:00Z").unwrap(),
             started: UtcTime::parse_rfc3339("2026-11-27T13:00:00Z").unwrap(),
             fails: 1,
+            approved: false,
+        }
+    }
+
+    #[test]
+    fn every_phase_round_trips() {
+        let base = rollout();
+        let phases = [
+            (Phase::Rolling, base.weight, false),
+            (Phase::Paused, base.weight, true),
+            (Phase::AwaitingApproval, base.weight, false),
+            (Phase::Checking(Check::PreTraffic), Weight::ZERO, false),
+            (Phase::Checking(Check::PostTraffic), base.weight, true),
+            (Phase::Watching, Weight::FULL, true),
+        ];
+        for (phase, weight, approved) in phases {
+            let record = Record {
+                rollout: Some(Rollout {
+                    phase,
+                    weight,
+                    approved,
+                    ..base
+                }),
+                rolled_back: Some(v(123456)),
+            };
+            let d = Description {
+                user_text: "x".repeat(300),
+                record,
+            };
+            let s = d.render();
+            assert_eq!(Description::parse(&s).unwrap().record, record, "{s}");
+            assert!(units(&s) <= MAX_DESCRIPTION);
+            assert!(units(&record.to_string()) < 200, "{record}");
         }
     }
 
@@ -449,6 +587,21 @@ mod tests {
             (format!("{ok} {ok}"), "more than one"),
             ("[lambda-rollout/1 idle green=7]".to_string(), "idle record"),
             ("[lambda-rollout/1 rolling green]".to_string(), "key=value"),
+            (ok.replace("rolling", "checking"), "check= is missing"),
+            (
+                ok.replace("rolling", "rolling check=pre"),
+                "belongs to a checking",
+            ),
+            (
+                ok.replace("rolling", "checking check=pre"),
+                "no traffic during",
+            ),
+            (
+                ok.replace("rolling", "checking check=mid"),
+                "not pre or post",
+            ),
+            (ok.replace("rolling", "watching"), "no w="),
+            (ok.replace("fails=0", "fails=0 ok=yes"), "ok=1"),
         ];
         for (text, want) in cases {
             let e = Description::parse(&text).unwrap_err();

@@ -81,11 +81,16 @@ pub fn hello_zip(message: &str) -> Vec<u8> {
     let code = format!(
         "def lambda_handler(event, context):\n    return {{\"statusCode\": 200, \"body\": {message:?}}}\n"
     );
+    one_file_zip("lambda_function.py", &code)
+}
+
+/// A function's code: a zip of one file.
+pub fn one_file_zip(name: &str, content: &str) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let opts =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    w.start_file("lambda_function.py", opts).unwrap();
-    w.write_all(code.as_bytes()).unwrap();
+    w.start_file(name, opts).unwrap();
+    w.write_all(content.as_bytes()).unwrap();
     w.finish().unwrap().into_inner()
 }
 
@@ -553,6 +558,7 @@ pub fn rolling_alias(since: UtcTime) -> lambda_rollout::engine::AliasState {
             since,
             started: since,
             fails: 0,
+            approved: false,
         }),
         rolled_back: None,
     };
@@ -614,12 +620,7 @@ pub fn demo_app_zip(message: &str, fails: bool) -> Vec<u8> {
             "\n\ndef lambda_handler(event, context):\n    raise RuntimeError(\"this version is broken\")\n",
         );
     }
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    w.start_file("app.py", opts).unwrap();
-    w.write_all(app.as_bytes()).unwrap();
-    w.finish().unwrap().into_inner()
+    one_file_zip("app.py", &app)
 }
 
 impl Emulator {
@@ -646,6 +647,7 @@ impl Emulator {
             end,
             rollout_start: start,
             fresh_end: end,
+            blue_window: None,
             latency_stat: lambda_rollout::policy::LatencyStat::parse("p99").unwrap(),
             alarms: Vec::new(),
             custom: Vec::new(),

@@ -6,11 +6,13 @@
 //!   metrics) -> decision, each continuation taken once
 //! - `reconcile`: an alias changed by a human mid-rollout
 //! - `manual`: the operator's commands; `start` has a file of its own
+//! - `watch`: a promoted version judged for `watch_after_promote`
 
 mod manual;
 mod reconcile;
 mod start;
 mod tick;
+mod watch;
 
 pub use manual::{command, Manual};
 pub use tick::{plan, AwaitMetrics, AwaitVersions, MetricsAnswer, Plan};
@@ -36,6 +38,17 @@ pub enum Outcome {
     Paused,
     Resumed,
     Idle,
+    /// The step passed; the next is at `approve_before` and waits for an
+    /// approve.
+    AwaitingApproval,
+    Approved,
+    /// An operator set green's weight; the rollout is paused there.
+    WeightSet,
+    /// A watched promotion failed (or an operator reverted it): the old
+    /// stable takes all traffic again.
+    Reverted,
+    /// The watch after promotion ended with no sign of a regression.
+    WatchPassed,
 }
 
 impl Outcome {
@@ -49,6 +62,11 @@ impl Outcome {
             Outcome::Paused => "paused",
             Outcome::Resumed => "resumed",
             Outcome::Idle => "idle",
+            Outcome::AwaitingApproval => "awaiting_approval",
+            Outcome::Approved => "approved",
+            Outcome::WeightSet => "weight_set",
+            Outcome::Reverted => "reverted",
+            Outcome::WatchPassed => "watch_passed",
         }
     }
 
@@ -56,6 +74,12 @@ impl Outcome {
     /// and idles are not.
     pub fn is_transition(self) -> bool {
         !matches!(self, Outcome::Held | Outcome::Idle)
+    }
+
+    /// Decided again on every tick of a wait (awaiting_approval): announced
+    /// only by the tick that wrote it, not by the ones that find it there.
+    pub fn repeats(self) -> bool {
+        matches!(self, Outcome::AwaitingApproval)
     }
 }
 
@@ -169,6 +193,7 @@ mod fixtures {
             since,
             started: since,
             fails,
+            approved: false,
         };
         let record = Record {
             rollout: Some(r),

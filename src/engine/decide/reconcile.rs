@@ -1,8 +1,43 @@
 //! A human changed the alias mid-rollout: lambda-rollout does not fight them.
 
 use super::{alias_after, live_canary, Decision, Outcome};
-use crate::engine::state::{AliasState, Phase, Record, Rollout};
+use crate::engine::state::{AliasState, Check, Phase, Record, Rollout};
 use crate::model::UtcTime;
+
+/// A watched promotion whose alias a human changed: pointed back at the old
+/// stable (a revert by hand, remembered as a rollback) or anywhere else; the
+/// watch ends either way and the alias stands as found.
+fn watch_changed(alias: &AliasState, user_text: &str, record: Record, r: Rollout) -> Decision {
+    let (reason, rolled_back) = if alias.stable == r.blue && live_canary(alias).is_none() {
+        (
+            format!(
+                "version {} was reverted outside lambda-rollout (version {} takes all traffic): \
+                 watch closed and {} remembered as rolled back",
+                r.green, r.blue, r.green
+            ),
+            Some(r.green),
+        )
+    } else {
+        (
+            format!(
+                "the alias was changed outside lambda-rollout during the watch of version {}: \
+                 watch closed, the alias stands as found",
+                r.green
+            ),
+            record.rolled_back,
+        )
+    };
+    let after = Record {
+        rollout: None,
+        rolled_back,
+    };
+    Decision::new(Outcome::Idle, reason).writing(alias_after(
+        alias.stable,
+        alias.canary,
+        user_text,
+        after,
+    ))
+}
 
 /// Handles an alias changed outside lambda-rollout mid-rollout, the way a careful
 /// operator would: a canary that is gone closes the rollout (promoted if green is
@@ -16,6 +51,16 @@ pub(super) fn reconcile(
     r: Rollout,
     now: UtcTime,
 ) -> Option<Decision> {
+    let found = (
+        alias.stable,
+        live_canary(alias).map(|c| (c.version, c.weight)),
+    );
+    match r.phase {
+        Phase::Watching if found == (r.green, None) => return None,
+        Phase::Watching => return Some(watch_changed(alias, user_text, record, r)),
+        Phase::Checking(Check::PreTraffic) if found == (r.blue, None) => return None,
+        _ => {}
+    }
     let recorded = format!("{} at {} over {}", r.green, r.weight, r.blue);
     match live_canary(alias) {
         None => {
@@ -63,6 +108,7 @@ pub(super) fn reconcile(
                     since: now,
                     started,
                     fails: 0,
+                    approved: r.approved,
                 }),
                 ..record
             };
@@ -131,6 +177,84 @@ mod tests {
                 }
                 (d, want) => panic!("{name}: {d:?}, wanted {want:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_humans_edit_of_a_watched_promotion_or_a_pre_traffic_check() {
+        let now = t0();
+        let rolling = rolling_alias(10.0, Phase::Rolling, now, 0);
+        let base = Description::parse(&rolling.description)
+            .unwrap()
+            .record
+            .rollout
+            .unwrap();
+        let alias = |stable: u64, canary: Option<(u64, f64)>| AliasState {
+            stable: v(stable),
+            canary: canary.map(|(c, weight)| Canary {
+                version: v(c),
+                weight: w(weight),
+            }),
+            description: String::new(),
+        };
+        let watching = Rollout {
+            phase: Phase::Watching,
+            weight: crate::model::Weight::FULL,
+            ..base
+        };
+        let pre = Rollout {
+            phase: Phase::Checking(Check::PreTraffic),
+            weight: crate::model::Weight::ZERO,
+            ..base
+        };
+        let record = |r: Rollout| Record {
+            rollout: Some(r),
+            rolled_back: None,
+        };
+        let cases = [
+            ("watched, untouched", watching, alias(2, None), None),
+            (
+                "watched, reverted by hand",
+                watching,
+                alias(1, None),
+                Some("idle rb"),
+            ),
+            (
+                "watched, canary added",
+                watching,
+                alias(2, Some((3, 5.0))),
+                Some("idle"),
+            ),
+            ("pre-traffic check, untouched", pre, alias(1, None), None),
+            (
+                "pre-traffic check, canary by hand",
+                pre,
+                alias(1, Some((2, 5.0))),
+                Some("paused"),
+            ),
+            (
+                "pre-traffic check, promoted by hand",
+                pre,
+                alias(2, None),
+                Some("idle"),
+            ),
+        ];
+        for (name, r, alias, want) in cases {
+            let d = reconcile(&alias, "", record(r), r, now);
+            let got = d.map(|d| {
+                let after = d.write.expect("the record follows the alias");
+                assert_eq!(
+                    (after.stable, after.canary),
+                    (alias.stable, alias.canary),
+                    "{name}"
+                );
+                if after.description.contains("rb=2") {
+                    format!("{} rb", d.outcome.label())
+                } else {
+                    d.outcome.label().to_string()
+                }
+            });
+            assert_eq!(got.as_deref(), want, "{name}");
         }
     }
 }

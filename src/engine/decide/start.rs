@@ -148,6 +148,7 @@ fn begin(cx: &StartContext, version: Version) -> Result<Decision, Refusal> {
                     since: cx.now,
                     started: cx.now,
                     fails: 0,
+                    approved: false,
                 }),
                 rolled_back,
             };

@@ -8,14 +8,15 @@ use std::time::Duration;
 
 use super::reconcile::reconcile;
 use super::start::{start, StartContext};
+use super::watch::{self, Watch};
 use super::{alias_after, live_canary, Decision, Outcome, PublishedVersion, Refusal, MAX_WINDOW};
 use crate::engine::health::{
-    judge_for, AlarmState, CustomQuery, Gate, MetricsRequest, Observation, Verdict,
+    judge_for, AlarmState, CustomQuery, Gate, MetricsRequest, Observation, Verdict, Wait,
 };
 use crate::engine::state::{AliasState, Canary, Description, Phase, Record, Rollout};
 use crate::engine::step::{next_step, position, Next};
-use crate::model::{format_duration, Target, UtcTime};
-use crate::policy::Policy;
+use crate::model::{format_duration, Target, UtcTime, Weight};
+use crate::policy::{OnFailure, OnTimeout, Policy};
 
 /// What a tick's first look found.
 #[derive(Debug)]
@@ -49,12 +50,29 @@ pub struct AwaitVersions<'a> {
 pub struct AwaitMetrics<'a> {
     pub request: MetricsRequest,
     /// Boxed: a tick holds one per waiting target while the metrics are read.
-    step: Box<Step<'a>>,
+    judged: Box<Judged<'a>>,
+}
+
+/// What the metrics will judge: a step of the rollout, or a watched promotion.
+#[derive(Debug)]
+pub(super) enum Judged<'a> {
+    Step(Step<'a>),
+    Watch(Watch<'a>),
+}
+
+impl<'a> AwaitMetrics<'a> {
+    pub(super) fn new(request: MetricsRequest, judged: Judged<'a>) -> Self {
+        AwaitMetrics {
+            request,
+            judged: Box::new(judged),
+        }
+    }
 }
 
 /// Everything a rolling step's judgment needs besides the metrics.
 #[derive(Debug)]
-struct Step<'a> {
+pub(super) struct Step<'a> {
+    target: Target,
     alias: AliasState,
     user_text: String,
     record: Record,
@@ -85,7 +103,19 @@ pub fn plan<'a>(
     if let Some(d) = reconcile(alias, &desc.user_text, desc.record, r, now) {
         return Ok(Plan::Decided(d));
     }
-    Ok(rolling(target, alias, desc, r, policy, now))
+    Ok(match r.phase {
+        Phase::Watching => watch::plan(target, alias, desc, r, policy, now),
+        Phase::Checking(check) => Plan::Decided(Decision::new(
+            Outcome::Held,
+            format!(
+                "the {check} of version {} has run since {}: holding until it answers",
+                r.green, r.since
+            ),
+        )),
+        Phase::Rolling | Phase::Paused | Phase::AwaitingApproval => {
+            rolling(target, alias, desc, r, policy, now)
+        }
+    })
 }
 
 /// Nothing recorded: idle, or (auto_start) a start once the versions are in.
@@ -166,9 +196,18 @@ fn rolling<'a>(
         r.green, r.weight
     );
     if r.phase == Phase::Paused {
+        let why = if r.fails >= policy.failure_threshold {
+            format!(
+                "paused after {} failed check{} (on_failure pause)",
+                r.fails,
+                if r.fails == 1 { "" } else { "s" }
+            )
+        } else {
+            "paused".to_string()
+        };
         return Plan::Decided(Decision::new(
             Outcome::Held,
-            format!("paused: {at}; resume to continue, or promote / rollback"),
+            format!("{why}: {at}; resume to judge it again, or promote / rollback"),
         ));
     }
     if r.since > now.plus(Duration::from_secs(300)) {
@@ -198,9 +237,10 @@ fn rolling<'a>(
     if w.fresh_end <= w.start && policy.alarms.is_empty() {
         return Plan::Decided(Decision::new(Outcome::Held, waiting));
     }
-    Plan::NeedMetrics(AwaitMetrics {
-        request: w.request(target, &r, policy),
-        step: Box::new(Step {
+    Plan::NeedMetrics(AwaitMetrics::new(
+        w.request(target, &r, policy),
+        Judged::Step(Step {
+            target: target.clone(),
             alias: alias.clone(),
             user_text: desc.user_text,
             record: desc.record,
@@ -212,7 +252,7 @@ fn rolling<'a>(
             waiting,
             window_open: w.end > w.start,
         }),
-    })
+    ))
 }
 
 /// The step's windows, whole minutes.
@@ -254,6 +294,7 @@ impl Windows {
             end: self.end.max(self.start),
             rollout_start: self.rollout_start,
             fresh_end: self.fresh_end.max(self.start),
+            blue_window: None,
             latency_stat: policy.latency_stat.clone(),
             alarms: policy.alarms.clone(),
             custom: policy
@@ -266,9 +307,27 @@ impl Windows {
 }
 
 impl AwaitMetrics<'_> {
-    /// The step judged on its metrics: advance, promote, hold or roll back.
+    /// The step (or the watch) judged on its metrics: advance, promote,
+    /// hold, roll back or revert.
     pub fn decide(self, answer: MetricsAnswer<'_>) -> Decision {
-        let s = *self.step;
+        match *self.judged {
+            Judged::Step(s) => s.decide(answer),
+            Judged::Watch(w) => w.decide(answer),
+        }
+    }
+}
+
+/// " (waiting on policy.min_invocations)": the field that makes a hold wait.
+pub(super) fn waits_on(wait: Wait) -> String {
+    wait.field()
+        .map(|f| format!(" (waiting on policy.{f})"))
+        .unwrap_or_default()
+}
+
+impl Step<'_> {
+    /// The step judged on its metrics: advance, promote, hold or roll back.
+    fn decide(self, answer: MetricsAnswer<'_>) -> Decision {
+        let s = self;
         let obs = match answer {
             MetricsAnswer::Unavailable(why) => {
                 return Decision::new(
@@ -287,13 +346,37 @@ impl AwaitMetrics<'_> {
         };
         let verdict = judge_for(obs, s.r.green, s.r.blue, s.policy, needs_evidence);
         let baked = s.now.since(s.r.since) >= s.policy.bake;
+        // Only a step still waiting for its evidence times out: one that
+        // waited for a human's approval (or waits now) is not late.
+        let to = match next {
+            Next::Weight(w) => w,
+            Next::Promote => Weight::FULL,
+        };
+        let gated_here = s
+            .policy
+            .approve_before
+            .is_some_and(|g| to >= g && s.r.weight < g)
+            && s.r.approved;
+        let deadline = s
+            .policy
+            .max_wait
+            .filter(|_| s.r.phase == Phase::Rolling && !gated_here)
+            .map(|m| s.r.since.plus(s.policy.bake + m));
+        let timed_out = deadline.is_some_and(|d| s.now >= d);
         let mut d = match &verdict {
             Verdict::Fail { metric, reason } => s.failed(*metric, reason),
-            Verdict::Inconclusive { reason }
+            Verdict::Inconclusive { reason, .. }
                 if obs.alarms.iter().any(|a| a.state != AlarmState::Ok) =>
             {
                 Decision::new(Outcome::Held, format!("holding {}: {reason}", s.at))
             }
+            // Waiting for a human: every tick says so, with the health now.
+            v if s.r.phase == Phase::AwaitingApproval && s.gate(to).is_some() => s
+                .awaiting_approval(
+                    s.gate(to).unwrap_or(to),
+                    to,
+                    &format!("health now: {}", v.reason()),
+                ),
             _ if !s.window_open => Decision::new(Outcome::Held, s.waiting.clone()),
             _ if !baked => Decision::new(
                 Outcome::Held,
@@ -304,9 +387,17 @@ impl AwaitMetrics<'_> {
                     verdict.reason()
                 ),
             ),
-            Verdict::Inconclusive { reason } => Decision::new(
+            Verdict::Inconclusive { wait, reason } if timed_out => s.timed_out(*wait, reason),
+            Verdict::Inconclusive { wait, reason } => Decision::new(
                 Outcome::Held,
-                format!("bake done but cannot judge yet, holding {}: {reason}", s.at),
+                format!(
+                    "bake done but cannot judge yet, holding {}: {reason}{}{}",
+                    s.at,
+                    waits_on(*wait),
+                    deadline
+                        .map(|d| format!("; max_wait ends the wait at {d}"))
+                        .unwrap_or_default()
+                ),
             ),
             Verdict::Pass { reason } => s.passed(next, reason),
         };
@@ -324,19 +415,22 @@ impl Step<'_> {
         // An edited record may carry any count: never wrap back to 0 (which
         // would hold a failing version instead of rolling it back).
         let fails = r.fails.saturating_add(1);
+        let failed = format!(
+            "{metric} check failed ({fails} of {}) at {}: {reason}",
+            policy.failure_threshold, r.weight
+        );
         if fails >= policy.failure_threshold {
-            let after = Record {
-                rollout: None,
-                rolled_back: Some(r.green),
-            };
-            return Decision::new(
-                Outcome::RolledBack,
-                format!(
-                    "{metric} check failed ({fails} of {}) at {}: {reason}; all traffic back to {}",
-                    policy.failure_threshold, r.weight, r.blue
-                ),
-            )
-            .writing(alias_after(r.blue, None, &self.user_text, after));
+            if policy.on_failure == OnFailure::Pause {
+                return self.paused(
+                    fails,
+                    format!(
+                        "{failed}; paused at {} as on_failure says: promote, rollback, or resume \
+                         to judge it again",
+                        r.weight
+                    ),
+                );
+            }
+            return self.rolled_back(format!("{failed}; all traffic back to {}", r.blue));
         }
         let after = Record {
             rollout: Some(Rollout { fails, ..r }),
@@ -357,13 +451,148 @@ impl Step<'_> {
         ))
     }
 
+    fn rolled_back(&self, reason: String) -> Decision {
+        let after = Record {
+            rollout: None,
+            rolled_back: Some(self.r.green),
+        };
+        Decision::new(Outcome::RolledBack, reason).writing(alias_after(
+            self.r.blue,
+            None,
+            &self.user_text,
+            after,
+        ))
+    }
+
+    /// Frozen where it is for a human (on_failure pause).
+    fn paused(&self, fails: u32, reason: String) -> Decision {
+        let after = Record {
+            rollout: Some(Rollout {
+                phase: Phase::Paused,
+                fails,
+                ..self.r
+            }),
+            ..self.record
+        };
+        Decision::new(Outcome::Paused, reason).writing(alias_after(
+            self.alias.stable,
+            self.alias.canary,
+            &self.user_text,
+            after,
+        ))
+    }
+
+    /// max_wait has passed since the bake ended, without a pass.
+    fn timed_out(&self, wait: Wait, reason: &str) -> Decision {
+        let r = self.r;
+        let over = format!(
+            "max_wait {} has passed since the bake of {} ended, without a pass",
+            format_duration(self.policy.max_wait.unwrap_or_default()),
+            self.at
+        );
+        match self.policy.on_timeout {
+            OnTimeout::Hold => Decision::new(
+                Outcome::Held,
+                format!(
+                    "{over}; holding as on_timeout says: {reason}{}",
+                    waits_on(wait)
+                ),
+            ),
+            OnTimeout::Rollback => self.rolled_back(format!(
+                "{over}: rolled back as on_timeout says, all traffic back to {}: {reason}",
+                r.blue
+            )),
+            OnTimeout::Promote if wait.is_missing_data() => Decision::new(
+                Outcome::Held,
+                format!(
+                    "{over}, but on_timeout promote never promotes on missing or doubtful \
+                     data: holding: {reason}{}",
+                    waits_on(wait)
+                ),
+            ),
+            OnTimeout::Promote => match self.gate(Weight::FULL) {
+                Some(gate) => {
+                    self.awaiting_approval(gate, Weight::FULL, &format!("{over}: {reason}"))
+                }
+                None => self.promotion(format!(
+                    "promoted as on_timeout says ({over}; no check failed on complete data, only \
+                     the evidence was short): version {} takes all traffic: {reason}",
+                    r.green
+                )),
+            },
+        }
+    }
+
+    /// The approval gate that holds an advance to `to`, if not yet approved.
+    fn gate(&self, to: Weight) -> Option<Weight> {
+        self.policy
+            .approve_before
+            .filter(|g| !self.r.approved && to >= *g)
+    }
+
+    /// The step passed but the next one needs an approve: said once in the
+    /// record (and so in one audit event), then on every tick until approved.
+    fn awaiting_approval(&self, gate: Weight, to: Weight, reason: &str) -> Decision {
+        let next = if to == Weight::FULL {
+            "the promotion".to_string()
+        } else {
+            format!("the step to {to}")
+        };
+        let t = &self.target;
+        let d = Decision::new(
+            Outcome::AwaitingApproval,
+            format!(
+                "awaiting approval before {next} (approve_before {gate}): {} passed its check; {reason}; \
+                 approve with {{\"action\": \"approve\", \"function\": \"{}\", \"alias\": \"{}\"}}, \
+                 or rollback",
+                self.at, t.function, t.alias
+            ),
+        );
+        if self.r.phase == Phase::AwaitingApproval {
+            return d;
+        }
+        let after = Record {
+            rollout: Some(Rollout {
+                phase: Phase::AwaitingApproval,
+                ..self.r
+            }),
+            ..self.record
+        };
+        d.writing(alias_after(
+            self.alias.stable,
+            self.alias.canary,
+            &self.user_text,
+            after,
+        ))
+    }
+
+    /// Green takes all traffic: watched first if the policy says so.
+    fn promotion(&self, reason: String) -> Decision {
+        let r = self.r;
+        let (record, note) = watch::after_promotion(&r, self.record, self.policy, self.now);
+        Decision::new(Outcome::Promoted, format!("{reason}{note}")).writing(alias_after(
+            r.green,
+            None,
+            &self.user_text,
+            record,
+        ))
+    }
+
     /// A pass with the bake over: the next step, or the promotion.
     fn passed(&self, next: Next, reason: &str) -> Decision {
         let r = self.r;
+        let to = match next {
+            Next::Weight(w) => w,
+            Next::Promote => Weight::FULL,
+        };
+        if let Some(gate) = self.gate(to) {
+            return self.awaiting_approval(gate, to, &format!("health: {reason}"));
+        }
         match next {
             Next::Weight(w) => {
                 let after = Record {
                     rollout: Some(Rollout {
+                        phase: Phase::Rolling,
                         weight: w,
                         since: self.now,
                         fails: 0,
@@ -384,20 +613,10 @@ impl Step<'_> {
                 )
                 .writing(alias_after(r.blue, Some(canary), &self.user_text, after))
             }
-            Next::Promote => {
-                let after = Record {
-                    rollout: None,
-                    ..self.record
-                };
-                Decision::new(
-                    Outcome::Promoted,
-                    format!(
-                        "version {} takes all traffic after {} at {}: {reason}",
-                        r.green, self.bake_note, r.weight
-                    ),
-                )
-                .writing(alias_after(r.green, None, &self.user_text, after))
-            }
+            Next::Promote => self.promotion(format!(
+                "version {} takes all traffic after {} at {}: {reason}",
+                r.green, self.bake_note, r.weight
+            )),
         }
     }
 }

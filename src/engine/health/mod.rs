@@ -13,7 +13,7 @@ mod verdict;
 
 pub use observation::{AlarmReading, AlarmState, CustomReading, Observation, Span, VersionFigures};
 pub use query::{CustomQuery, CustomSource, MetricSource, MetricsRequest};
-pub use verdict::{pct, Gate, Verdict};
+pub use verdict::{pct, Gate, Verdict, Wait};
 
 use crate::model::Version;
 use crate::policy::Policy;

@@ -20,6 +20,9 @@ pub struct MetricsRequest {
     pub rollout_start: UtcTime,
     /// Never before `end`: the last whole minute.
     pub fresh_end: UtcTime,
+    /// Blue's figures over this window instead of the step's: during a watch
+    /// after promotion, what the old stable did during the rollout.
+    pub blue_window: Option<(UtcTime, UtcTime)>,
     /// The `Duration` statistic to read, e.g. p99.
     pub latency_stat: LatencyStat,
     /// CloudWatch alarms that gate this target.
@@ -112,9 +115,13 @@ impl MetricsRequest {
 
     /// The minutes any of the request's windows covers.
     pub fn span(&self) -> (UtcTime, UtcTime) {
-        (
+        let (start, end) = (
             self.rollout_start.min(self.start),
             self.fresh_end.max(self.end),
-        )
+        );
+        match self.blue_window {
+            Some((bs, be)) => (start.min(bs), end.max(be)),
+            None => (start, end),
+        }
     }
 }

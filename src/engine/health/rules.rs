@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::observation::{AlarmState, Observation, VersionFigures};
-use super::verdict::{pct, Gate, Verdict};
+use super::verdict::{pct, Gate, Verdict, Wait};
 use crate::engine::stats::{binomial_sf, ln_evidence, poisson_cdf, poisson_upper, Stratum};
 use crate::model::Version;
 use crate::policy::{OnInsufficientData, Policy};
@@ -70,10 +70,13 @@ pub(super) fn rule_1_alarms(c: &Case) -> Option<Verdict> {
         );
     }
     if let Some(a) = alarms.iter().find(|a| a.state == AlarmState::Missing) {
-        return Verdict::hold(format!(
-            "alarm {:?} does not exist: fix policy.alarms; holding ({figures})",
-            a.name
-        ));
+        return Verdict::hold(
+            Wait::Alarm,
+            format!(
+                "alarm {:?} does not exist: fix policy.alarms; holding ({figures})",
+                a.name
+            ),
+        );
     }
     let a = alarms
         .iter()
@@ -81,13 +84,14 @@ pub(super) fn rule_1_alarms(c: &Case) -> Option<Verdict> {
     let reason = format!("alarm {:?} is in INSUFFICIENT_DATA ({figures})", a.name);
     match c.policy.alarm_insufficient_data {
         OnInsufficientData::Fail => Verdict::fail(Gate::Alarm, reason),
-        OnInsufficientData::Hold => Verdict::hold(reason),
+        OnInsufficientData::Hold => Verdict::hold(Wait::Alarm, reason),
     }
 }
 
 /// Rule 2: CloudWatch said some series is partial: hold.
 pub(super) fn rule_2_partial_data(c: &Case) -> Option<Verdict> {
     (!c.obs.complete).then(|| Verdict::Inconclusive {
+        wait: Wait::PartialData,
         reason: format!(
             "CloudWatch returned partial data for the window ({})",
             c.figures
@@ -110,10 +114,10 @@ pub(super) fn rule_3_throttles_and_custom_metrics(c: &Case) -> Option<Verdict> {
     }
     c.obs.custom.iter().find_map(|m| {
         let Some(v) = m.value else {
-            return Verdict::hold(format!(
-                "metric {:?} has no data in the window ({figures})",
-                m.name
-            ));
+            return Verdict::hold(
+                Wait::CustomMetric,
+                format!("metric {:?} has no data in the window ({figures})", m.name),
+            );
         };
         if let Some(max) = m.max.filter(|max| v > *max) {
             return Verdict::fail(
@@ -191,13 +195,16 @@ pub(super) fn rule_5_ceiling(
     let rate = g.error_rate().unwrap_or(0.0);
     let blue_rate = b.error_rate().unwrap_or(0.0);
     if blue_rate > policy.max_error_rate {
-        return Verdict::hold(format!(
-            "both versions are above max_error_rate {} (green {}, blue {}): a shared \
+        return Verdict::hold(
+            Wait::SharedIncident,
+            format!(
+                "both versions are above max_error_rate {} (green {}, blue {}): a shared \
              incident, not green's doing; holding ({figures}){note}",
-            pct(policy.max_error_rate),
-            pct(rate),
-            pct(blue_rate)
-        ));
+                pct(policy.max_error_rate),
+                pct(rate),
+                pct(blue_rate)
+            ),
+        );
     }
     Verdict::fail(
         Gate::Errors,
@@ -242,6 +249,7 @@ pub(super) fn rules_4_and_5_errors(c: &Case) -> Option<Verdict> {
 pub(super) fn rule_6_too_little_data(c: &Case) -> Option<Verdict> {
     let (have, need) = (c.obs.green.invocations, c.policy.min_invocations);
     (have < need).then(|| Verdict::Inconclusive {
+        wait: Wait::Invocations,
         reason: format!(
             "too few invocations to judge: {} more needed, min_invocations {need} ({})",
             need - have,
@@ -325,17 +333,20 @@ pub(super) fn rule_7_evidence(c: &Case, e: &Evidence) -> Option<Verdict> {
     if !c.needs_evidence || e.ln_ratio >= (1.0 / alpha).ln() {
         return None;
     }
-    Verdict::hold(format!(
-        "cannot yet rule out a {}x regression at {}% confidence{}: green's error rate is at \
+    Verdict::hold(
+        Wait::Evidence,
+        format!(
+            "cannot yet rule out a {}x regression at {}% confidence{}: green's error rate is at \
          most {}, blue's {}; {} ({})",
-        policy.detect_ratio,
-        policy.pass_confidence * 100.0,
-        e.since,
-        pct(e.upper),
-        pct(e.blue_rate),
-        more_needed(&e.strata, policy),
-        c.figures,
-    ))
+            policy.detect_ratio,
+            policy.pass_confidence * 100.0,
+            e.since,
+            pct(e.upper),
+            pct(e.blue_rate),
+            more_needed(&e.strata, policy),
+            c.figures,
+        ),
+    )
 }
 
 /// Rule 8: latency. Missing Duration data with invocations present is missing
@@ -344,9 +355,10 @@ pub(super) fn rule_7_evidence(c: &Case, e: &Evidence) -> Option<Verdict> {
 pub(super) fn rule_8_latency(c: &Case) -> Option<Verdict> {
     let (stat, figures, policy) = (&c.stat, &c.figures, c.policy);
     let Some(gl) = c.obs.green.latency_ms else {
-        return Verdict::hold(format!(
-            "no Duration data for green in the window ({figures})"
-        ));
+        return Verdict::hold(
+            Wait::Latency,
+            format!("no Duration data for green in the window ({figures})"),
+        );
     };
     if let Some(max) = policy.max_latency_ms.filter(|m| gl > *m) {
         return Verdict::fail(
@@ -356,10 +368,13 @@ pub(super) fn rule_8_latency(c: &Case) -> Option<Verdict> {
     }
     let needed = policy.latency_stat.samples_needed();
     if c.obs.green.invocations < needed {
-        return Verdict::hold(format!(
-            "too few invocations to judge {stat}: {} more needed ({figures})",
-            needed - c.obs.green.invocations
-        ));
+        return Verdict::hold(
+            Wait::Latency,
+            format!(
+                "too few invocations to judge {stat}: {} more needed ({figures})",
+                needed - c.obs.green.invocations
+            ),
+        );
     }
     let bl = c.obs.blue.latency_ms.filter(|b| *b > 0.0)?;
     let ratio = gl / bl;

@@ -46,13 +46,54 @@ impl fmt::Display for Gate {
     }
 }
 
+/// What an inconclusive verdict waits for: each hold names it, and the
+/// policy field that makes it wait where there is one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Wait {
+    /// Rule 1: an alarm missing, or in INSUFFICIENT_DATA.
+    Alarm,
+    /// Rule 2: CloudWatch answered with partial data.
+    PartialData,
+    /// Rule 3: one of the policy's own metrics has no data.
+    CustomMetric,
+    /// Rule 5: both versions above the ceiling: an incident they share.
+    SharedIncident,
+    /// Rule 6: fewer green invocations than `min_invocations`.
+    Invocations,
+    /// Rule 7: the sequential test has not yet ruled a regression out.
+    Evidence,
+    /// Rule 8: no Duration data, or too few samples for the percentile.
+    Latency,
+}
+
+impl Wait {
+    /// The policy field that sets how long this wait lasts, if any.
+    pub fn field(self) -> Option<&'static str> {
+        match self {
+            Wait::Alarm => Some("alarms"),
+            Wait::PartialData => None,
+            Wait::CustomMetric => Some("metrics"),
+            Wait::SharedIncident => Some("max_error_rate"),
+            Wait::Invocations => Some("min_invocations"),
+            Wait::Evidence => Some("error_floor"),
+            Wait::Latency => Some("latency_stat"),
+        }
+    }
+
+    /// Missing or doubtful data: a hold no timeout may turn into a promotion.
+    pub fn is_missing_data(self) -> bool {
+        !matches!(self, Wait::Evidence)
+    }
+}
+
 /// Three outcomes, never two: too little data is `Inconclusive` (hold), not a
 /// pass.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     Pass { reason: String },
     Fail { metric: Gate, reason: String },
-    Inconclusive { reason: String },
+    Inconclusive { wait: Wait, reason: String },
 }
 
 impl Verdict {
@@ -68,7 +109,7 @@ impl Verdict {
         match self {
             Verdict::Pass { reason }
             | Verdict::Fail { reason, .. }
-            | Verdict::Inconclusive { reason } => reason,
+            | Verdict::Inconclusive { reason, .. } => reason,
         }
     }
 
@@ -76,8 +117,8 @@ impl Verdict {
         Some(Verdict::Fail { metric, reason })
     }
 
-    pub(super) fn hold(reason: String) -> Option<Verdict> {
-        Some(Verdict::Inconclusive { reason })
+    pub(super) fn hold(wait: Wait, reason: String) -> Option<Verdict> {
+        Some(Verdict::Inconclusive { wait, reason })
     }
 }
 

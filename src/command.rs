@@ -7,9 +7,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::engine::Manual;
-use crate::model::{clipped, number, shown, Target, Version, Weight};
-use crate::policy::PolicySpec;
+use crate::engine::{Check, CheckDue, Manual};
+use crate::model::{clipped, number, shown, Target, UtcTime, Version, Weight};
+use crate::policy::{Policy, PolicySpec};
 
 /// A payload that cannot be understood. Nothing is written.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -51,6 +51,42 @@ pub enum Command {
         name: String,
         state: String,
     },
+    /// lambda-rollout to itself: run a pre- or post-traffic check under the
+    /// policy it began with (`run_check_payload`).
+    RunCheck {
+        target: Target,
+        due: CheckDue,
+        policy: PolicySpec,
+    },
+}
+
+/// The `run_check` payload a check's own invocation is handed: the check as
+/// the record holds it, and the policy it began under, written out whole.
+pub fn run_check_payload(target: &Target, due: &CheckDue, policy: &Policy) -> Value {
+    serde_json::json!({
+        "action": "run_check",
+        "function": target.function,
+        "alias": target.alias,
+        "check": due.check.word(),
+        "green": due.green.to_string(),
+        "blue": due.blue.to_string(),
+        "since": due.since.to_string(),
+        "policy": policy.as_spec(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRunCheck {
+    #[allow(dead_code)]
+    action: String,
+    function: String,
+    alias: String,
+    check: String,
+    green: String,
+    blue: String,
+    since: String,
+    policy: PolicySpec,
 }
 
 #[derive(Deserialize)]
@@ -198,6 +234,11 @@ pub fn policy_shape(policy: Option<&Value>, at: &str) -> Result<(), InputError> 
     };
     let Some(p) = policy else { return Ok(()) };
     object(p, at, r#"{"steps":[10,50,100]}"#)?;
+    for check in ["pre_traffic", "post_traffic"] {
+        if let Some(c) = p.get(check) {
+            object(c, &format!("{at}.{check}"), r#"{"function":"smoke-test"}"#)?;
+        }
+    }
     if let Some(Value::Array(metrics)) = p.get("metrics") {
         for (i, m) in metrics.iter().enumerate() {
             let at = format!("{at}.metrics[{i}]");
@@ -392,6 +433,24 @@ impl Command {
                     dry_run: raw.dry_run,
                 })
             }
+            "run_check" => {
+                let raw: RawRunCheck = fields(action, payload)?;
+                let version = |v: &str| Version::parse(v).map_err(|e| InputError(e.0));
+                let check = Check::parse(&raw.check).ok_or_else(|| {
+                    InputError(format!("check {} is not pre or post", shown(&raw.check)))
+                })?;
+                let since = UtcTime::parse_rfc3339(&raw.since).map_err(|e| InputError(e.0))?;
+                Ok(Command::RunCheck {
+                    target: target(&raw.function, &raw.alias)?,
+                    due: CheckDue {
+                        check,
+                        green: version(&raw.green)?,
+                        blue: version(&raw.blue)?,
+                        since,
+                    },
+                    policy: raw.policy,
+                })
+            }
             "status" => {
                 let raw: RawStatus = fields(action, payload)?;
                 Ok(Command::Status {
@@ -494,6 +553,7 @@ mod tests {
             json!({"action":"revert","function":"f","alias":"live"}),
             json!({"action":"set_weight","function":"f","alias":"live","weight":25}),
             json!({"action":"set_weight","function":"f","alias":"live","weight":0.5,"dry_run":true}),
+            json!({"action":"run_check","function":"f","alias":"live","check":"pre","green":"2","blue":"1","since":"2026-11-27T13:00:00Z","policy":{"pre_traffic":{"function":"smoke"}}}),
             json!({"version":"0","id":"x","detail-type":"Scheduled Event","source":"aws.events","account":"1","time":"2026-11-27T13:00:00Z","region":"us-east-1","resources":[],"detail":{}}),
         ];
         for p in ok {
@@ -590,6 +650,14 @@ mod tests {
             (
                 json!({"action":"approve","function":"f","alias":"a","weight":5}),
                 "unknown field `weight`",
+            ),
+            (
+                json!({"action":"run_check","function":"f","alias":"a","check":"mid","green":"2","blue":"1","since":"2026-11-27T13:00:00Z","policy":{}}),
+                "check \"mid\" is not pre or post",
+            ),
+            (
+                json!({"action":"start","function":"f","alias":"a","policy":{"pre_traffic":["smoke"]}}),
+                "policy.pre_traffic must be an object",
             ),
             (
                 json!({"detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","detail":{}}),

@@ -14,7 +14,9 @@ use crate::engine::{
 };
 use crate::model::{Target, UtcTime};
 use crate::policy::Policy;
-use crate::ports::{AliasRead, AliasSnapshot, AliasWrite, MetricsRead, StoreError};
+use crate::ports::{
+    AliasRead, AliasSnapshot, AliasWrite, Checks, InvokeError, MetricsRead, NoChecks, StoreError,
+};
 use crate::report::{Reported, TargetResult};
 
 /// Why a command for one target was not carried out. Nothing was written.
@@ -39,9 +41,11 @@ pub enum ExecError {
     Conflict { target: Target },
 }
 
-pub struct Executor<S, M> {
+pub struct Executor<S, M, C = NoChecks> {
     pub store: S,
     pub metrics: M,
+    /// Where pre- and post-traffic checks run.
+    pub checks: C,
     /// Targets read and written at once in a tick.
     pub concurrency: usize,
 }
@@ -90,19 +94,18 @@ fn log(r: &TargetResult) {
     );
 }
 
-impl<S, M> Executor<S, M>
-where
-    S: AliasRead + AliasWrite,
-    M: MetricsRead,
-{
+impl<S, M> Executor<S, M, NoChecks> {
     pub fn new(store: S, metrics: M) -> Self {
         Self {
             store,
             metrics,
+            checks: NoChecks,
             concurrency: crate::config::DEFAULT_CONCURRENCY,
         }
     }
+}
 
+impl<S, M, C> Executor<S, M, C> {
     pub fn with_concurrency(self, concurrency: usize) -> Self {
         Self {
             concurrency: concurrency.max(1),
@@ -110,6 +113,23 @@ where
         }
     }
 
+    /// Runs pre- and post-traffic checks with `checks`.
+    pub fn with_checks<D: Checks>(self, checks: D) -> Executor<S, M, D> {
+        Executor {
+            store: self.store,
+            metrics: self.metrics,
+            checks,
+            concurrency: self.concurrency,
+        }
+    }
+}
+
+impl<S, M, C> Executor<S, M, C>
+where
+    S: AliasRead + AliasWrite,
+    M: MetricsRead,
+    C: Checks,
+{
     /// One tick over many targets. Targets are independent: one that fails is
     /// reported as `error` (or `conflict`) and the others go on. Alias reads
     /// and writes run `concurrency` at a time (Lambda's control plane is rate
@@ -276,19 +296,124 @@ where
         let written = self
             .write_once_more_on_conflict(target, snap, first, dry_run, decide)
             .await;
-        let (before, d) = written.map_err(|e| match e {
-            NotWritten::Reread(source) | NotWritten::Failed(_, _, source) => ExecError::Store {
-                target: target.clone(),
-                source,
-            },
-            NotWritten::Undecided(_, e) => refused_or_store(target, e),
-            NotWritten::Conflict(..) => ExecError::Conflict {
-                target: target.clone(),
-            },
-        })?;
-        let r = TargetResult::decided(target, &before, &d, dry_run);
+        let (before, d) = written.map_err(|e| not_written(target, e))?;
+        let mut r = TargetResult::decided(target, &before, &d, dry_run);
+        self.start_check(target, policy, &d, dry_run, &mut r).await;
         log(&r);
         Ok(r)
+    }
+
+    /// A check the written decision began, handed to an invocation of its
+    /// own. If it cannot be, the record says it runs and the ticks time it
+    /// out as a failure: the reason says so now.
+    async fn start_check(
+        &self,
+        target: &Target,
+        policy: &Policy,
+        d: &Decision,
+        dry_run: bool,
+        r: &mut TargetResult,
+    ) {
+        let Some(due) = d.run.filter(|_| !dry_run) else {
+            return;
+        };
+        let payload = crate::command::run_check_payload(target, &due, policy);
+        if let Err(e) = self.checks.dispatch(&payload).await {
+            tracing::warn!(function = %target.function, alias = %target.alias, error = %e, "the check could not be started");
+            r.reason = format!(
+                "{}; but the {} could not be started ({e}): it fails when its timeout has passed",
+                r.reason, due.check
+            );
+        }
+    }
+
+    /// A check's own invocation: runs the check the record still holds (the
+    /// hook, or green invoked directly) within its timeout, then decides on
+    /// the answer with a compare-and-swap on the alias as it is by then.
+    pub async fn run_check(
+        &self,
+        target: &Target,
+        due: &engine::CheckDue,
+        policy: &Policy,
+        now: UtcTime,
+    ) -> Result<TargetResult, ExecError> {
+        let clock = std::time::Instant::now();
+        let later = || now.plus(std::time::Duration::from_secs(clock.elapsed().as_secs()));
+        let snap = self.read(target).await?;
+        let run = match engine::to_run(target, &snap.state, policy, due) {
+            Ok(run) => run,
+            Err(d) => {
+                let r = TargetResult::decided(target, &snap.state, &d, false);
+                log(&r);
+                return Ok(r);
+            }
+        };
+        let answer = self.invoke_check(&run, now, &clock).await;
+        tracing::info!(function = %target.function, alias = %target.alias, check = due.check.word(), answer = ?answer, "check answered");
+        let answer = &answer;
+        let later = &later;
+        let decide = |snap: AliasSnapshot| async move {
+            let d = engine::answered(&snap.state, policy, due, answer, later());
+            (snap, Ok(d))
+        };
+        let (snap, first) = decide(self.read(target).await?).await;
+        let first = first.map_err(|e| refused_or_store(target, e))?;
+        let written = self
+            .write_once_more_on_conflict(target, snap, first, false, decide)
+            .await;
+        let (before, d) = written.map_err(|e| not_written(target, e))?;
+        let r = TargetResult::decided(target, &before, &d, false);
+        log(&r);
+        Ok(r)
+    }
+
+    /// The check's invocations, one after another, within its deadline.
+    async fn invoke_check(
+        &self,
+        run: &engine::CheckToRun,
+        now: UtcTime,
+        clock: &std::time::Instant,
+    ) -> engine::CheckAnswer {
+        use engine::CheckAnswer;
+        let mut first = None;
+        for i in 0..run.times {
+            let spent = clock.elapsed();
+            let left = std::time::Duration::from_secs(
+                run.deadline.unix().saturating_sub(now.unix()).max(0) as u64,
+            )
+            .saturating_sub(spent);
+            if left.is_zero() {
+                return CheckAnswer::Failed(format!(
+                    "{}: no answer before its deadline {}",
+                    run.what, run.deadline
+                ));
+            }
+            let answer = self
+                .checks
+                .invoke(&run.function, run.qualifier.as_deref(), &run.payload, left)
+                .await;
+            let invoked = match answer {
+                Ok(a) => a,
+                Err(InvokeError::TimedOut(within)) => {
+                    return CheckAnswer::Failed(format!(
+                        "{}: no answer within {within} (its timeout)",
+                        run.what
+                    ))
+                }
+                Err(e) => return CheckAnswer::Failed(format!("{}: {e}", run.what)),
+            };
+            if let Err(why) = engine::judge_answer(run, &invoked) {
+                let which = if run.times > 1 {
+                    format!(" (invoke {} of {})", i + 1, run.times)
+                } else {
+                    String::new()
+                };
+                return CheckAnswer::Failed(format!("{}{which}: {why}", run.what));
+            }
+            first.get_or_insert(invoked.payload);
+        }
+        let answer = crate::model::clipped(first.unwrap_or_default().trim().to_string(), 200);
+        CheckAnswer::Passed(format!("{} answered {answer}", run.what))
     }
 
     async fn decide_command(
@@ -362,7 +487,11 @@ where
             TargetResult::failed(t, decision, state, reason, dry_run)
         };
         match written {
-            Ok((before, d)) => TargetResult::decided(t, &before, &d, dry_run),
+            Ok((before, d)) => {
+                let mut r = TargetResult::decided(t, &before, &d, dry_run);
+                self.start_check(t, p, &d, dry_run, &mut r).await;
+                r
+            }
             Err(NotWritten::Reread(e)) => failed(None, Reported::Error, e.to_string()),
             Err(NotWritten::Undecided(state, e)) => {
                 let reason = match e {
@@ -436,6 +565,20 @@ where
                 .map(|_| ()),
             _ => Ok(()),
         }
+    }
+}
+
+/// A command's write that did not happen, as the command reports it.
+fn not_written(target: &Target, e: NotWritten) -> ExecError {
+    match e {
+        NotWritten::Reread(source) | NotWritten::Failed(_, _, source) => ExecError::Store {
+            target: target.clone(),
+            source,
+        },
+        NotWritten::Undecided(_, e) => refused_or_store(target, e),
+        NotWritten::Conflict(..) => ExecError::Conflict {
+            target: target.clone(),
+        },
     }
 }
 

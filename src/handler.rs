@@ -11,7 +11,7 @@ use crate::executor::{ExecError, Executor};
 use crate::json::JsonError;
 use crate::model::{Target, UtcTime};
 use crate::policy::{OnFailure, Policy, PolicySpec};
-use crate::ports::{AliasRead, AliasWrite, AuditSink, MetricsRead, NoAudit};
+use crate::ports::{AliasRead, AliasWrite, AuditSink, Checks, MetricsRead, NoAudit, NoChecks};
 use crate::report::{Reported, Response, TargetResult};
 
 /// The largest payload read, in bytes of JSON text: 256 KiB, the most an
@@ -51,14 +51,14 @@ pub fn parse_payload(payload: &[u8]) -> Result<Value, Error> {
     })
 }
 
-pub struct Handler<S, M, A = NoAudit> {
-    pub executor: Executor<S, M>,
+pub struct Handler<S, M, A = NoAudit, C = NoChecks> {
+    pub executor: Executor<S, M, C>,
     pub config: Config,
     pub audit: A,
 }
 
-impl<S, M> Handler<S, M, NoAudit> {
-    pub fn new(executor: Executor<S, M>, config: Config) -> Self {
+impl<S, M, C> Handler<S, M, NoAudit, C> {
+    pub fn new(executor: Executor<S, M, C>, config: Config) -> Self {
         Self {
             executor,
             config,
@@ -67,9 +67,9 @@ impl<S, M> Handler<S, M, NoAudit> {
     }
 }
 
-impl<S, M, A> Handler<S, M, A> {
+impl<S, M, A, C> Handler<S, M, A, C> {
     /// Announces every transition to `audit` as well as in the log.
-    pub fn with_audit<B: AuditSink>(self, audit: B) -> Handler<S, M, B> {
+    pub fn with_audit<B: AuditSink>(self, audit: B) -> Handler<S, M, B, C> {
         Handler {
             executor: self.executor,
             config: self.config,
@@ -78,11 +78,12 @@ impl<S, M, A> Handler<S, M, A> {
     }
 }
 
-impl<S, M, A> Handler<S, M, A>
+impl<S, M, A, C> Handler<S, M, A, C>
 where
     S: AliasRead + AliasWrite,
     M: MetricsRead,
     A: AuditSink,
+    C: Checks,
 {
     /// The payload as text (the Lambda runtime and the CLI).
     pub async fn handle_bytes(&self, payload: &[u8], now: UtcTime) -> Result<Response, Error> {
@@ -181,6 +182,16 @@ where
                 Ok(Response { results: vec![r] })
             }
             Command::Alarm { name, state } => self.alarm(&name, &state, now).await,
+            Command::RunCheck {
+                target,
+                due,
+                policy,
+            } => {
+                // The policy the check began under, as the dispatcher wrote it.
+                let policy = PolicySpec::resolve(&[&policy])?;
+                let r = self.executor.run_check(&target, &due, &policy, now).await?;
+                Ok(Response { results: vec![r] })
+            }
         }
     }
 

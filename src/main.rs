@@ -10,7 +10,9 @@ mod cli;
 use std::io::Write;
 use std::process::ExitCode;
 
-use lambda_rollout::aws::{self, CloudWatchMetrics, EventBridgeAudit, LambdaAliases};
+use lambda_rollout::aws::{
+    self, CloudWatchMetrics, DispatchTo, EventBridgeAudit, LambdaAliases, LambdaChecks,
+};
 use lambda_rollout::config::{self, Config};
 use lambda_rollout::executor::Executor;
 use lambda_rollout::handler::Handler;
@@ -19,7 +21,7 @@ use lambda_rollout::model::UtcTime;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::value::RawValue;
 
-type AwsHandler = Handler<LambdaAliases, CloudWatchMetrics, EventBridgeAudit>;
+type AwsHandler = Handler<LambdaAliases, CloudWatchMetrics, EventBridgeAudit, LambdaChecks>;
 
 fn main() -> ExitCode {
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -44,12 +46,27 @@ fn main() -> ExitCode {
 /// The handler on the AWS SDK, configured from the environment: the one
 /// place it is composed, for Lambda and the CLI alike.
 async fn handler_from_env() -> AwsHandler {
-    let (aliases, metrics, audit) = aws::clients(config::event_bus_from_env()).await;
+    let (aliases, metrics, audit, checks) =
+        aws::clients(config::event_bus_from_env(), dispatch_to()).await;
     Handler::new(
-        Executor::new(aliases, metrics).with_concurrency(config::concurrency_from_env()),
+        Executor::new(aliases, metrics)
+            .with_concurrency(config::concurrency_from_env())
+            .with_checks(checks),
         Config::from_env(),
     )
     .with_audit(audit)
+}
+
+/// Where a check's own invocation runs: this function again in Lambda, this
+/// binary again elsewhere.
+fn dispatch_to() -> DispatchTo {
+    match std::env::var("AWS_LAMBDA_FUNCTION_NAME") {
+        Ok(name) if !name.is_empty() => DispatchTo::Function(name),
+        _ => DispatchTo::Process {
+            binary: std::env::current_exe().unwrap_or_else(|_| "lambda-rollout".into()),
+            log: std::env::temp_dir().join("lambda-rollout-checks.log"),
+        },
+    }
 }
 
 async fn serve() -> ExitCode {

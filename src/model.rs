@@ -228,6 +228,25 @@ fn is_name(s: &str, max: usize) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
 }
 
+/// A function named for lambda-rollout to invoke (a hook): its name, with
+/// an alias or version if given (`smoke-test`, `smoke-test:live`). Names only:
+/// the template's permissions are scoped by name.
+pub fn invocable_function(s: &str) -> Result<(), InvalidValue> {
+    let (name, qualifier) = match s.split_once(':') {
+        Some((n, q)) => (n, Some(q)),
+        None => (s, None),
+    };
+    let qualifier_ok = qualifier.is_none_or(|q| q == "$LATEST" || is_name(q, 128));
+    if is_name(name, MAX_FUNCTION_NAME) && qualifier_ok {
+        return Ok(());
+    }
+    Err(InvalidValue(format!(
+        "function {} is not a Lambda function name: 1 to {MAX_FUNCTION_NAME} letters, digits, - \
+         or _, optionally :ALIAS or :VERSION (\"smoke-test\", \"smoke-test:live\")",
+        shown(s)
+    )))
+}
+
 /// `us-east-1`, `us-gov-west-1`, `cn-north-1`, `us-isob-east-1`: Lambda's
 /// region pattern.
 fn is_region(s: &str) -> bool {

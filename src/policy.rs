@@ -81,6 +81,25 @@ pub struct PolicySpec {
     pub max_wait: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_timeout: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_traffic: Option<CheckSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_traffic: Option<CheckSpec>,
+}
+
+/// A pre- or post-traffic check as written: a hook function, or green's own
+/// version invoked directly.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoke: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
 }
 
 /// The validated policy. Steps are strictly increasing and end at 100%, which
@@ -138,6 +157,104 @@ pub struct Policy {
     pub max_wait: Option<Duration>,
     /// What a step does when `max_wait` has passed without a pass.
     pub on_timeout: OnTimeout,
+    /// Before green has any traffic.
+    pub pre_traffic: Option<CheckPolicy>,
+    /// After the last step passed, before the promotion.
+    pub post_traffic: Option<CheckPolicy>,
+}
+
+/// A check, validated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckPolicy {
+    pub run: CheckRun,
+    /// No answer by then is a failure.
+    #[serde(serialize_with = "ser_duration")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckRun {
+    /// A function of yours, told the function, alias, green and blue.
+    Hook { function: String },
+    /// Green's version invoked directly (no user reaches it) `times` times.
+    Invoke {
+        payload: serde_json::Value,
+        times: u32,
+    },
+}
+
+pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(300);
+/// A check runs within one invocation of lambda-rollout (15 minutes at most
+/// in Lambda), which also reads and writes the alias.
+pub const MAX_CHECK_TIMEOUT: Duration = Duration::from_secs(14 * 60);
+pub const MAX_CHECK_TIMES: u32 = 100;
+/// The invoke payload, as JSON text: a smoke test's request, not a load test.
+pub const MAX_CHECK_PAYLOAD: usize = 32 * 1024;
+
+impl CheckSpec {
+    fn resolve(&self, field: &'static str) -> Result<CheckPolicy, PolicyError> {
+        let example =
+            r#"{"function": "smoke-test"} or {"invoke": {"path": "/health"}, "times": 3}"#;
+        let run = match (&self.function, &self.invoke) {
+            (Some(f), None) => {
+                if self.times.is_some() {
+                    return Err(err(
+                        field,
+                        "times counts the invokes of green: a hook function is called once",
+                    ));
+                }
+                crate::model::invocable_function(f).map_err(|e| err(field, e.0))?;
+                CheckRun::Hook {
+                    function: f.clone(),
+                }
+            }
+            (None, Some(payload)) => {
+                let size = serde_json::to_string(payload).map_or(0, |t| t.len());
+                if size > MAX_CHECK_PAYLOAD {
+                    return Err(err(
+                        field,
+                        format!(
+                            "the invoke payload is {size} bytes of JSON: keep it to {MAX_CHECK_PAYLOAD}"
+                        ),
+                    ));
+                }
+                let times = self.times.unwrap_or(1);
+                if times == 0 || times > MAX_CHECK_TIMES {
+                    return Err(err(
+                        field,
+                        format!("times {times} is not from 1 to {MAX_CHECK_TIMES}"),
+                    ));
+                }
+                CheckRun::Invoke {
+                    payload: payload.clone(),
+                    times,
+                }
+            }
+            _ => {
+                return Err(err(
+                    field,
+                    format!("give either a hook function or an invoke payload: {example}"),
+                ))
+            }
+        };
+        let timeout = match &self.timeout {
+            Some(t) => parse_duration(t).map_err(|e| err(field, format!("timeout: {}", e.0)))?,
+            None => DEFAULT_CHECK_TIMEOUT,
+        };
+        if timeout < Duration::from_secs(1) || timeout > MAX_CHECK_TIMEOUT {
+            return Err(err(
+                field,
+                format!(
+                    "timeout {} is not from 1s to {} (a check runs within one invocation of \
+                     lambda-rollout)",
+                    format_duration(timeout),
+                    format_duration(MAX_CHECK_TIMEOUT)
+                ),
+            ));
+        }
+        Ok(CheckPolicy { run, timeout })
+    }
 }
 
 /// What a failed check does once `failure_threshold` is reached.
@@ -161,6 +278,39 @@ pub enum OnTimeout {
     /// Promote green although the evidence is short: only when every check
     /// on complete data shows no sign of a regression, and reported so.
     Promote,
+}
+
+/// The word a choice field is written with.
+trait Word {
+    fn word(&self) -> &'static str;
+}
+
+impl Word for OnInsufficientData {
+    fn word(&self) -> &'static str {
+        match self {
+            OnInsufficientData::Hold => "hold",
+            OnInsufficientData::Fail => "fail",
+        }
+    }
+}
+
+impl Word for OnFailure {
+    fn word(&self) -> &'static str {
+        match self {
+            OnFailure::Rollback => "rollback",
+            OnFailure::Pause => "pause",
+        }
+    }
+}
+
+impl Word for OnTimeout {
+    fn word(&self) -> &'static str {
+        match self {
+            OnTimeout::Hold => "hold",
+            OnTimeout::Rollback => "rollback",
+            OnTimeout::Promote => "promote",
+        }
+    }
 }
 
 /// What an alarm in INSUFFICIENT_DATA does to the check (README rule 1).
@@ -367,6 +517,12 @@ impl PolicySpec {
                 ],
             )?,
             max_wait: optional_duration("max_wait", first(layers, |l| l.max_wait.clone()))?,
+            pre_traffic: first(layers, |l| l.pre_traffic.clone())
+                .map(|c| c.resolve("pre_traffic"))
+                .transpose()?,
+            post_traffic: first(layers, |l| l.post_traffic.clone())
+                .map(|c| c.resolve("post_traffic"))
+                .transpose()?,
             on_timeout: choice(
                 "on_timeout",
                 first(layers, |l| l.on_timeout.clone()).as_deref(),
@@ -882,6 +1038,56 @@ impl Policy {
     pub fn defaults() -> Policy {
         PolicySpec::resolve(&[]).expect("built-in defaults are valid")
     }
+
+    /// The policy written out with every field set: it resolves to itself.
+    /// A check's own invocation is handed the policy its check began under
+    /// this way, whatever layers it came from.
+    pub fn as_spec(&self) -> PolicySpec {
+        let duration = |d: Duration| Some(format_duration(d));
+        let check = |c: &CheckPolicy| {
+            let (function, invoke, times) = match &c.run {
+                CheckRun::Hook { function } => (Some(function.clone()), None, None),
+                CheckRun::Invoke { payload, times } => (None, Some(payload.clone()), Some(*times)),
+            };
+            CheckSpec {
+                function,
+                invoke,
+                times,
+                timeout: duration(c.timeout),
+            }
+        };
+        let word = |v: &dyn Word| Some(v.word().to_string());
+        PolicySpec {
+            preset: None,
+            steps: Some(self.steps.iter().map(|w| w.percent()).collect()),
+            bake: duration(self.bake),
+            min_invocations: Some(self.min_invocations),
+            max_error_rate: Some(self.max_error_rate),
+            max_throttles: self.max_throttles,
+            failure_threshold: Some(self.failure_threshold),
+            metric_lag: duration(self.metric_lag),
+            auto_start: Some(self.auto_start),
+            latency_stat: Some(self.latency_stat.to_string()),
+            max_latency_ratio: Some(self.max_latency_ratio),
+            max_latency_ms: self.max_latency_ms,
+            error_confidence: Some(self.error_confidence),
+            error_tolerance: Some(self.error_tolerance),
+            pass_confidence: Some(self.pass_confidence),
+            detect_ratio: Some(self.detect_ratio),
+            error_floor: Some(self.error_floor),
+            evidence_from: Some(self.evidence_from.percent()),
+            alarms: Some(self.alarms.clone()),
+            metrics: Some(self.metrics.clone()),
+            alarm_insufficient_data: word(&self.alarm_insufficient_data),
+            approve_before: self.approve_before.map(|w| w.percent()),
+            watch_after_promote: self.watch_after_promote.and_then(duration),
+            on_failure: word(&self.on_failure),
+            max_wait: self.max_wait.and_then(duration),
+            on_timeout: self.max_wait.and(word(&self.on_timeout)),
+            pre_traffic: self.pre_traffic.as_ref().map(check),
+            post_traffic: self.post_traffic.as_ref().map(check),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -903,6 +1109,28 @@ mod tests {
         assert_eq!(p.bake, Duration::from_secs(300));
         assert_eq!(p.failure_threshold, 1);
         assert!(p.min_invocations >= 1);
+    }
+
+    #[test]
+    fn a_policy_written_out_resolves_to_itself() {
+        for json in [
+            "{}",
+            r#"{"preset":"Linear10PercentEvery3Minutes","alarms":["a"],"max_latency_ms":250}"#,
+            r#"{"steps":[0.5,20,60],"bake":"1h30m","approve_before":60,"on_failure":"pause",
+                "watch_after_promote":"15m","max_wait":"2h","on_timeout":"promote",
+                "alarm_insufficient_data":"fail","max_throttles":3,"latency_stat":"p99.9",
+                "pre_traffic":{"function":"smoke:live","timeout":"90s"},
+                "post_traffic":{"invoke":{"path":"/health"},"times":3},
+                "metrics":[{"name":"x","namespace":"N","metric":"M","max":1}]}"#,
+        ] {
+            let p = PolicySpec::resolve(&[&spec(json)]).unwrap();
+            let again = PolicySpec::resolve(&[&p.as_spec()]).unwrap();
+            assert_eq!(again, p, "{json}");
+            // And through JSON, as a check's own invocation reads it.
+            let text = serde_json::to_string(&p.as_spec()).unwrap();
+            let read: PolicySpec = serde_json::from_str(&text).unwrap();
+            assert_eq!(PolicySpec::resolve(&[&read]).unwrap(), p, "{text}");
+        }
     }
 
     #[test]
@@ -1059,12 +1287,39 @@ mod tests {
             (r#"{"max_wait":"25h"}"#, "max_wait"),
             (r#"{"on_timeout":"promote"}"#, "give max_wait too"),
             (r#"{"max_wait":"1h","on_timeout":"wait"}"#, "on_timeout"),
+            (r#"{"pre_traffic":{}}"#, "policy.pre_traffic: give either"),
+            (
+                r#"{"pre_traffic":{"function":"a","invoke":{}}}"#,
+                "give either",
+            ),
+            (
+                r#"{"pre_traffic":{"function":"arn:aws:lambda:us-east-1:1:function:x"}}"#,
+                "not a Lambda function name",
+            ),
+            (
+                r#"{"post_traffic":{"function":"smoke","times":2}}"#,
+                "policy.post_traffic: times counts",
+            ),
+            (r#"{"pre_traffic":{"invoke":{},"times":0}}"#, "times 0"),
+            (r#"{"pre_traffic":{"invoke":{},"times":101}}"#, "times 101"),
+            (
+                r#"{"pre_traffic":{"function":"smoke","timeout":"20m"}}"#,
+                "timeout 20m is not from 1s to 14m",
+            ),
+            (
+                r#"{"pre_traffic":{"function":"smoke","timeout":"soon"}}"#,
+                "pre_traffic: timeout",
+            ),
         ];
         for (json, want) in cases {
             let e = PolicySpec::resolve(&[&spec(json)]).unwrap_err().to_string();
             assert!(e.contains(want), "{json}: {e}");
         }
         assert!(serde_json::from_str::<PolicySpec>(r#"{"stepz":[10]}"#).is_err());
+        assert!(serde_json::from_str::<PolicySpec>(
+            r#"{"pre_traffic":{"function":"s","retries":2}}"#
+        )
+        .is_err());
         let math = PolicySpec::resolve(&[&spec(
             r#"{"metrics":[{"name":"x","expression":"100 * e / n","max":1,
                 "inputs":{"e":{"namespace":"N","metric":"E"},"n":{"namespace":"N","metric":"C"}}}]}"#,

@@ -2,10 +2,12 @@
 //! The AWS adapters in `aws/` implement them; tests implement them in memory.
 
 use std::future::Future;
+use std::time::Duration;
 
+use serde_json::Value;
 use thiserror::Error;
 
-use crate::engine::{AliasState, MetricsRequest, Observation, PublishedVersion};
+use crate::engine::{AliasState, Invoked, MetricsRequest, Observation, PublishedVersion};
 use crate::model::Target;
 use crate::report::TargetResult;
 
@@ -118,5 +120,61 @@ pub struct NoAudit;
 impl AuditSink for NoAudit {
     async fn emit(&self, _: &[TargetResult]) -> Result<(), AuditError> {
         Ok(())
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum InvokeError {
+    /// No answer within the time given: the function may still be running.
+    #[error("no answer within {0}")]
+    TimedOut(String),
+    #[error("the Lambda Invoke call failed: {message}")]
+    Failed {
+        message: String,
+        #[source]
+        source: BoxError,
+    },
+    /// This executor cannot run checks (simulate, the tests without them).
+    #[error("pre- and post-traffic checks are not set up here")]
+    NotSetUp,
+}
+
+/// Runs the pre- and post-traffic checks: elsewhere (`dispatch`, so that a
+/// tick never waits for a hook), and there (`invoke`, the check's own
+/// invocation calling the hook or green).
+pub trait Checks: Send + Sync {
+    /// Hands a `run_check` payload to an invocation of its own and returns
+    /// once it is accepted.
+    fn dispatch(&self, payload: &Value) -> impl Future<Output = Result<(), InvokeError>> + Send;
+
+    /// Invokes `function` (at `qualifier`) synchronously, waiting at most
+    /// `timeout` for its answer.
+    fn invoke(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+        payload: &Value,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Invoked, InvokeError>> + Send;
+}
+
+/// No checks: a policy that sets one is refused its dispatch, and the check
+/// then times out (as in a tick that lost its runner).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoChecks;
+
+impl Checks for NoChecks {
+    async fn dispatch(&self, _: &Value) -> Result<(), InvokeError> {
+        Err(InvokeError::NotSetUp)
+    }
+
+    async fn invoke(
+        &self,
+        _: &str,
+        _: Option<&str>,
+        _: &Value,
+        _: Duration,
+    ) -> Result<Invoked, InvokeError> {
+        Err(InvokeError::NotSetUp)
     }
 }

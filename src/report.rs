@@ -220,6 +220,7 @@ mod tests {
             write: None,
             observation: None,
             verdict: None,
+            run: None,
         };
         let entered = Decision {
             write: Some(AliasState {

@@ -113,6 +113,13 @@ fn setup(series: &Series, policy_layers: &[&PolicySpec]) -> Result<Setup, Simula
                 .into(),
         ));
     }
+    if policy.pre_traffic.is_some() || policy.post_traffic.is_some() {
+        return Err(bad(
+            "the policy has a pre_traffic or post_traffic check, which a replay cannot run: \
+             remove it for the simulation"
+                .into(),
+        ));
+    }
     let start = match &series.start {
         Some(s) => UtcTime::parse_rfc3339(s).map_err(|e| bad(e.0))?,
         None => UtcTime::parse_rfc3339("2026-01-01T00:00:00Z").expect("valid"),

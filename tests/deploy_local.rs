@@ -12,7 +12,7 @@ use aws_sdk_cloudformation::types::StackStatus;
 use aws_sdk_lambda::primitives::Blob;
 use common::{emulator, unique};
 use lambda_rollout::model::UtcTime;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// GET `path` on the emulator's gateway: the body of a 200.
 fn get(port: u16, path: &str) -> String {
@@ -185,4 +185,43 @@ async fn the_template_deploys_locally_and_its_outputs_answer() {
         "metrics {:?}, the API answered green {green_seen}, blue {blue_seen}",
         (o.green.invocations, o.blue.invocations)
     );
+
+    // #14: the deployed orchestrator runs a pre-traffic check in an
+    // invocation of its own (it invokes itself asynchronously), which calls
+    // green's version directly and then gives green its first step.
+    em.set_routing(&demo, "live", None, None).await;
+    let start = json!({"action": "start", "function": demo, "alias": "live", "version": green,
+        "policy": {"steps": [10, 100], "pre_traffic": {"invoke": {"httpMethod": "GET", "path": "/"}, "times": 2, "timeout": "1m"}}});
+    let answer = em
+        .lambda
+        .invoke()
+        .function_name(&function)
+        .payload(Blob::new(start.to_string()))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(answer.payload().unwrap().as_ref()).unwrap();
+    let r = &body["results"][0];
+    assert_eq!(r["decision"], "started", "{body}");
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the pre-traffic check runs first"),
+        "{body}"
+    );
+    let mut alias = em.alias_raw(&demo, "live").await;
+    for _ in 0..240 {
+        if !alias.description.contains(" checking ") {
+            break;
+        }
+        assert!(
+            alias.weights.is_empty(),
+            "green had weight while checked: {alias:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        alias = em.alias_raw(&demo, "live").await;
+    }
+    assert_eq!(alias.weight_of(&green), 0.1, "{alias:?}");
+    assert!(alias.description.contains(" rolling "), "{alias:?}");
 }

@@ -18,14 +18,13 @@ use serde_json::{json, Value};
 /// A version's code: it answers its colour; "broken" raises on every
 /// request, "checkout" only on requests for /checkout (a path the canary's
 /// small share never met).
-fn app(colour: &str, mode: &str) -> Vec<u8> {
-    let code = format!(
+fn app(colour: &str, mode: &str) -> String {
+    format!(
         "def lambda_handler(event, context):\n    \
          if {mode:?} == 'broken' or ({mode:?} == 'checkout' and event.get('path') == '/checkout'):\n        \
          raise RuntimeError('this version is broken')\n    \
          return {{'statusCode': 200, 'body': {colour:?}}}\n"
-    );
-    common::one_file_zip("lambda_function.py", &code)
+    )
 }
 
 /// Version 1 "blue" (healthy) and version 2 "green" in `mode`, the alias
@@ -34,20 +33,7 @@ async fn blue_and(em: &Emulator, prefix: &str, mode: &str) -> String {
     let f = common::unique(prefix);
     em.create_function(&f, "blue").await;
     for (colour, mode) in [("blue", "healthy"), ("green", mode)] {
-        em.lambda
-            .update_function_code()
-            .function_name(&f)
-            .zip_file(Blob::new(app(colour, mode)))
-            .send()
-            .await
-            .unwrap();
-        em.wait_updated(&f).await;
-        em.lambda
-            .publish_version()
-            .function_name(&f)
-            .send()
-            .await
-            .unwrap();
+        em.publish_code(&f, &app(colour, mode)).await;
     }
     em.create_alias(&f, "live", "1").await;
     f

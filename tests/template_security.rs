@@ -27,6 +27,8 @@ const WILDCARD_NAME_OK: &[(&str, &str, &str)] = &[(
 
 /// The parameter whose names the Lambda permissions must be scoped to.
 const MANAGED: &str = "ManagedFunctionNames";
+/// The hooks' names: lambda:InvokeFunction may be granted on these too.
+const HOOKS: &str = "HookFunctionNames";
 
 /// Values a parameter substituted into a resource must refuse.
 const WILDCARD_PROBES: &[&str] = &[
@@ -57,7 +59,11 @@ fn template_grants_only_what_lambda_rollout_needs() {
     let mut seen = Vec::new();
     t.statements(&mut seen, &mut Vec::new());
     let actions: Vec<String> = seen.iter().flat_map(|s| s.actions.clone()).collect();
-    for a in ["lambda:UpdateAlias", "cloudwatch:GetMetricData"] {
+    for a in [
+        "lambda:UpdateAlias",
+        "cloudwatch:GetMetricData",
+        "lambda:InvokeFunction",
+    ] {
         assert!(actions.iter().any(|x| x == a), "{a} not found: {actions:?}");
     }
 }
@@ -307,7 +313,7 @@ impl Template {
             return Err(format!("a {arn_service} resource for a {service} action"));
         }
         if service == "lambda" {
-            return self.lambda_scoped(name);
+            return self.lambda_scoped(action, name);
         }
         if name.contains('*') {
             let allowed = WILDCARD_NAME_OK
@@ -321,14 +327,18 @@ impl Template {
     }
 
     /// `function:NAME` or `function:NAME:QUALIFIER`, NAME one of the managed
-    /// functions (or a function of this template).
-    fn lambda_scoped(&self, name: &str) -> Result<(), String> {
+    /// functions (or a function of this template), or one of the hooks for
+    /// lambda:InvokeFunction.
+    fn lambda_scoped(&self, action: &str, name: &str) -> Result<(), String> {
         let rest = name
             .strip_prefix("function:")
             .ok_or("Lambda actions are for functions only")?;
         let function = rest.split(':').next().unwrap_or_default();
+        let listed =
+            |param: &str, p: &str| p.strip_prefix(param).is_some_and(|i| i.starts_with('#'));
         let managed = placeholder(function).is_some_and(|p| {
-            p.strip_prefix(MANAGED).is_some_and(|i| i.starts_with('#'))
+            listed(MANAGED, p)
+                || (action.eq_ignore_ascii_case("lambda:InvokeFunction") && listed(HOOKS, p))
                 || p.strip_prefix("ref:")
                     .is_some_and(|id| self.is_function(id))
         });
@@ -979,6 +989,9 @@ Parameters:
   ManagedFunctionNames:
     Type: CommaDelimitedList
     AllowedPattern: ^[A-Za-z0-9_-]{1,64}$
+  HookFunctionNames:
+    Type: CommaDelimitedList
+    AllowedPattern: ^[A-Za-z0-9_-]{0,64}$
   EventBusArn:
     Type: String
     AllowedPattern: ^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/[A-Za-z0-9._-]+$
@@ -1041,6 +1054,9 @@ Resource: !Split
             "Effect: Allow\nAction: events:PutEvents\nResource: !Ref EventBusArn",
             "Effect: Allow\nAction: events:PutEvents\nResource: !Sub \"arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${BusName}\"",
             "Effect: Allow\nAction: sns:Publish\nResource: !Ref Topic",
+            &SCOPED_LAMBDA
+                .replace("[lambda:GetAlias, lambda:UpdateAlias]", "lambda:InvokeFunction")
+                .replace("ManagedFunctionNames", "HookFunctionNames"),
         ] {
             assert_eq!(problems(ok), Vec::<String>::new(), "{ok}");
         }
@@ -1062,6 +1078,11 @@ Resource: !Split
             ),
             (
                 "Effect: Allow\nAction: lambda:ListVersionsByFunction\nResource: !Sub \"arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:other\"",
+                "is not one of ManagedFunctionNames",
+            ),
+            (
+                // The hooks may be invoked, nothing more.
+                &SCOPED_LAMBDA.replace("ManagedFunctionNames", "HookFunctionNames"),
                 "is not one of ManagedFunctionNames",
             ),
             (

@@ -2,13 +2,15 @@
 
 pub mod cloudwatch;
 pub mod eventbridge;
+pub mod invoke;
 pub mod lambda;
 
 pub use cloudwatch::CloudWatchMetrics;
 pub use eventbridge::EventBridgeAudit;
+pub use invoke::{DispatchTo, LambdaChecks};
 pub use lambda::LambdaAliases;
 
-/// Builds both clients from one shared SDK config: the standard AWS environment
+/// Builds the clients from one shared SDK config: the standard AWS environment
 /// (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL` and friends) applies.
 ///
 /// Timeouts: the SDK sets none per attempt by default, so one stalled
@@ -17,7 +19,13 @@ pub use lambda::LambdaAliases;
 /// backoff, throttling included) and a call 20 s in all.
 pub async fn clients(
     audit_bus: Option<String>,
-) -> (LambdaAliases, CloudWatchMetrics, EventBridgeAudit) {
+    dispatch: DispatchTo,
+) -> (
+    LambdaAliases,
+    CloudWatchMetrics,
+    EventBridgeAudit,
+    LambdaChecks,
+) {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_secs(2))
         .operation_attempt_timeout(std::time::Duration::from_secs(5))
@@ -31,9 +39,11 @@ pub async fn clients(
         .retry_config(aws_config::retry::RetryConfig::adaptive())
         .load()
         .await;
+    let lambda = aws_sdk_lambda::Client::new(&config);
     (
-        LambdaAliases::new(aws_sdk_lambda::Client::new(&config)),
+        LambdaAliases::new(lambda.clone()),
         CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config)),
         EventBridgeAudit::new(aws_sdk_eventbridge::Client::new(&config), audit_bus),
+        LambdaChecks::new(lambda, dispatch),
     )
 }

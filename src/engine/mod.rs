@@ -14,8 +14,9 @@ pub mod stats;
 pub mod step;
 
 pub use decide::{
-    command, plan, AwaitMetrics, AwaitVersions, Decision, Manual, MetricsAnswer, Outcome, Plan,
-    PublishedVersion, Refusal,
+    answered, command, judge_answer, plan, to_run, AwaitMetrics, AwaitVersions, CheckAnswer,
+    CheckDue, CheckToRun, Decision, Invoked, Manual, MetricsAnswer, Outcome, Plan,
+    PublishedVersion, Refusal, ANSWER_GRACE,
 };
 pub use health::{
     judge, judge_for, AlarmReading, AlarmState, CustomQuery, CustomReading, CustomSource, Gate,

@@ -77,11 +77,14 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// The seed's demo function: a Python handler answering with its colour.
-pub fn hello_zip(message: &str) -> Vec<u8> {
-    let code = format!(
+pub fn hello_code(message: &str) -> String {
+    format!(
         "def lambda_handler(event, context):\n    return {{\"statusCode\": 200, \"body\": {message:?}}}\n"
-    );
-    one_file_zip("lambda_function.py", &code)
+    )
+}
+
+pub fn hello_zip(message: &str) -> Vec<u8> {
+    one_file_zip("lambda_function.py", &hello_code(message))
 }
 
 /// A function's code: a zip of one file.
@@ -106,15 +109,42 @@ impl Emulator {
     }
 
     pub async fn create_function(&self, name: &str, message: &str) {
+        // Lambda's default timeout.
+        self.create_python(name, &hello_code(message), 3).await;
+    }
+
+    /// Puts `code` (one Python file) in place and publishes it: the version.
+    pub async fn publish_code(&self, name: &str, code: &str) -> String {
+        self.lambda
+            .update_function_code()
+            .function_name(name)
+            .zip_file(Blob::new(one_file_zip("lambda_function.py", code)))
+            .send()
+            .await
+            .expect("update_function_code");
+        self.wait_updated(name).await;
+        let v = self
+            .lambda
+            .publish_version()
+            .function_name(name)
+            .send()
+            .await
+            .expect("publish_version");
+        v.version().unwrap().to_string()
+    }
+
+    /// A Python function of one file, `lambda_function.lambda_handler`.
+    pub async fn create_python(&self, name: &str, code: &str, timeout: i32) {
         self.lambda
             .create_function()
             .function_name(name)
             .runtime(Runtime::Python312)
             .handler("lambda_function.lambda_handler")
             .role(ROLE)
+            .timeout(timeout)
             .code(
                 FunctionCode::builder()
-                    .zip_file(Blob::new(hello_zip(message)))
+                    .zip_file(Blob::new(one_file_zip("lambda_function.py", code)))
                     .build(),
             )
             .send()

@@ -7,13 +7,19 @@
 //! - `reconcile`: an alias changed by a human mid-rollout
 //! - `manual`: the operator's commands; `start` has a file of its own
 //! - `watch`: a promoted version judged for `watch_after_promote`
+//! - `check`: the pre- and post-traffic checks, run in an invocation of
+//!   their own and answered later
 
+mod check;
 mod manual;
 mod reconcile;
 mod start;
 mod tick;
 mod watch;
 
+pub use check::{
+    answered, judge_answer, to_run, CheckAnswer, CheckDue, CheckToRun, Invoked, ANSWER_GRACE,
+};
 pub use manual::{command, Manual};
 pub use tick::{plan, AwaitMetrics, AwaitVersions, MetricsAnswer, Plan};
 
@@ -49,6 +55,11 @@ pub enum Outcome {
     Reverted,
     /// The watch after promotion ended with no sign of a regression.
     WatchPassed,
+    /// The last step passed; the post-traffic check runs before the
+    /// promotion.
+    Checking,
+    /// The pre-traffic check passed: green at the first step.
+    CheckPassed,
 }
 
 impl Outcome {
@@ -67,6 +78,8 @@ impl Outcome {
             Outcome::WeightSet => "weight_set",
             Outcome::Reverted => "reverted",
             Outcome::WatchPassed => "watch_passed",
+            Outcome::Checking => "checking",
+            Outcome::CheckPassed => "check_passed",
         }
     }
 
@@ -91,6 +104,8 @@ pub struct Decision {
     pub write: Option<AliasState>,
     pub observation: Option<Box<Observation>>,
     pub verdict: Option<Verdict>,
+    /// A check to run once the write is applied.
+    pub run: Option<CheckDue>,
 }
 
 impl Decision {
@@ -101,11 +116,17 @@ impl Decision {
             write: None,
             observation: None,
             verdict: None,
+            run: None,
         }
     }
 
     fn writing(mut self, alias: AliasState) -> Self {
         self.write = Some(alias);
+        self
+    }
+
+    fn running(mut self, due: CheckDue) -> Self {
+        self.run = Some(due);
         self
     }
 }

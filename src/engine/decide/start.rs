@@ -1,10 +1,11 @@
 //! `start`: a rollout of a published version begins at the first step, or
 //! adopts a canary set by hand. Shared by the manual command and auto_start.
 
+use super::check;
 use super::{alias_after, live_canary, Decision, Outcome, PublishedVersion, Refusal};
-use crate::engine::state::{AliasState, Canary, Phase, Record, Rollout};
+use crate::engine::state::{AliasState, Canary, Check, Phase, Record, Rollout};
 use crate::engine::step::{first_step, Next};
-use crate::model::{format_duration, UtcTime, Version};
+use crate::model::{format_duration, UtcTime, Version, Weight};
 use crate::policy::Policy;
 
 /// What a start reads: the alias as found, its description's parts, the
@@ -133,6 +134,42 @@ fn begin(cx: &StartContext, version: Version) -> Result<Decision, Refusal> {
     let canary = live_canary(alias);
     let rolled_back = cx.record.rolled_back.filter(|rb| *rb != version);
     let adopted = canary.filter(|c| c.version == version);
+    // A canary set by hand already has traffic: there is no "before" left
+    // to check.
+    if let (Some(pre), None) = (&policy.pre_traffic, adopted) {
+        let r = Rollout {
+            phase: Phase::Rolling,
+            green: version,
+            blue: alias.stable,
+            weight: Weight::ZERO,
+            since: cx.now,
+            started: cx.now,
+            fails: 0,
+            approved: false,
+        };
+        let (checking, due) = check::begin(r, Check::PreTraffic, cx.now);
+        let after = Record {
+            rollout: Some(checking),
+            rolled_back,
+        };
+        let what = match &pre.run {
+            crate::policy::CheckRun::Hook { function } => format!("hook {function}"),
+            crate::policy::CheckRun::Invoke { times, .. } => {
+                format!("{times} direct invoke(s) of version {version}")
+            }
+        };
+        return Ok(Decision::new(
+            Outcome::Started,
+            format!(
+                "rollout of version {version} over {} started: the pre-traffic check runs first \
+                 ({what}, timeout {}); version {version} has no traffic until it passes",
+                alias.stable,
+                format_duration(pre.timeout)
+            ),
+        )
+        .writing(alias_after(alias.stable, None, cx.user, after))
+        .running(due));
+    }
     let first = match adopted {
         Some(c) => Next::Weight(c.weight),
         None => first_step(&policy.steps),

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use super::check;
 use super::reconcile::reconcile;
 use super::start::{start, StartContext};
 use super::watch::{self, Watch};
@@ -13,7 +14,7 @@ use super::{alias_after, live_canary, Decision, Outcome, PublishedVersion, Refus
 use crate::engine::health::{
     judge_for, AlarmState, CustomQuery, Gate, MetricsRequest, Observation, Verdict, Wait,
 };
-use crate::engine::state::{AliasState, Canary, Description, Phase, Record, Rollout};
+use crate::engine::state::{AliasState, Canary, Check, Description, Phase, Record, Rollout};
 use crate::engine::step::{next_step, position, Next};
 use crate::model::{format_duration, Target, UtcTime, Weight};
 use crate::policy::{OnFailure, OnTimeout, Policy};
@@ -105,13 +106,7 @@ pub fn plan<'a>(
     }
     Ok(match r.phase {
         Phase::Watching => watch::plan(target, alias, desc, r, policy, now),
-        Phase::Checking(check) => Plan::Decided(Decision::new(
-            Outcome::Held,
-            format!(
-                "the {check} of version {} has run since {}: holding until it answers",
-                r.green, r.since
-            ),
-        )),
+        Phase::Checking(c) => Plan::Decided(check::tick(alias, &desc, r, c, policy, now)),
         Phase::Rolling | Phase::Paused | Phase::AwaitingApproval => {
             rolling(target, alias, desc, r, policy, now)
         }
@@ -514,11 +509,18 @@ impl Step<'_> {
                 Some(gate) => {
                     self.awaiting_approval(gate, Weight::FULL, &format!("{over}: {reason}"))
                 }
-                None => self.promotion(format!(
-                    "promoted as on_timeout says ({over}; no check failed on complete data, only \
-                     the evidence was short): version {} takes all traffic: {reason}",
-                    r.green
-                )),
+                None => self.promotion(
+                    format!(
+                        "promoted as on_timeout says ({over}; no check failed on complete data, \
+                         only the evidence was short): version {} takes all traffic: {reason}",
+                        r.green
+                    ),
+                    format!(
+                        "on_timeout promote ({over}; no check failed on complete data): the \
+                         post-traffic check of version {} runs before the promotion: {reason}",
+                        r.green
+                    ),
+                ),
             },
         }
     }
@@ -566,9 +568,25 @@ impl Step<'_> {
         ))
     }
 
-    /// Green takes all traffic: watched first if the policy says so.
-    fn promotion(&self, reason: String) -> Decision {
+    /// Green takes all traffic, after the post-traffic check if the policy
+    /// sets one, and watched if it says so.
+    fn promotion(&self, reason: String, checked_first: String) -> Decision {
         let r = self.r;
+        if self.policy.post_traffic.is_some() {
+            let (checking, due) = check::begin(r, Check::PostTraffic, self.now);
+            let after = Record {
+                rollout: Some(checking),
+                ..self.record
+            };
+            return Decision::new(Outcome::Checking, checked_first)
+                .writing(alias_after(
+                    self.alias.stable,
+                    self.alias.canary,
+                    &self.user_text,
+                    after,
+                ))
+                .running(due);
+        }
         let (record, note) = watch::after_promotion(&r, self.record, self.policy, self.now);
         Decision::new(Outcome::Promoted, format!("{reason}{note}")).writing(alias_after(
             r.green,
@@ -613,10 +631,17 @@ impl Step<'_> {
                 )
                 .writing(alias_after(r.blue, Some(canary), &self.user_text, after))
             }
-            Next::Promote => self.promotion(format!(
-                "version {} takes all traffic after {} at {}: {reason}",
-                r.green, self.bake_note, r.weight
-            )),
+            Next::Promote => self.promotion(
+                format!(
+                    "version {} takes all traffic after {} at {}: {reason}",
+                    r.green, self.bake_note, r.weight
+                ),
+                format!(
+                    "version {} passed its last step ({} at {}): the post-traffic check runs \
+                     before the promotion: {reason}",
+                    r.green, self.bake_note, r.weight
+                ),
+            ),
         }
     }
 }

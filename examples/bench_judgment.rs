@@ -19,7 +19,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use lambda_rollout::engine::stats::{ln_evidence, Stratum};
+use lambda_rollout::engine::stats::{binomial_sf, ln_evidence, Stratum};
 use lambda_rollout::memory::Rng;
 use lambda_rollout::policy::{Policy, PolicySpec};
 use lambda_rollout::simulate::{self, Minute, Series, VersionMinute};
@@ -35,6 +35,9 @@ enum Class {
     Errors2x,
     Errors5x,
     Latency50,
+    /// 1.25x blue's errors: as much worse as error_tolerance allows, so
+    /// healthy by the policy's own definition (the long holds only).
+    AtTolerance,
 }
 
 impl Class {
@@ -45,6 +48,7 @@ impl Class {
             Class::Errors2x => "errors x2 (abs 1%)",
             Class::Errors5x => "errors x5 (abs 5%)",
             Class::Latency50 => "p99 +50%",
+            Class::AtTolerance => "errors x1.25 (at error_tolerance)",
         }
     }
 
@@ -52,6 +56,7 @@ impl Class {
     fn green_rate(self, blue: f64) -> f64 {
         match (self, blue == 0.0) {
             (Class::Healthy | Class::Latency50, _) => blue,
+            (Class::AtTolerance, _) => blue * 1.25,
             (Class::Errors1_5x, false) => blue * 1.5,
             (Class::Errors2x, false) => blue * 2.0,
             (Class::Errors5x, false) => blue * 5.0,
@@ -62,7 +67,7 @@ impl Class {
     }
 
     fn bad(self) -> bool {
-        self != Class::Healthy
+        !matches!(self, Class::Healthy | Class::AtTolerance)
     }
 }
 
@@ -259,6 +264,59 @@ fn decidable(s: &Scenario, policy: &Policy) -> bool {
     ) >= (1.0 / (1.0 - policy.pass_confidence)).ln()
 }
 
+/// The long-hold scenarios: a version judged every minute for hours at one
+/// step (waiting for an approval that never comes), healthy or exactly as
+/// much worse as error_tolerance allows; and a healthy one whose traffic
+/// stops for half an hour after the start and then returns.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Hold {
+    HoursAtOneStep(Class),
+    TrafficGap,
+}
+
+/// How long a hold at one step lasts, in minutes.
+const HOLD_MINUTES: usize = 6 * 60;
+const HOLD_RPS: [f64; 3] = [5.0, 20.0, 50.0];
+const HOLD_BLUE: [f64; 2] = [0.5, 2.0];
+
+impl Hold {
+    fn name(self) -> String {
+        match self {
+            Hold::HoursAtOneStep(c) => format!(
+                "{}, {} hours at 10% (awaiting approval)",
+                c.name(),
+                HOLD_MINUTES / 60
+            ),
+            Hold::TrafficGap => "healthy, no traffic for 30 min after the start".into(),
+        }
+    }
+}
+
+/// What the engine did before its rule 4 was sequential: the exact binomial
+/// test on the step's growing window, checked every minute, failing at
+/// p < 1 - error_confidence. Only the rollback side is replayed (green at
+/// 10% all day): whether, and after how many minutes, it fires.
+fn fixed_sample_rollback(s: &Scenario, policy: &Policy, seed: u64) -> Option<usize> {
+    let mut rng = Rng::new(seed);
+    let r0 = 1.0 + policy.error_tolerance;
+    let (mut gn, mut ge, mut bn, mut be) = (0u64, 0u64, 0u64, 0u64);
+    for (i, m) in s.series.minutes.iter().enumerate() {
+        let g = (m.requests as f64 * 0.1).round() as u64;
+        gn += g;
+        bn += m.requests - g;
+        ge += rng.binomial(g, m.green.error_rate);
+        be += rng.binomial(m.requests - g, m.blue.error_rate);
+        if bn == 0 || ge == 0 {
+            continue;
+        }
+        let share = gn as f64 * r0 / (gn as f64 * r0 + bn as f64);
+        if binomial_sf(ge, ge + be, share) < 1.0 - policy.error_confidence {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
 #[derive(Default)]
 struct Tally {
     n: usize,
@@ -410,6 +468,71 @@ async fn main() {
             }
         }
     }
+    // Long holds, versions healthy by the policy: ours against the
+    // fixed-sample test it replaced, on the same scenarios.
+    let mut holds: BTreeMap<(Hold, &str), Tally> = BTreeMap::new();
+    let gated: PolicySpec =
+        serde_json::from_str(r#"{"approve_before": 25}"#).expect("a valid policy");
+    let mut hold_runs = 0;
+    let mut long = Vec::new();
+    for class in [Class::Healthy, Class::AtTolerance] {
+        for &rps in &HOLD_RPS {
+            for &blue in &HOLD_BLUE {
+                for noisy in [false, true] {
+                    for _ in 0..reps * 2 {
+                        long.push((Hold::HoursAtOneStep(class), rps, blue, noisy));
+                    }
+                }
+            }
+        }
+    }
+    for &rps in &RPS {
+        for &blue in &BLUE {
+            for noisy in [false, true] {
+                for _ in 0..reps {
+                    long.push((Hold::TrafficGap, rps, blue, noisy));
+                }
+            }
+        }
+    }
+    for (hold, rps, blue, noisy) in long {
+        let class = match hold {
+            Hold::HoursAtOneStep(c) => c,
+            Hold::TrafficGap => Class::Healthy,
+        };
+        let mut s = scenario(rps, blue, class, noisy, &mut rng);
+        let run_seed = (rng.next_f64() * 1e12) as u64;
+        if only.is_some() {
+            continue;
+        }
+        match hold {
+            Hold::HoursAtOneStep(_) => {
+                s.series.policy = Some(gated.clone());
+                s.series.minutes.truncate(HOLD_MINUTES);
+            }
+            Hold::TrafficGap => {
+                for m in &mut s.series.minutes[2..32] {
+                    m.requests = 0;
+                }
+            }
+        }
+        let r = ours(&s, run_seed).await;
+        holds.entry((hold, "lambda-rollout")).or_default().add(r);
+        if matches!(hold, Hold::HoursAtOneStep(_)) {
+            let fired = fixed_sample_rollback(&s, &policy, run_seed);
+            holds
+                .entry((hold, "fixed-sample test (before)"))
+                .or_default()
+                .add(Run {
+                    promoted: false,
+                    rolled_back: fired.is_some(),
+                    weight_at_rollback: 10.0,
+                    ticks: fired.unwrap_or(HOLD_MINUTES),
+                    max_weight: 10.0,
+                });
+        }
+        hold_runs += 1;
+    }
     let elapsed = started.elapsed();
 
     let mut t = String::new();
@@ -417,7 +540,7 @@ async fn main() {
     let _ = writeln!(
         t,
         "Command: `make bench-judgment` (`cargo run --release --example bench_judgment -- --seed {seed} --reps {reps} --write BENCHMARKS.md`). \
-         {runs} scenarios x 3 judges, each at most a simulated day, in {:.0} s. Default policy: steps {:?}, bake {}s, \
+         {runs} scenarios x 3 judges, each at most a simulated day, and the long holds below, in {:.0} s. Default policy: steps {:?}, bake {}s, \
          error_confidence {}, error_tolerance {}, detect_ratio {}, pass_confidence {}, error_floor {}%, max_latency_ratio {}.\n",
         elapsed.as_secs_f64(),
         policy.steps.iter().map(|w| w.percent()).collect::<Vec<_>>(),
@@ -479,7 +602,7 @@ async fn main() {
                     bad_rb += v.rolled_back;
                     bad_pr += v.promoted;
                 }
-                Class::Errors1_5x => {}
+                Class::Errors1_5x | Class::AtTolerance => {}
             }
         }
         let _ = writeln!(
@@ -525,6 +648,31 @@ async fn main() {
                 .map_or("–".into(), |m| format!("{m:.2}")),
             median(ratios).map_or("–".into(), |m| format!("{:.1}", hours(m))),
             pct(*held, *n),
+        );
+    }
+    let _ = writeln!(
+        t,
+        "\nLong holds ({hold_runs} more scenarios): versions healthy by the policy, green at blue's \
+         error rate or at 1.25x it (as much worse as error_tolerance allows), judged every minute \
+         for {} hours at 10% (the policy's approve_before 25 is never approved), traffic \
+         {HOLD_RPS:?} rps, blue {HOLD_BLUE:?}%, quiet and noisy, {} runs each; and healthy \
+         versions with no traffic at all from minute 2 to 32, every traffic and blue rate above, \
+         {reps} runs each. Rules 4 and 5 are sequential tests (likelihood-ratio martingales), so \
+         looking every minute for hours does not raise their false-rollback rate past \
+         1 - error_confidence; the fixed-sample binomial test rule 4 was before, on the same \
+         minutes, is shown for the holds at one step.\n\n| scenario | judge | runs | rolled back | median minutes to rollback | promoted |\n|---|---|---|---|---|---|",
+        HOLD_MINUTES / 60,
+        reps * 2
+    );
+    for ((hold, judge), v) in &holds {
+        let _ = writeln!(
+            t,
+            "| {} | {judge} | {} | {} | {} | {} |",
+            hold.name(),
+            v.n,
+            pct(v.rolled_back, v.n),
+            median(&v.rollback_ticks).map_or("–".into(), |k| k.to_string()),
+            pct(v.promoted, v.n),
         );
     }
     let _ = writeln!(t, "<!-- judgment:end -->");

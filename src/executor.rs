@@ -299,8 +299,43 @@ where
         let (before, d) = written.map_err(|e| not_written(target, e))?;
         let mut r = TargetResult::decided(target, &before, &d, dry_run);
         self.start_check(target, policy, &d, dry_run, &mut r).await;
+        if matches!(manual, Manual::Start { .. }) && d.outcome == engine::Outcome::Started {
+            self.estimate_start(target, &before, &d, policy, now, &mut r)
+                .await;
+        }
         log(&r);
         Ok(r)
+    }
+
+    /// A started rollout's estimate, from the alias's traffic over the hour
+    /// before. Without metrics there is none; the start stands either way.
+    async fn estimate_start(
+        &self,
+        target: &Target,
+        before: &AliasState,
+        d: &Decision,
+        policy: &Policy,
+        now: UtcTime,
+        r: &mut TargetResult,
+    ) {
+        let Some(green) = d
+            .write
+            .as_ref()
+            .and_then(|a| recorded_green(a).or(a.canary.map(|c| c.version)))
+        else {
+            return;
+        };
+        let request = engine::start_traffic(target, before.stable, green, policy, now);
+        match self.observe(std::slice::from_ref(&request)).await {
+            Ok(obs) => {
+                let e = engine::at_start(policy, &obs[0], green, before.stable);
+                r.reason = format!("{}; {}", r.reason, e.sentence());
+                r.estimate = Some(e);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no estimate: the traffic could not be read");
+            }
+        }
     }
 
     /// A check the written decision began, handed to an invocation of its
@@ -580,6 +615,15 @@ fn not_written(target: &Target, e: NotWritten) -> ExecError {
             target: target.clone(),
         },
     }
+}
+
+/// The green a written alias's record names.
+fn recorded_green(a: &AliasState) -> Option<crate::model::Version> {
+    engine::Description::parse(&a.description)
+        .ok()?
+        .record
+        .rollout
+        .map(|r| r.green)
 }
 
 fn refused_or_store(target: &Target, e: Undecided) -> ExecError {

@@ -27,6 +27,10 @@ pub struct TargetResult {
     pub weight_after: Weight,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
+    /// How long the rollout will take at the traffic seen (start, status and
+    /// the ticks of a rollout in progress).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<crate::engine::Estimate>,
     /// True when nothing was written: `status`, or `dry_run`.
     pub dry_run: bool,
     /// The decision changed the alias (routing or record).
@@ -166,6 +170,7 @@ impl TargetResult {
             weight_before: before.canary_weight(),
             weight_after: after.canary_weight(),
             health,
+            estimate: d.estimate.clone(),
             dry_run,
             changed: after != before,
         }
@@ -191,6 +196,7 @@ impl TargetResult {
             weight_before: w,
             weight_after: w,
             health: None,
+            estimate: None,
             dry_run,
             changed: false,
         }
@@ -221,6 +227,7 @@ mod tests {
             observation: None,
             verdict: None,
             run: None,
+            estimate: None,
         };
         let entered = Decision {
             write: Some(AliasState {

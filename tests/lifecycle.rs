@@ -299,7 +299,7 @@ fn max_wait_holds_rolls_back_or_promotes_as_on_timeout_says() {
     assert_eq!(d.outcome, Outcome::Held);
     assert!(d.reason.contains("max_wait 30m has passed"), "{}", d.reason);
     assert!(
-        d.reason.contains("(waiting on policy.error_floor)"),
+        d.reason.contains("(waiting on policy.detect_ratio)"),
         "{}",
         d.reason
     );
@@ -348,4 +348,47 @@ fn max_wait_holds_rolls_back_or_promotes_as_on_timeout_says() {
         .1
         .reason
         .contains("never promotes on missing or doubtful data"));
+}
+
+#[test]
+fn a_hold_names_what_it_waits_for_and_estimates_the_promotion() {
+    // GIVEN the issue's new user: a 5% ceiling, a clean blue, a quiet function
+    let mut world = World::new(policy(
+        r#"{"steps":[20,50,100],"bake":"0s","min_invocations":10,"max_error_rate":5,"metric_lag":"0s"}"#,
+    ));
+    world.rpm = 50;
+    world.blue_error_pct = 0.0;
+    start(&mut world);
+    // WHEN the first step has its invocations but not the evidence
+    let trace = world.run_until(5, |_| false);
+    let (_, d) = trace.last().unwrap();
+    // THEN the hold names error_floor, says why it is stricter than the
+    // ceiling the user wrote, and how long it will take at this traffic
+    assert_eq!(d.outcome, Outcome::Held);
+    for words in [
+        "cannot yet rule out an error rate above error_floor 0.10%",
+        "stricter than max_error_rate 5.00% on purpose",
+        "(waiting on policy.error_floor)",
+        "promotion in about",
+        "at 50 requests a minute",
+    ] {
+        assert!(d.reason.contains(words), "{words:?} in {}", d.reason);
+    }
+    let e = d.estimate.as_ref().expect("an estimate");
+    assert!(e.green_requests_needed > 5000, "{e:?}");
+    // At 10 green requests a minute, 5,000 and more take over 8 hours.
+    assert!(e.promotion_in_minutes.unwrap() > 8 * 60, "{e:?}");
+    // AND a user who raises error_floor to the ceiling passes far sooner
+    let mut world = World::new(policy(
+        r#"{"steps":[20,50,100],"bake":"0s","min_invocations":10,"max_error_rate":5,"error_floor":5,"metric_lag":"0s"}"#,
+    ));
+    world.rpm = 50;
+    world.blue_error_pct = 0.0;
+    start(&mut world);
+    let trace = world.run_until(120, |d| d.outcome == Outcome::Promoted);
+    assert_eq!(
+        trace.last().unwrap().1.outcome,
+        Outcome::Promoted,
+        "{trace:?}"
+    );
 }

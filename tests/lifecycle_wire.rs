@@ -363,3 +363,82 @@ async fn an_alarm_event_pauses_under_on_failure_pause_and_reverts_a_watched_prom
     assert_eq!(em.alias_raw(&frozen, "live").await.weight_of("2"), 0.1);
     assert_eq!(em.alias_raw(&watched, "live").await.function_version, "1");
 }
+
+#[tokio::test]
+async fn start_and_status_estimate_the_promotion_at_the_traffic_seen() {
+    let em = emulator().await;
+    let f = blue_and(&em, "wire-estimate", "healthy").await;
+    // The hour before the start: real traffic, all on version 1.
+    let (executed, _) = traffic(&em, &f, 120, "/").await;
+    assert!(executed.iter().all(|v| v == "1"));
+    let policy = quick(json!({"steps": [10, 50, 100], "bake": "5m"}));
+    let cfg = Config::from_values(None, None);
+    let soon = UtcTime::now().plus(Duration::from_secs(120));
+    // Lambda's metrics of those requests come in a moment after them.
+    let mut out = Value::Null;
+    for _ in 0..40 {
+        out = em
+            .run(
+                &cfg,
+                cmd("start", &f, json!({"policy": policy, "dry_run": true})),
+                soon,
+            )
+            .await;
+        if out["results"][0]["estimate"]["requests_per_minute"].as_f64() > Some(0.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let e = &out["results"][0]["estimate"];
+    assert_eq!(decision(&out), "started", "{out}");
+    assert!(e["requests_per_minute"].as_f64() >= Some(1.0), "{out}");
+    assert!(e["promotion_in_minutes"].as_u64() >= Some(10), "{out}");
+    assert!(
+        out["results"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("promotion in about"),
+        "{out}"
+    );
+    // Started for real, the status of a step under way estimates too.
+    let began = UtcTime::now().minus(Duration::from_secs(60));
+    em.run(&cfg, cmd("start", &f, json!({"policy": policy})), began)
+        .await;
+    traffic(&em, &f, 60, "/").await;
+    let later = UtcTime::now().plus(Duration::from_secs(120));
+    let status = em
+        .run(&cfg, cmd("status", &f, json!({"policy": policy})), later)
+        .await;
+    assert!(
+        status["results"][0]["estimate"]["promotion_in_minutes"].is_u64(),
+        "{status}"
+    );
+}
+
+#[tokio::test]
+async fn max_wait_rolls_back_or_promotes_a_step_short_of_evidence_as_on_timeout_says() {
+    let em = emulator().await;
+    let cfg = Config::from_values(None, None);
+    for (on_timeout, want) in [("rollback", "rolled_back"), ("promote", "promoted")] {
+        let f = blue_and(&em, &format!("wire-timeout-{on_timeout}"), "healthy").await;
+        // A 0.1% floor: the few dozen clean requests sent are far short of
+        // the evidence, so only max_wait ends the wait.
+        let policy = quick(json!({"error_floor": 0.1, "max_wait": "1m", "on_timeout": on_timeout}));
+        let began = UtcTime::now().minus(Duration::from_secs(120));
+        em.run(&cfg, cmd("start", &f, json!({"policy": policy})), began)
+            .await;
+        let (_, errors) = traffic(&em, &f, 60, "/").await;
+        assert_eq!(errors, 0);
+        let out = tick_until(&em, &f, &policy, "held", 120).await;
+        assert_eq!(decision(&out), want, "{out}");
+        let reason = out["results"][0]["reason"].as_str().unwrap();
+        assert!(reason.contains("max_wait 1m has passed"), "{reason}");
+        assert!(reason.contains("as on_timeout says"), "{reason}");
+        let alias = em.alias_raw(&f, "live").await;
+        let stable = if want == "promoted" { "2" } else { "1" };
+        assert_eq!(
+            (alias.function_version.as_str(), alias.weights.len()),
+            (stable, 0)
+        );
+    }
+}

@@ -14,9 +14,9 @@ pub mod stats;
 pub mod step;
 
 pub use decide::{
-    answered, command, judge_answer, plan, to_run, AwaitMetrics, AwaitVersions, CheckAnswer,
-    CheckDue, CheckToRun, Decision, Invoked, Manual, MetricsAnswer, Outcome, Plan,
-    PublishedVersion, Refusal, ANSWER_GRACE,
+    answered, at_start, command, judge_answer, plan, start_traffic, to_run, AwaitMetrics,
+    AwaitVersions, CheckAnswer, CheckDue, CheckToRun, Decision, Estimate, Invoked, Manual,
+    MetricsAnswer, Outcome, Plan, PublishedVersion, Refusal, ANSWER_GRACE,
 };
 pub use health::{
     judge, judge_for, AlarmReading, AlarmState, CustomQuery, CustomReading, CustomSource, Gate,

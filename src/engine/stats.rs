@@ -246,6 +246,72 @@ pub fn ln_evidence(strata: &[Stratum], tolerated: f64, ratio: f64, floor: f64) -
     ln_mixture(&[(0.5, against_blue), (0.5, against_floor)])
 }
 
+/// How much worse than the null the alternatives of the fail-side tests are:
+/// a mixture from a modest regression to a gross one, so that each is
+/// caught about as soon as a test aimed at it alone would catch it.
+const WORSE: [f64; 4] = [1.4, 2.5, 8.0, 64.0];
+
+/// Evidence that green's error rate is above `r0` times blue's, as the ln of
+/// a test martingale on how the window's errors split between the two: each
+/// error is green's with probability `ng r / (ng r + nb)` when green's rate is
+/// `r` times blue's. Under any `r <= r0` the chance that it EVER reaches
+/// ln(1/alpha) is at most alpha (Ville's inequality), however many ticks look
+/// at the growing window: a step held for hours keeps its false-rollback rate,
+/// which a fixed-sample test checked every minute does not. A bad minute of
+/// both versions adds errors to both in proportion and does not move it.
+pub fn ln_worse_than(
+    green_errors: u64,
+    blue_errors: u64,
+    green_requests: u64,
+    blue_requests: u64,
+    r0: f64,
+) -> f64 {
+    if green_requests == 0 || blue_requests == 0 {
+        return f64::NEG_INFINITY;
+    }
+    let (ng, nb) = (green_requests as f64, blue_requests as f64);
+    let share = |r: f64| ng * r / (ng * r + nb);
+    let p0 = share(r0);
+    let (k, rest) = (green_errors as f64, blue_errors as f64);
+    let parts: Vec<(f64, f64)> = WORSE
+        .iter()
+        .map(|m| {
+            let p1 = share(r0 * m);
+            (
+                1.0 / WORSE.len() as f64,
+                k * (p1 / p0).ln() + rest * ((1.0 - p1) / (1.0 - p0)).ln(),
+            )
+        })
+        .collect();
+    ln_mixture(&parts)
+}
+
+/// Evidence that green's error rate is above `ceiling` (a fraction), as the
+/// ln of a test martingale on its error count (Poisson, `requests` times the
+/// rate): valid under any rate at or below the ceiling however often it is
+/// looked at, as `ln_worse_than`.
+pub fn ln_above(errors: u64, requests: u64, ceiling: f64) -> f64 {
+    if ceiling <= 0.0 {
+        // No error is allowed: any error is certain evidence.
+        return if errors > 0 {
+            f64::INFINITY
+        } else {
+            f64::NEG_INFINITY
+        };
+    }
+    let (k, n) = (errors as f64, requests as f64);
+    let parts: Vec<(f64, f64)> = WORSE
+        .iter()
+        .map(|m| {
+            (
+                1.0 / WORSE.len() as f64,
+                k * m.ln() - n * ceiling * (m - 1.0),
+            )
+        })
+        .collect();
+    ln_mixture(&parts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,5 +412,50 @@ mod tests {
             0.001,
         );
         assert!(noisy > one, "{noisy} {one}");
+    }
+
+    /// The fail-side tests keep their promise under repeated looks: a
+    /// version exactly at the null, its growing window tested every minute
+    /// for a day, crosses the threshold in at most alpha of the runs.
+    #[test]
+    fn the_fail_side_tests_hold_their_false_alarm_rate_under_repeated_looks() {
+        let alpha: f64 = 0.01;
+        let threshold = (1.0 / alpha).ln();
+        let mut rng = crate::memory::Rng::new(7);
+        let runs = 400;
+        let (mut worse, mut above) = (0, 0);
+        for _ in 0..runs {
+            let (mut gn, mut ge, mut bn, mut be) = (0u64, 0u64, 0u64, 0u64);
+            let (mut crossed_worse, mut crossed_above) = (false, false);
+            for _minute in 0..1440 {
+                // 100 green and 900 blue requests a minute; green's rate is
+                // exactly 1.25x blue's 1%, the null's boundary; the ceiling
+                // test at green's own rate.
+                gn += 100;
+                bn += 900;
+                ge += rng.binomial(100, 1.25);
+                be += rng.binomial(900, 1.0);
+                crossed_worse |= ln_worse_than(ge, be, gn, bn, 1.25) >= threshold;
+                crossed_above |= ln_above(ge, gn, 0.0125) >= threshold;
+            }
+            worse += usize::from(crossed_worse);
+            above += usize::from(crossed_above);
+        }
+        // alpha = 1% of 400 runs is 4; allow sampling noise, not a drift.
+        assert!(worse <= 10, "{worse} of {runs} crossed (worse than blue)");
+        assert!(above <= 10, "{above} of {runs} crossed (above the ceiling)");
+    }
+
+    #[test]
+    fn the_fail_side_tests_catch_clear_regressions_soon() {
+        let threshold = (1.0f64 / 0.001).ln();
+        // Blue 90 errors in 9,000, green 50 in 1,000 (5x): fail.
+        assert!(ln_worse_than(50, 90, 1000, 9000, 1.25) >= threshold);
+        // Green as good as blue: nowhere near.
+        assert!(ln_worse_than(10, 90, 1000, 9000, 1.25) < 0.0);
+        // 30 errors in 1,000 at a 1% ceiling: fail; 11 in 1,000: not.
+        assert!(ln_above(30, 1000, 0.01) >= threshold);
+        assert!(ln_above(11, 1000, 0.01) < threshold);
+        assert_eq!(ln_above(1, 10, 0.0), f64::INFINITY);
     }
 }

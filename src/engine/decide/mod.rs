@@ -11,6 +11,7 @@
 //!   their own and answered later
 
 mod check;
+mod estimate;
 mod manual;
 mod reconcile;
 mod start;
@@ -20,8 +21,9 @@ mod watch;
 pub use check::{
     answered, judge_answer, to_run, CheckAnswer, CheckDue, CheckToRun, Invoked, ANSWER_GRACE,
 };
+pub use estimate::{at_start, start_traffic, Estimate};
 pub use manual::{command, Manual};
-pub use tick::{plan, AwaitMetrics, AwaitVersions, MetricsAnswer, Plan};
+pub use tick::{plan, AwaitMetrics, AwaitVersions, Plan};
 
 use std::time::Duration;
 
@@ -106,6 +108,8 @@ pub struct Decision {
     pub verdict: Option<Verdict>,
     /// A check to run once the write is applied.
     pub run: Option<CheckDue>,
+    /// How long the rollout will take at the traffic seen.
+    pub estimate: Option<Estimate>,
 }
 
 impl Decision {
@@ -117,6 +121,7 @@ impl Decision {
             observation: None,
             verdict: None,
             run: None,
+            estimate: None,
         }
     }
 
@@ -164,6 +169,20 @@ fn alias_after(
         canary,
         description: with_record(user_text, record),
     }
+}
+
+/// The metrics port's answer for one target.
+#[derive(Debug, Clone, Copy)]
+pub enum MetricsAnswer<'a> {
+    Fetched(&'a Observation),
+    Unavailable(&'a str),
+}
+
+/// " (waiting on policy.min_invocations)": the field that makes a hold wait.
+fn waits_on(wait: super::health::Wait) -> String {
+    wait.field()
+        .map(|f| format!(" (waiting on policy.{f})"))
+        .unwrap_or_default()
 }
 
 /// A canary with weight 0 sends no traffic: for every decision it is no canary.

@@ -7,10 +7,14 @@
 use std::time::Duration;
 
 use super::check;
+use super::estimate::{self, Estimate, Standing};
 use super::reconcile::reconcile;
 use super::start::{start, StartContext};
 use super::watch::{self, Watch};
-use super::{alias_after, live_canary, Decision, Outcome, PublishedVersion, Refusal, MAX_WINDOW};
+use super::{
+    alias_after, live_canary, waits_on, Decision, MetricsAnswer, Outcome, PublishedVersion,
+    Refusal, MAX_WINDOW,
+};
 use crate::engine::health::{
     judge_for, AlarmState, CustomQuery, Gate, MetricsRequest, Observation, Verdict, Wait,
 };
@@ -27,13 +31,6 @@ pub enum Plan<'a> {
     /// published versions are needed to see whether there is one to start.
     NeedVersions(AwaitVersions<'a>),
     NeedMetrics(AwaitMetrics<'a>),
-}
-
-/// The metrics port's answer for one target.
-#[derive(Debug, Clone, Copy)]
-pub enum MetricsAnswer<'a> {
-    Fetched(&'a Observation),
-    Unavailable(&'a str),
 }
 
 /// A tick waiting for the function's published versions.
@@ -105,7 +102,10 @@ pub fn plan<'a>(
         return Ok(Plan::Decided(d));
     }
     Ok(match r.phase {
-        Phase::Watching => watch::plan(target, alias, desc, r, policy, now),
+        Phase::Watching => match watch::plan(target, alias, desc, r, policy, now) {
+            Ok((request, w)) => Plan::NeedMetrics(AwaitMetrics::new(request, Judged::Watch(w))),
+            Err(d) => Plan::Decided(*d),
+        },
         Phase::Checking(c) => Plan::Decided(check::tick(alias, &desc, r, c, policy, now)),
         Phase::Rolling | Phase::Paused | Phase::AwaitingApproval => {
             rolling(target, alias, desc, r, policy, now)
@@ -312,13 +312,6 @@ impl AwaitMetrics<'_> {
     }
 }
 
-/// " (waiting on policy.min_invocations)": the field that makes a hold wait.
-pub(super) fn waits_on(wait: Wait) -> String {
-    wait.field()
-        .map(|f| format!(" (waiting on policy.{f})"))
-        .unwrap_or_default()
-}
-
 impl Step<'_> {
     /// The step judged on its metrics: advance, promote, hold or roll back.
     fn decide(self, answer: MetricsAnswer<'_>) -> Decision {
@@ -396,9 +389,41 @@ impl Step<'_> {
             ),
             Verdict::Pass { reason } => s.passed(next, reason),
         };
+        d.estimate = s.estimate(&d, &verdict, obs);
+        if let (Outcome::Held, Some(e)) = (d.outcome, &d.estimate) {
+            d.reason = format!("{}; {}", d.reason, e.sentence());
+        }
         d.observation = Some(Box::new(obs.clone()));
         d.verdict = Some(verdict);
         d
+    }
+
+    /// How long the rollout will take from where the decision leaves it, at
+    /// the traffic seen; none once it has ended, failed a check, or paused.
+    fn estimate(&self, d: &Decision, verdict: &Verdict, obs: &Observation) -> Option<Estimate> {
+        let (r, policy) = (self.r, self.policy);
+        let standing = match d.outcome {
+            Outcome::Held | Outcome::AwaitingApproval
+                if !matches!(verdict, Verdict::Fail { .. }) =>
+            {
+                Standing {
+                    weight: r.weight,
+                    in_step: self.now.since(r.since),
+                    green_in_step: obs.green.invocations,
+                    approved: r.approved,
+                }
+            }
+            Outcome::Advanced => Standing {
+                weight: d.write.as_ref()?.canary_weight(),
+                in_step: Duration::ZERO,
+                green_in_step: 0,
+                approved: r.approved,
+            },
+            _ => return None,
+        };
+        Some(estimate::from_observation(
+            policy, &standing, obs, r.green, r.blue,
+        ))
     }
 }
 

@@ -6,8 +6,7 @@
 
 use std::time::Duration;
 
-use super::tick::{waits_on, AwaitMetrics, Judged, MetricsAnswer, Plan};
-use super::{alias_after, Decision, Outcome, MAX_WINDOW};
+use super::{alias_after, waits_on, Decision, MetricsAnswer, Outcome, MAX_WINDOW};
 use crate::engine::health::{judge_for, AlarmState, CustomQuery, MetricsRequest, Verdict};
 use crate::engine::state::{AliasState, Description, Phase, Record, Rollout};
 use crate::model::{format_duration, Target, UtcTime, Weight};
@@ -92,7 +91,8 @@ pub(super) struct Watch<'a> {
     at: String,
 }
 
-/// A tick's look at a watched promotion.
+/// A tick's look at a watched promotion: what to read and what judges it,
+/// or the decision when there is nothing to read.
 pub(super) fn plan<'a>(
     target: &Target,
     alias: &AliasState,
@@ -100,9 +100,9 @@ pub(super) fn plan<'a>(
     r: Rollout,
     policy: &'a Policy,
     now: UtcTime,
-) -> Plan<'a> {
+) -> Result<(MetricsRequest, Watch<'a>), Box<Decision>> {
     let Some(watch) = policy.watch_after_promote else {
-        return Plan::Decided(closed(
+        return Err(Box::new(closed(
             alias,
             &desc.user_text,
             desc.record,
@@ -112,7 +112,7 @@ pub(super) fn plan<'a>(
                  stays the stable version",
                 r.green
             ),
-        ));
+        )));
     };
     let ends = r.since.plus(watch);
     // Whole minutes: the one the watch ends in is read to its end.
@@ -138,13 +138,13 @@ pub(super) fn plan<'a>(
         format_duration(watch)
     );
     if fresh_end <= start && policy.alarms.is_empty() {
-        return Plan::Decided(Decision::new(
+        return Err(Box::new(Decision::new(
             Outcome::Held,
             format!(
                 "watching {at}: waiting for the first complete minute of metrics (metric_lag {})",
                 format_duration(policy.metric_lag)
             ),
-        ));
+        )));
     }
     let request = MetricsRequest {
         target: target.clone(),
@@ -163,9 +163,9 @@ pub(super) fn plan<'a>(
             .map(|m| CustomQuery::resolve(m, target, r.green))
             .collect(),
     };
-    Plan::NeedMetrics(AwaitMetrics::new(
+    Ok((
         request,
-        Judged::Watch(Watch {
+        Watch {
             alias: alias.clone(),
             user_text: desc.user_text,
             record: desc.record,
@@ -175,7 +175,7 @@ pub(super) fn plan<'a>(
             last: lagged >= ends_minute,
             window_open: end > start,
             at,
-        }),
+        },
     ))
 }
 

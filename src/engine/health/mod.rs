@@ -51,6 +51,19 @@ pub fn judge_for(
         .unwrap_or_else(|| rules::rule_9_pass(&c, &evidence))
 }
 
+/// How many more green requests the evidence for a big step or the
+/// promotion needs, at the rates seen (0: it has enough; None: not at these
+/// rates, or no green traffic yet). For estimates: the verdict is `judge_for`'s.
+pub fn evidence_needed(
+    obs: &Observation,
+    green: Version,
+    blue: Version,
+    policy: &Policy,
+) -> Option<u64> {
+    let c = Case::new(obs, green, blue, policy, true);
+    rules::green_requests_needed(Evidence::of(&c).strata(), policy)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,7 +190,10 @@ mod tests {
             ((1000, 11, 0, true), "pass"), // 1.1%: not significantly above 1%
             ((1000, 30, 0, true), "fail"), // 3%: significantly above the ceiling
             ((10, 1, 0, true), "inconclusive"), // 1 in 10: chance, and too few
-            ((10, 2, 0, true), "fail"),    // 20% against blue's 0.1%: significant
+            // 20% against blue's 0.1%, but two errors: a sequential test at
+            // 99.9% needs a third (no split of two errors reaches 1,000).
+            ((10, 2, 0, true), "inconclusive"),
+            ((10, 3, 0, true), "fail"),
             ((500, 0, 6, true), "fail"),
             ((500, 0, 5, true), "pass"),
             ((500, 50, 0, false), "inconclusive"), // partial data never judges
@@ -259,7 +275,7 @@ mod tests {
             "{f:?}"
         );
         assert!(
-            f.reason().contains("5.0x blue's") && f.reason().contains("one-sided test"),
+            f.reason().contains("5.0x blue's") && f.reason().contains("sequential test"),
             "{}",
             f.reason()
         );
@@ -277,8 +293,9 @@ mod tests {
         p.max_error_rate = 10.0;
         // Within the tolerance (1.1x): no fail.
         assert_ne!(j(counts(1000, 11, 9000, 90), &p).label(), "fail");
-        // A clean blue: a few green errors are already significant.
-        assert_eq!(j(counts(500, 4, 4500, 0), &p).label(), "fail");
+        // A clean blue: a few green errors are already significant (five
+        // here; the sequential test asks one or two more than a fixed one).
+        assert_eq!(j(counts(500, 5, 4500, 0), &p).label(), "fail");
         assert_ne!(j(counts(500, 1, 4500, 0), &p).label(), "fail");
     }
 
@@ -304,10 +321,30 @@ mod tests {
         // Blue clean: green's own bound must fall under error_floor (0.1%).
         let i = judge(&counts(300, 0, 9000, 0), v(2), v(1), &p);
         assert_eq!(i.label(), "inconclusive");
+        // Over a clean blue the floor binds, and the hold says why it is
+        // stricter than the ceiling.
         assert!(
-            i.reason().contains("cannot yet rule out a 2x regression"),
+            i.reason()
+                .contains("cannot yet rule out an error rate above error_floor 0.10%")
+                && i.reason()
+                    .contains("stricter than max_error_rate 1.00% on purpose"),
             "{}",
             i.reason()
+        );
+        assert!(matches!(
+            i,
+            Verdict::Inconclusive {
+                wait: Wait::Evidence { floor: true },
+                ..
+            }
+        ));
+        let ratio = judge(&counts(300, 0, 9000, 90), v(2), v(1), &p);
+        assert!(
+            ratio
+                .reason()
+                .contains("cannot yet rule out a 2x regression (detect_ratio)"),
+            "{}",
+            ratio.reason()
         );
         assert!(
             i.reason().contains("more green invocations needed"),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::observation::{AlarmState, Observation, VersionFigures};
 use super::verdict::{pct, Gate, Verdict, Wait};
-use crate::engine::stats::{binomial_sf, ln_evidence, poisson_cdf, poisson_upper, Stratum};
+use crate::engine::stats::{ln_above, ln_evidence, ln_worse_than, poisson_upper, Stratum};
 use crate::model::Version;
 use crate::policy::{OnInsufficientData, Policy};
 
@@ -133,11 +133,18 @@ pub(super) fn rule_3_throttles_and_custom_metrics(c: &Case) -> Option<Verdict> {
     })
 }
 
-/// Rule 4: green worse than blue. The exact conditional test for two Poisson
-/// rates: of all errors seen in the window, how many would green have if its
-/// rate were blue's times (1 + error_tolerance), given its share of the
-/// traffic? A bad minute shared by both versions raises both counts and does
-/// not move green's share, so it does not fail green.
+/// The likelihood ratio a fail-side test must reach: 1 / (1 - error_confidence).
+fn fail_threshold(policy: &Policy) -> f64 {
+    1.0 / (1.0 - policy.error_confidence)
+}
+
+/// Rule 4: green worse than blue. A sequential test on how the window's
+/// errors split between the versions (`ln_worse_than`): green fails once the
+/// split is `error_confidence` evidence that its rate is above blue's times
+/// (1 + error_tolerance), given its share of the traffic. Sequential, so that
+/// a step judged every minute for hours keeps its false-rollback rate; a bad
+/// minute shared by both versions raises both counts and does not move
+/// green's share, so it does not fail green.
 pub(super) fn rule_4_green_worse_than_blue(
     g: VersionFigures,
     b: VersionFigures,
@@ -149,9 +156,8 @@ pub(super) fn rule_4_green_worse_than_blue(
         return None;
     }
     let r0 = 1.0 + policy.error_tolerance;
-    let share = g.invocations as f64 * r0 / (g.invocations as f64 * r0 + b.invocations as f64);
-    let p = binomial_sf(g.errors, g.errors + b.errors, share);
-    if p >= 1.0 - policy.error_confidence {
+    let lr = ln_worse_than(g.errors, b.errors, g.invocations, b.invocations, r0).exp();
+    if lr < fail_threshold(policy) {
         return None;
     }
     let ratio = match b.error_rate() {
@@ -162,17 +168,20 @@ pub(super) fn rule_4_green_worse_than_blue(
         Gate::Errors,
         format!(
             "error rate {} ({ratio}) is worse than blue's by more than error_tolerance {}% \
-             (one-sided test on the two rates, p = {p:.1e} < {:.1e}) ({figures}){note}",
+             (sequential test on the two rates: likelihood ratio {lr:.1e} >= {:.0}, \
+             error_confidence {}) ({figures}){note}",
             pct(g.error_rate().unwrap_or(0.0)),
             policy.error_tolerance * 100.0,
-            1.0 - policy.error_confidence
+            fail_threshold(policy),
+            policy.error_confidence
         ),
     )
 }
 
-/// Rule 5: the absolute ceiling, as a test too: green fails when its error
-/// rate is above max_error_rate with error_confidence (a handful of errors in
-/// a handful of requests is chance; 5 in 20 at a 1% ceiling is not). Unless
+/// Rule 5: the absolute ceiling, as a sequential test too (`ln_above`): green
+/// fails when its error rate is above max_error_rate with error_confidence (a
+/// handful of errors in a handful of requests is chance; 5 in 20 at a 1%
+/// ceiling is not). Unless
 /// blue is above the ceiling in the same window: a shared incident, which
 /// holds instead. And where blue has been above it all through the rollout,
 /// the ceiling is this function's everyday rate, not a limit green can be
@@ -188,8 +197,8 @@ pub(super) fn rule_5_ceiling(
         return None;
     }
     let ceiling = policy.max_error_rate / 100.0;
-    let p_ceiling = 1.0 - poisson_cdf(g.errors - 1, g.invocations as f64 * ceiling);
-    if ceiling != 0.0 && p_ceiling >= 1.0 - policy.error_confidence {
+    let lr = ln_above(g.errors, g.invocations, ceiling).exp();
+    if lr < fail_threshold(policy) {
         return None;
     }
     let rate = g.error_rate().unwrap_or(0.0);
@@ -209,11 +218,12 @@ pub(super) fn rule_5_ceiling(
     Verdict::fail(
         Gate::Errors,
         format!(
-            "error rate {} is above max_error_rate {} (one-sided test, p = {p_ceiling:.1e} < \
-             {:.1e}) ({figures}){note}",
+            "error rate {} is above max_error_rate {} (sequential test: likelihood ratio \
+             {lr:.1e} >= {:.0}, error_confidence {}) ({figures}){note}",
             pct(rate),
             pct(policy.max_error_rate),
-            1.0 - policy.error_confidence
+            fail_threshold(policy),
+            policy.error_confidence
         ),
     )
 }
@@ -333,12 +343,35 @@ pub(super) fn rule_7_evidence(c: &Case, e: &Evidence) -> Option<Verdict> {
     if !c.needs_evidence || e.ln_ratio >= (1.0 / alpha).ln() {
         return None;
     }
-    Verdict::hold(
-        Wait::Evidence,
+    // The evidence is the mean of two tests: against blue's rate times
+    // detect_ratio, and against error_floor. Over a (nearly) clean blue a
+    // detect_ratio regression is below the floor, so the floor is what binds.
+    let floor = e.blue_rate * policy.detect_ratio < policy.error_floor;
+    let what = if floor {
+        let why = if policy.error_floor < policy.max_error_rate {
+            format!(
+                " (with blue at {}, a {}x regression is below it; error_floor is stricter than \
+                 max_error_rate {} on purpose: a regression under the ceiling is still one; \
+                 raise error_floor, up to max_error_rate, to pass a quiet function sooner)",
+                pct(e.blue_rate),
+                policy.detect_ratio,
+                pct(policy.max_error_rate)
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "cannot yet rule out a {}x regression at {}% confidence{}: green's error rate is at \
-         most {}, blue's {}; {} ({})",
-            policy.detect_ratio,
+            "an error rate above error_floor {}{why}",
+            pct(policy.error_floor)
+        )
+    } else {
+        format!("a {}x regression (detect_ratio)", policy.detect_ratio)
+    };
+    Verdict::hold(
+        Wait::Evidence { floor },
+        format!(
+            "cannot yet rule out {what} at {}% confidence (pass_confidence){}: green's error rate \
+             is at most {}, blue's {}; {} ({})",
             policy.pass_confidence * 100.0,
             e.since,
             pct(e.upper),
@@ -413,8 +446,10 @@ pub(super) fn rule_9_pass(c: &Case, e: &Evidence) -> Verdict {
 
 /// Roughly how many more green requests the evidence needs if traffic goes on
 /// at the shares and error rates seen so far: the strata scaled up until the
-/// sequential test would pass. For the reason text only.
-fn more_needed(strata: &[Stratum], policy: &Policy) -> String {
+/// sequential test would pass. None: it cannot get there at those rates
+/// (green looks worse than the evidence allows), or there is no green
+/// traffic to scale.
+pub(super) fn green_requests_needed(strata: &[Stratum], policy: &Policy) -> Option<u64> {
     let target = (1.0 / (1.0 - policy.pass_confidence)).ln();
     let floor = policy.error_floor / 100.0;
     let scaled = |f: f64| -> Vec<Stratum> {
@@ -439,13 +474,15 @@ fn more_needed(strata: &[Stratum], policy: &Policy) -> String {
     };
     let now: u64 = strata.iter().map(|s| s.green_requests).sum();
     if now == 0 {
-        return "no green invocations yet".into();
+        return None;
+    }
+    if passes(1.0) {
+        return Some(0);
     }
     let (mut lo, mut hi) = (1.0, 2.0);
     while !passes(hi) {
         if hi > 1e4 {
-            return "it cannot get there at the rates seen so far: green looks worse; holding"
-                .into();
+            return None;
         }
         (lo, hi) = (hi, hi * 2.0);
     }
@@ -457,11 +494,24 @@ fn more_needed(strata: &[Stratum], policy: &Policy) -> String {
             lo = mid;
         }
     }
-    let more = (now as f64 * (hi - 1.0)).ceil() as u64;
-    if more == 0 {
-        "a few more green invocations needed".into()
-    } else {
-        format!("about {more} more green invocations needed")
+    Some((now as f64 * (hi - 1.0)).ceil() as u64)
+}
+
+/// The hold's words for `green_requests_needed`.
+fn more_needed(strata: &[Stratum], policy: &Policy) -> String {
+    if strata.iter().all(|s| s.green_requests == 0) {
+        return "no green invocations yet".into();
+    }
+    match green_requests_needed(strata, policy) {
+        Some(more) => format!("about {more} more green invocations needed"),
+        None => "it cannot get there at the rates seen so far: green looks worse; holding".into(),
+    }
+}
+
+/// The evidence's strata, for the estimate.
+impl Evidence {
+    pub fn strata(&self) -> &[Stratum] {
+        &self.strata
     }
 }
 

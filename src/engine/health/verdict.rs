@@ -61,8 +61,10 @@ pub enum Wait {
     SharedIncident,
     /// Rule 6: fewer green invocations than `min_invocations`.
     Invocations,
-    /// Rule 7: the sequential test has not yet ruled a regression out.
-    Evidence,
+    /// Rule 7: the sequential test has not yet ruled a regression out; what
+    /// binds is `error_floor` when blue is (nearly) clean, `detect_ratio`
+    /// otherwise.
+    Evidence { floor: bool },
     /// Rule 8: no Duration data, or too few samples for the percentile.
     Latency,
 }
@@ -76,14 +78,15 @@ impl Wait {
             Wait::CustomMetric => Some("metrics"),
             Wait::SharedIncident => Some("max_error_rate"),
             Wait::Invocations => Some("min_invocations"),
-            Wait::Evidence => Some("error_floor"),
+            Wait::Evidence { floor: true } => Some("error_floor"),
+            Wait::Evidence { floor: false } => Some("detect_ratio"),
             Wait::Latency => Some("latency_stat"),
         }
     }
 
     /// Missing or doubtful data: a hold no timeout may turn into a promotion.
     pub fn is_missing_data(self) -> bool {
-        !matches!(self, Wait::Evidence)
+        !matches!(self, Wait::Evidence { .. })
     }
 }
 

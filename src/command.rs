@@ -294,8 +294,7 @@ fn weight(v: &Value) -> Result<Weight, InputError> {
             number(p)
         )));
     }
-    let hundredths = p * 100.0;
-    if (hundredths - hundredths.round()).abs() > 1e-6 {
+    if !Weight::is_exact_percent(p) {
         return Err(InputError(format!(
             "weight {} is finer than a hundredth of a percent, the finest weight lambda-rollout \
              keeps: give one such as 0.5 or 25",

@@ -116,6 +116,13 @@ impl Weight {
         Ok(Self((p * 100.0).round() as u32))
     }
 
+    /// Whether `p` percent is kept exactly: weights are hundredths of a
+    /// percent, and a finer one would be stored rounded.
+    pub fn is_exact_percent(p: f64) -> bool {
+        let hundredths = p * 100.0;
+        (hundredths - hundredths.round()).abs() <= 1e-6
+    }
+
     /// From AWS's `AdditionalVersionWeights` fraction (0.0 to 1.0).
     pub fn from_fraction(f: f64) -> Result<Self, InvalidValue> {
         if !f.is_finite() || !(0.0..=1.0).contains(&f) {

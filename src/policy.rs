@@ -858,7 +858,7 @@ fn validate_steps(steps: &[f64]) -> Result<Vec<Weight>, PolicyError> {
         // Weights are kept in hundredths of a percent: a finer step would be
         // stored rounded, and one that rounds to 0% would skip the canary.
         let hundredths = s * 100.0;
-        if hundredths.round() < 1.0 || (hundredths - hundredths.round()).abs() > 1e-6 {
+        if hundredths.round() < 1.0 || !Weight::is_exact_percent(s) {
             return Err(err(
                 "steps",
                 format!(

@@ -10,6 +10,16 @@ pub enum Next {
     Promote,
 }
 
+impl Next {
+    /// The weight green goes to: 100% for the promotion.
+    pub fn weight(self) -> Weight {
+        match self {
+            Next::Weight(w) => w,
+            Next::Promote => Weight::FULL,
+        }
+    }
+}
+
 /// The first step strictly above `current`; reaching 100% is a promotion.
 pub fn next_step(steps: &[Weight], current: Weight) -> Next {
     match steps.iter().find(|s| **s > current) {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::watch;
-use super::{alias_after, Decision, Outcome};
+use super::{alias_after, back_to_blue, Decision, Outcome};
 use crate::engine::state::{AliasState, Canary, Check, Description, Phase, Record, Rollout};
 use crate::engine::step::{first_step, Next};
 use crate::model::{clipped, format_duration, Target, UtcTime, Version, Weight};
@@ -60,6 +60,17 @@ pub struct CheckToRun {
     pub hook: bool,
     /// "hook smoke-test" or "3 invokes of version 7", for reasons.
     pub what: String,
+}
+
+/// "hook smoke-test" or "3 invokes of version 7", for reasons.
+pub(super) fn describe(run: &CheckRun, green: Version) -> String {
+    match run {
+        CheckRun::Hook { function } => format!("hook {function}"),
+        CheckRun::Invoke { times, .. } => format!(
+            "{times} invoke{} of version {green}",
+            if *times == 1 { "" } else { "s" }
+        ),
+    }
 }
 
 fn policy_of(policy: &Policy, check: Check) -> Option<&CheckPolicy> {
@@ -149,7 +160,7 @@ pub fn to_run(
                 None => (function.clone(), None),
             };
             CheckToRun {
-                what: format!("hook {function}"),
+                what: describe(&c.run, due.green),
                 function: name,
                 qualifier,
                 payload: json!({
@@ -167,11 +178,7 @@ pub fn to_run(
             }
         }
         CheckRun::Invoke { payload, times } => CheckToRun {
-            what: format!(
-                "{times} invoke{} of version {}",
-                if *times == 1 { "" } else { "s" },
-                due.green
-            ),
+            what: describe(&c.run, due.green),
             function: target.function.clone(),
             qualifier: Some(due.green.to_string()),
             payload: payload.clone(),
@@ -337,10 +344,6 @@ fn failed(
         )
         .writing(alias_after(alias.stable, alias.canary, user, after));
     }
-    let after = Record {
-        rollout: None,
-        rolled_back: Some(r.green),
-    };
     let tail = match check {
         Check::PreTraffic => format!("rolled back: version {} never had traffic", r.green),
         Check::PostTraffic => format!(
@@ -348,8 +351,7 @@ fn failed(
             r.weight, r.blue
         ),
     };
-    Decision::new(Outcome::RolledBack, format!("{failed}; {tail}"))
-        .writing(alias_after(r.blue, None, user, after))
+    back_to_blue(Outcome::RolledBack, user, &r, format!("{failed}; {tail}"))
 }
 
 #[cfg(test)]

@@ -184,10 +184,7 @@ pub fn start_traffic(
 /// traffic, and the evidence a healthy green (at blue's error rate) would
 /// need from nothing.
 pub fn at_start(policy: &Policy, obs: &Observation, green: Version, blue: Version) -> Estimate {
-    let weight = match first_step(&policy.steps) {
-        Next::Weight(w) => w,
-        Next::Promote => Weight::FULL,
-    };
+    let weight = first_step(&policy.steps).weight();
     let rpm = traffic(obs);
     let blue_rate = obs.blue.error_rate().unwrap_or(0.0) / 100.0;
     // An hour of the first step, as a healthy green would have it.

@@ -4,7 +4,7 @@
 
 use super::start::{start, StartContext};
 use super::watch;
-use super::{alias_after, live_canary, Decision, Outcome, PublishedVersion, Refusal};
+use super::{alias_after, back_to_blue, live_canary, Decision, Outcome, PublishedVersion, Refusal};
 use crate::engine::state::{AliasState, Canary, Description, Phase, Record, Rollout};
 use crate::model::{format_duration, UtcTime, Version, Weight};
 use crate::policy::Policy;
@@ -207,7 +207,8 @@ fn promote(c: &Command, reason: &Option<String>, policy: &Policy, now: UtcTime) 
 
 fn rollback(c: &Command, reason: &Option<String>) -> Decision {
     if let Some(r) = watched(c) {
-        return watch::revert(
+        return back_to_blue(
+            Outcome::Reverted,
             c.user,
             &r,
             format!(
@@ -422,7 +423,8 @@ fn revert(c: &Command, reason: &Option<String>) -> Decision {
             ),
         );
     };
-    watch::revert(
+    back_to_blue(
+        Outcome::Reverted,
         c.user,
         &r,
         format!(

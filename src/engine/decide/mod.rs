@@ -29,9 +29,10 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use super::health::{Observation, Verdict};
-use super::state::{AliasState, Canary, Description, Record};
-use crate::model::Version;
+use super::health::{CustomQuery, MetricsRequest, Observation, Verdict};
+use super::state::{AliasState, Canary, Description, Record, Rollout};
+use crate::model::{Target, UtcTime, Version};
+use crate::policy::Policy;
 
 /// The longest health window read for one step.
 pub const MAX_WINDOW: Duration = Duration::from_secs(24 * 3600);
@@ -178,11 +179,62 @@ pub enum MetricsAnswer<'a> {
     Unavailable(&'a str),
 }
 
+/// The windows a judgment of green against blue reads, whole minutes (as
+/// `MetricsRequest` names them).
+struct Windows {
+    start: UtcTime,
+    end: UtcTime,
+    rollout_start: UtcTime,
+    fresh_end: UtcTime,
+    blue_window: Option<(UtcTime, UtcTime)>,
+}
+
+impl Windows {
+    /// What to read over these windows: the versions, and the policy's
+    /// latency statistic, gate alarms and own metrics (resolved for green).
+    fn request(
+        &self,
+        target: &Target,
+        green: Version,
+        blue: Version,
+        policy: &Policy,
+    ) -> MetricsRequest {
+        MetricsRequest {
+            target: target.clone(),
+            green,
+            blue,
+            start: self.start,
+            end: self.end.max(self.start),
+            rollout_start: self.rollout_start,
+            fresh_end: self.fresh_end.max(self.start),
+            blue_window: self.blue_window,
+            latency_stat: policy.latency_stat.clone(),
+            alarms: policy.alarms.clone(),
+            custom: policy
+                .metrics
+                .iter()
+                .map(|m| CustomQuery::resolve(m, target, green))
+                .collect(),
+        }
+    }
+}
+
 /// " (waiting on policy.min_invocations)": the field that makes a hold wait.
 fn waits_on(wait: super::health::Wait) -> String {
     wait.field()
         .map(|f| format!(" (waiting on policy.{f})"))
         .unwrap_or_default()
+}
+
+/// All traffic back to blue, the rollout closed and green remembered as
+/// rolled back: a rollback, or (`Outcome::Reverted`) the undoing of a
+/// watched promotion.
+fn back_to_blue(outcome: Outcome, user: &str, r: &Rollout, reason: String) -> Decision {
+    let after = Record {
+        rollout: None,
+        rolled_back: Some(r.green),
+    };
+    Decision::new(outcome, reason).writing(alias_after(r.blue, None, user, after))
 }
 
 /// A canary with weight 0 sends no traffic: for every decision it is no canary.

@@ -152,12 +152,7 @@ fn begin(cx: &StartContext, version: Version) -> Result<Decision, Refusal> {
             rollout: Some(checking),
             rolled_back,
         };
-        let what = match &pre.run {
-            crate::policy::CheckRun::Hook { function } => format!("hook {function}"),
-            crate::policy::CheckRun::Invoke { times, .. } => {
-                format!("{times} direct invoke(s) of version {version}")
-            }
-        };
+        let what = check::describe(&pre.run, version);
         return Ok(Decision::new(
             Outcome::Started,
             format!(

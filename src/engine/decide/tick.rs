@@ -12,11 +12,11 @@ use super::reconcile::reconcile;
 use super::start::{start, StartContext};
 use super::watch::{self, Watch};
 use super::{
-    alias_after, live_canary, waits_on, Decision, MetricsAnswer, Outcome, PublishedVersion,
-    Refusal, MAX_WINDOW,
+    alias_after, back_to_blue, live_canary, waits_on, Decision, MetricsAnswer, Outcome,
+    PublishedVersion, Refusal, Windows, MAX_WINDOW,
 };
 use crate::engine::health::{
-    judge_for, AlarmState, CustomQuery, Gate, MetricsRequest, Observation, Verdict, Wait,
+    judge_for, AlarmState, Gate, MetricsRequest, Observation, Verdict, Wait,
 };
 use crate::engine::state::{AliasState, Canary, Check, Description, Phase, Record, Rollout};
 use crate::engine::step::{next_step, position, Next};
@@ -215,7 +215,7 @@ fn rolling<'a>(
             ),
         ));
     }
-    let w = Windows::of(&r, policy, now);
+    let w = step_windows(&r, policy, now);
     let bake_note = format!(
         "{} of {} bake",
         format_duration(now.since(r.since)),
@@ -233,7 +233,7 @@ fn rolling<'a>(
         return Plan::Decided(Decision::new(Outcome::Held, waiting));
     }
     Plan::NeedMetrics(AwaitMetrics::new(
-        w.request(target, &r, policy),
+        w.request(target, r.green, r.blue, policy),
         Judged::Step(Step {
             target: target.clone(),
             alias: alias.clone(),
@@ -251,53 +251,25 @@ fn rolling<'a>(
 }
 
 /// The step's windows, whole minutes.
-struct Windows {
-    start: UtcTime,
-    end: UtcTime,
-    rollout_start: UtcTime,
-    fresh_end: UtcTime,
-}
-
-impl Windows {
-    fn of(r: &Rollout, policy: &Policy, now: UtcTime) -> Windows {
-        let end = now.minus(policy.metric_lag).floor_minute();
-        // A step that has lasted longer than a day is judged on its last day:
-        // the query stays bounded (1,440 points a series) and recent data
-        // counts.
-        let start = r.since.floor_minute().max(end.minus(MAX_WINDOW));
-        let rollout_start = r
-            .started
-            .floor_minute()
-            .max(end.minus(MAX_WINDOW))
-            .min(start);
-        // Minutes inside metric_lag may still be filling in: read to fail early.
-        let fresh_end = now.floor_minute().max(end);
-        Windows {
-            start,
-            end,
-            rollout_start,
-            fresh_end,
-        }
-    }
-
-    fn request(&self, target: &Target, r: &Rollout, policy: &Policy) -> MetricsRequest {
-        MetricsRequest {
-            target: target.clone(),
-            green: r.green,
-            blue: r.blue,
-            start: self.start,
-            end: self.end.max(self.start),
-            rollout_start: self.rollout_start,
-            fresh_end: self.fresh_end.max(self.start),
-            blue_window: None,
-            latency_stat: policy.latency_stat.clone(),
-            alarms: policy.alarms.clone(),
-            custom: policy
-                .metrics
-                .iter()
-                .map(|m| CustomQuery::resolve(m, target, r.green))
-                .collect(),
-        }
+fn step_windows(r: &Rollout, policy: &Policy, now: UtcTime) -> Windows {
+    let end = now.minus(policy.metric_lag).floor_minute();
+    // A step that has lasted longer than a day is judged on its last day:
+    // the query stays bounded (1,440 points a series) and recent data
+    // counts.
+    let start = r.since.floor_minute().max(end.minus(MAX_WINDOW));
+    let rollout_start = r
+        .started
+        .floor_minute()
+        .max(end.minus(MAX_WINDOW))
+        .min(start);
+    // Minutes inside metric_lag may still be filling in: read to fail early.
+    let fresh_end = now.floor_minute().max(end);
+    Windows {
+        start,
+        end,
+        rollout_start,
+        fresh_end,
+        blue_window: None,
     }
 }
 
@@ -336,10 +308,7 @@ impl Step<'_> {
         let baked = s.now.since(s.r.since) >= s.policy.bake;
         // Only a step still waiting for its evidence times out: one that
         // waited for a human's approval (or waits now) is not late.
-        let to = match next {
-            Next::Weight(w) => w,
-            Next::Promote => Weight::FULL,
-        };
+        let to = next.weight();
         let gated_here = s
             .policy
             .approve_before
@@ -472,16 +441,7 @@ impl Step<'_> {
     }
 
     fn rolled_back(&self, reason: String) -> Decision {
-        let after = Record {
-            rollout: None,
-            rolled_back: Some(self.r.green),
-        };
-        Decision::new(Outcome::RolledBack, reason).writing(alias_after(
-            self.r.blue,
-            None,
-            &self.user_text,
-            after,
-        ))
+        back_to_blue(Outcome::RolledBack, &self.user_text, &self.r, reason)
     }
 
     /// Frozen where it is for a human (on_failure pause).
@@ -624,10 +584,7 @@ impl Step<'_> {
     /// A pass with the bake over: the next step, or the promotion.
     fn passed(&self, next: Next, reason: &str) -> Decision {
         let r = self.r;
-        let to = match next {
-            Next::Weight(w) => w,
-            Next::Promote => Weight::FULL,
-        };
+        let to = next.weight();
         if let Some(gate) = self.gate(to) {
             return self.awaiting_approval(gate, to, &format!("health: {reason}"));
         }

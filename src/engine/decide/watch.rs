@@ -6,8 +6,10 @@
 
 use std::time::Duration;
 
-use super::{alias_after, waits_on, Decision, MetricsAnswer, Outcome, MAX_WINDOW};
-use crate::engine::health::{judge_for, AlarmState, CustomQuery, MetricsRequest, Verdict};
+use super::{
+    alias_after, back_to_blue, waits_on, Decision, MetricsAnswer, Outcome, Windows, MAX_WINDOW,
+};
+use crate::engine::health::{judge_for, AlarmState, MetricsRequest, Verdict};
 use crate::engine::state::{AliasState, Description, Phase, Record, Rollout};
 use crate::model::{format_duration, Target, UtcTime, Weight};
 use crate::policy::Policy;
@@ -47,15 +49,6 @@ pub(super) fn after_promotion(
         r.blue
     );
     (after, note)
-}
-
-/// All traffic back to the old stable; green is remembered as rolled back.
-pub(super) fn revert(user: &str, r: &Rollout, reason: String) -> Decision {
-    let after = Record {
-        rollout: None,
-        rolled_back: Some(r.green),
-    };
-    Decision::new(Outcome::Reverted, reason).writing(alias_after(r.blue, None, user, after))
 }
 
 /// The watch closed with green kept as the stable version.
@@ -146,23 +139,14 @@ pub(super) fn plan<'a>(
             ),
         )));
     }
-    let request = MetricsRequest {
-        target: target.clone(),
-        green: r.green,
-        blue: r.blue,
+    let windows = Windows {
         start,
         end,
         rollout_start: start,
         fresh_end,
         blue_window: Some((blue_start, start)),
-        latency_stat: policy.latency_stat.clone(),
-        alarms: policy.alarms.clone(),
-        custom: policy
-            .metrics
-            .iter()
-            .map(|m| CustomQuery::resolve(m, target, r.green))
-            .collect(),
     };
+    let request = windows.request(target, r.green, r.blue, policy);
     Ok((
         request,
         Watch {
@@ -203,7 +187,8 @@ impl Watch<'_> {
                     policy.failure_threshold, self.at
                 );
                 if fails >= policy.failure_threshold {
-                    revert(
+                    back_to_blue(
+                        Outcome::Reverted,
                         &self.user_text,
                         &r,
                         format!("{failed}; reverted: all traffic back to version {}", r.blue),

@@ -244,38 +244,6 @@ where
             .collect()
     }
 
-    /// One answer per request, or why there is none.
-    async fn observe(
-        &self,
-        requests: &[engine::MetricsRequest],
-    ) -> Result<Vec<Observation>, String> {
-        match self.metrics.observe(requests).await {
-            Ok(all) if all.len() != requests.len() => Err(format!(
-                "{} observations for {} targets",
-                all.len(),
-                requests.len()
-            )),
-            answer => answer.map_err(|e| e.to_string()),
-        }
-    }
-
-    /// What the next tick would do for one target; writes nothing.
-    pub async fn status(
-        &self,
-        target: &Target,
-        policy: &Policy,
-        now: UtcTime,
-    ) -> Result<TargetResult, ExecError> {
-        let snap = self.read(target).await?;
-        let d = self
-            .decide_alone(target, policy, &snap.state, now)
-            .await
-            .map_err(|e| refused_or_store(target, e))?;
-        let r = TargetResult::decided(target, &snap.state, &d, true);
-        log(&r);
-        Ok(r)
-    }
-
     /// A manual command: decide, write with compare-and-swap, retry once.
     pub async fn command(
         &self,
@@ -470,39 +438,6 @@ where
         engine::command(manual, state, policy, now, &versions).map_err(Undecided::Refused)
     }
 
-    async fn read(&self, target: &Target) -> Result<AliasSnapshot, ExecError> {
-        self.store
-            .read_alias(target)
-            .await
-            .map_err(|source| ExecError::Store {
-                target: target.clone(),
-                source,
-            })
-    }
-
-    /// Decides one target on its own, fetching what the engine asks for.
-    async fn decide_alone(
-        &self,
-        target: &Target,
-        policy: &Policy,
-        state: &AliasState,
-        now: UtcTime,
-    ) -> Result<Decision, Undecided> {
-        match engine::plan(target, state, policy, now).map_err(Undecided::Refused)? {
-            Plan::Decided(d) => Ok(d),
-            Plan::NeedVersions(a) => {
-                let versions = self.store.published_versions(target).await.map_err(|e| {
-                    Undecided::Refused(Refusal(format!("auto_start: cannot list versions: {e}")))
-                })?;
-                Ok(a.decide(&versions))
-            }
-            Plan::NeedMetrics(a) => match self.observe(std::slice::from_ref(&a.request)).await {
-                Ok(obs) => Ok(a.decide(MetricsAnswer::Fetched(&obs[0]))),
-                Err(e) => Ok(a.decide(MetricsAnswer::Unavailable(&e))),
-            },
-        }
-    }
-
     async fn apply_tick(
         &self,
         t: &Target,
@@ -599,6 +534,91 @@ where
                 .await
                 .map(|_| ()),
             _ => Ok(()),
+        }
+    }
+}
+
+/// What only reads: status, and the judgment `wait` shows. No write bound, so
+/// nothing here can write.
+impl<S, M, C> Executor<S, M, C>
+where
+    S: AliasRead,
+    M: MetricsRead,
+{
+    /// What the next tick would do for one target; writes nothing.
+    pub async fn status(
+        &self,
+        target: &Target,
+        policy: &Policy,
+        now: UtcTime,
+    ) -> Result<TargetResult, ExecError> {
+        let snap = self.read(target).await?;
+        let r = self.judge(target, policy, &snap.state, now).await?;
+        log(&r);
+        Ok(r)
+    }
+
+    /// What the next tick would do with the alias as already read: at most
+    /// one metrics read (and, idle under auto_start, one version listing).
+    pub async fn judge(
+        &self,
+        target: &Target,
+        policy: &Policy,
+        state: &AliasState,
+        now: UtcTime,
+    ) -> Result<TargetResult, ExecError> {
+        let d = self
+            .decide_alone(target, policy, state, now)
+            .await
+            .map_err(|e| refused_or_store(target, e))?;
+        Ok(TargetResult::decided(target, state, &d, true))
+    }
+
+    async fn read(&self, target: &Target) -> Result<AliasSnapshot, ExecError> {
+        self.store
+            .read_alias(target)
+            .await
+            .map_err(|source| ExecError::Store {
+                target: target.clone(),
+                source,
+            })
+    }
+
+    /// Decides one target on its own, fetching what the engine asks for.
+    async fn decide_alone(
+        &self,
+        target: &Target,
+        policy: &Policy,
+        state: &AliasState,
+        now: UtcTime,
+    ) -> Result<Decision, Undecided> {
+        match engine::plan(target, state, policy, now).map_err(Undecided::Refused)? {
+            Plan::Decided(d) => Ok(d),
+            Plan::NeedVersions(a) => {
+                let versions = self.store.published_versions(target).await.map_err(|e| {
+                    Undecided::Refused(Refusal(format!("auto_start: cannot list versions: {e}")))
+                })?;
+                Ok(a.decide(&versions))
+            }
+            Plan::NeedMetrics(a) => match self.observe(std::slice::from_ref(&a.request)).await {
+                Ok(obs) => Ok(a.decide(MetricsAnswer::Fetched(&obs[0]))),
+                Err(e) => Ok(a.decide(MetricsAnswer::Unavailable(&e))),
+            },
+        }
+    }
+
+    /// One answer per request, or why there is none.
+    async fn observe(
+        &self,
+        requests: &[engine::MetricsRequest],
+    ) -> Result<Vec<Observation>, String> {
+        match self.metrics.observe(requests).await {
+            Ok(all) if all.len() != requests.len() => Err(format!(
+                "{} observations for {} targets",
+                all.len(),
+                requests.len()
+            )),
+            answer => answer.map_err(|e| e.to_string()),
         }
     }
 }

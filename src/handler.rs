@@ -258,6 +258,12 @@ where
         Ok(Response { results })
     }
 
+    /// The policy a tick would judge `target` by: its configured one over
+    /// the environment's.
+    pub fn policy_of(&self, target: &Target) -> Result<Policy, Error> {
+        self.policy_for(target, &PolicySpec::default())
+    }
+
     /// The payload's policy over the configured target's over the environment's.
     fn policy_for(&self, target: &Target, own: &PolicySpec) -> Result<Policy, Error> {
         let env = self.config.policy()?;

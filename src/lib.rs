@@ -12,6 +12,8 @@
 //!                                     │                          <── memory (in memory)
 //!                                     └──> report (JSON response), error
 //! simulate ──> executor over memory; timeline (the SVG picture)
+//! wait ──> executor's read-only half (status, judge): follows one rollout
+//! show: what people see (wait's lines, the status table)
 //! model (Version, Weight, Target, UtcTime) and logging: used by every layer
 //! ```
 //!
@@ -42,5 +44,7 @@ pub mod model;
 pub mod policy;
 pub mod ports;
 pub mod report;
+pub mod show;
 pub mod simulate;
 pub mod timeline;
+pub mod wait;

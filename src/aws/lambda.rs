@@ -187,6 +187,48 @@ impl LambdaAliases {
     }
 }
 
+impl LambdaAliases {
+    /// A function's environment variables (GetFunctionConfiguration): the
+    /// orchestrator's targets and policy, for the commands people run
+    /// elsewhere (`wait`, `status`, `list`) to see what it sees.
+    pub async fn environment_of(
+        &self,
+        function: &str,
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let out = self
+            .client
+            .get_function_configuration()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| {
+                let not_found = e
+                    .as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception());
+                let detail = DisplayErrorContext(&e).to_string();
+                let source = Box::new(e);
+                if not_found {
+                    StoreError::NotFound {
+                        message: format!(
+                            "orchestrator function {function} does not exist in this account                              and region (the stack's OrchestratorName output names it)"
+                        ),
+                        source,
+                    }
+                } else {
+                    StoreError::Unavailable {
+                        message: format!("reading {function}'s configuration: {detail}"),
+                        source,
+                    }
+                }
+            })?;
+        Ok(out
+            .environment()
+            .and_then(|e| e.variables())
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
 impl AliasRead for LambdaAliases {
     async fn read_alias(&self, target: &Target) -> Result<AliasSnapshot, StoreError> {
         let sent = self

@@ -1,11 +1,13 @@
 //! The command line, outside Lambda: `invoke` runs the handler once on a
-//! payload, `simulate` replays a traffic series. Every subcommand has
-//! `--help`; a usage error is one line on stderr and exit 2.
+//! payload, `simulate` replays a traffic series; `wait`, `status` and `list`
+//! (in `people.rs`) are for pipelines and people following rollouts. Every
+//! subcommand has `--help`; a usage error is one line on stderr and exit 2.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, Subcommand};
@@ -14,7 +16,7 @@ use lambda_rollout::config::Config;
 use lambda_rollout::handler::{parse_payload, MAX_PAYLOAD_BYTES};
 use lambda_rollout::json::{self, JsonError};
 use lambda_rollout::logging;
-use lambda_rollout::model::UtcTime;
+use lambda_rollout::model::{parse_duration, UtcTime, Version};
 use lambda_rollout::simulate;
 
 /// A line on standard error that cannot panic: with stderr closed there is
@@ -25,13 +27,16 @@ macro_rules! say {
     }};
 }
 
+mod people;
+
 const ABOUT: &str = "lambda-rollout: canary / blue-green rollouts of AWS Lambda aliases";
 
 const LONG_ABOUT: &str = "\
 lambda-rollout: canary / blue-green rollouts of AWS Lambda aliases
 
 In AWS Lambda it serves the runtime API. Outside Lambda it is this CLI, which
-runs the same handler once (invoke) or replays a traffic series (simulate).";
+runs the same handler once (invoke), replays a traffic series (simulate), or
+follows rollouts with your own credentials (wait, status, list).";
 
 /// The environment, for every subcommand's help.
 const ENVIRONMENT: &str = "\
@@ -51,7 +56,10 @@ See README.md.";
     about = ABOUT,
     long_about = LONG_ABOUT,
     override_usage = "lambda-rollout invoke [FILE|-] [--now RFC3339]\n       \
-                      lambda-rollout simulate FILE [--seed N] [--svg PATH]",
+                      lambda-rollout simulate FILE [--seed N] [--svg PATH]\n       \
+                      lambda-rollout wait --function F --alias A [--version N] [--timeout 2h] [--json]\n       \
+                      lambda-rollout status --function F --alias A [--json]\n       \
+                      lambda-rollout list [--json]",
     after_help = ENVIRONMENT,
     arg_required_else_help = true,
     disable_help_subcommand = false
@@ -96,6 +104,63 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         svg: Option<PathBuf>,
     },
+    /// Follow a rollout until it ends; the exit code says how it ended.
+    #[command(
+        override_usage = "lambda-rollout wait --function F --alias A [--version N] [--timeout 2h] \
+                          [--interval 20s] [--json] [--orchestrator NAME]",
+        long_about = people::WAIT_ABOUT,
+        after_help = ENVIRONMENT
+    )]
+    Wait {
+        #[command(flatten)]
+        target: people::TargetArgs,
+        /// The version to follow (default: the one rolling out, else the newest published).
+        #[arg(long, value_name = "N", value_parser = parse_version)]
+        version: Option<Version>,
+        /// How long to wait for the end: 90s, 30m, 2h.
+        #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = parse_timeout)]
+        timeout: Duration,
+        /// Time between polls (each one GetAlias and at most one GetMetricData).
+        #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_interval)]
+        interval: Duration,
+        /// One JSON object per change, then one for the end.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        from: people::FromArgs,
+    },
+    /// One target's state and what the next tick would do, as a table.
+    #[command(
+        override_usage = "lambda-rollout status --function F --alias A [--json] [--orchestrator NAME]",
+        long_about = "Read one alias (and its metrics) and print its state and what the next tick\n\
+                      would decide, as a table on a terminal (colour unless NO_COLOR), or the\n\
+                      status command's JSON with --json. Writes nothing.",
+        after_help = ENVIRONMENT
+    )]
+    Status {
+        #[command(flatten)]
+        target: people::TargetArgs,
+        /// The status command's JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        from: people::FromArgs,
+    },
+    /// Every configured target and its state, as a table.
+    #[command(
+        override_usage = "lambda-rollout list [--json] [--orchestrator NAME]",
+        long_about = "Every target the orchestrator manages (LAMBDA_ROLLOUT_TARGETS, here or read\n\
+                      from the orchestrator with --orchestrator) with its state and what the next\n\
+                      tick would decide: a dry-run tick, which writes nothing.",
+        after_help = ENVIRONMENT
+    )]
+    List {
+        /// The dry-run tick's JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        from: people::FromArgs,
+    },
 }
 
 fn invoke_about() -> String {
@@ -117,6 +182,26 @@ fn parse_time(s: &str) -> Result<UtcTime, String> {
     UtcTime::parse_rfc3339(s).map_err(|e| e.0)
 }
 
+fn parse_version(s: &str) -> Result<Version, String> {
+    Version::parse(s).map_err(|e| e.0)
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s).map_err(|e| e.0)?;
+    if d.is_zero() || d > Duration::from_secs(7 * 24 * 3600) {
+        return Err(format!("{s:?} is not from 1s to 7d"));
+    }
+    Ok(d)
+}
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s).map_err(|e| e.0)?;
+    if d < Duration::from_secs(1) || d > Duration::from_secs(3600) {
+        return Err(format!("{s:?} is not from 1s to 1h"));
+    }
+    Ok(d)
+}
+
 /// The CLI: parse the arguments, run the subcommand.
 pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
@@ -126,6 +211,16 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     match cli.command {
         Command::Invoke { file, now } => invoke(&file, now).await,
         Command::Simulate { file, seed, svg } => simulate(&file, seed, svg).await,
+        Command::Wait {
+            target,
+            version,
+            timeout,
+            interval,
+            json,
+            from,
+        } => people::wait(&target, version, timeout, interval, json, &from).await,
+        Command::Status { target, json, from } => people::status(&target, json, &from).await,
+        Command::List { json, from } => people::list(json, &from).await,
     }
 }
 
@@ -250,7 +345,7 @@ fn read(file: &str, limit: u64) -> Result<Vec<u8>, String> {
 /// `text` on standard output. A closed pipe or a full disk is one line on
 /// standard error and exit 1, never a panic; after a command, the line says
 /// that what it did stands, since the alias was written before the answer.
-fn print_out(text: &str, after_command: bool) -> ExitCode {
+pub(crate) fn print_out(text: &str, after_command: bool) -> ExitCode {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -263,7 +358,7 @@ fn print_out(text: &str, after_command: bool) -> ExitCode {
 }
 
 /// One line on standard error and exit 1.
-fn fail(message: &str) -> ExitCode {
+pub(crate) fn fail(message: &str) -> ExitCode {
     say!("lambda-rollout: {message}");
     ExitCode::FAILURE
 }

@@ -1,0 +1,817 @@
+//! `wait`: follows one version's rollout until it ends, for a pipeline or a
+//! person. It only reads (the executor's read-only half: no write is in
+//! reach of this module), and a poll costs at most one GetAlias and one
+//! GetMetricData: the alias says where the rollout is, CloudWatch only what
+//! the next tick would make of it. The version is pinned once, at the start.
+//!
+//! Where version N is (`where_is`), from the alias alone:
+//!
+//! | the alias                                  | N is                       |
+//! |--------------------------------------------|----------------------------|
+//! | a rollout of N                             | going (its phase)          |
+//! | a rollout of an older version              | queued behind it           |
+//! | a rollout of a newer version, not from N   | superseded                 |
+//! | a rollout from N (N is its blue)           | promoted                   |
+//! | no rollout, N stable                       | promoted                   |
+//! | no rollout, N the last rolled back         | rolled back (or reverted)  |
+//! | no rollout, a newer version stable         | superseded                 |
+//! | no rollout, an older version stable        | not started yet            |
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::engine::{AliasState, Check, Description, Phase, Record};
+use crate::executor::Executor;
+use crate::model::{Target, UtcTime, Version};
+use crate::policy::Policy;
+use crate::ports::{AliasRead, MetricsRead, StoreError};
+use crate::report::TargetResult;
+
+/// Where a rollout still going stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Not started; `behind` is the older version rolling out first.
+    NotStarted {
+        behind: Option<Version>,
+    },
+    Checking(Check),
+    Rolling,
+    Paused,
+    AwaitingApproval,
+    /// Promoted, judged for `watch_after_promote`: may still be reverted.
+    Watching,
+}
+
+impl Stage {
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::NotStarted { .. } => "not_started",
+            Stage::Checking(_) => "checking",
+            Stage::Rolling => "rolling",
+            Stage::Paused => "paused",
+            Stage::AwaitingApproval => "awaiting_approval",
+            Stage::Watching => "watching",
+        }
+    }
+
+    /// Waiting on a person: at the timeout this is its own exit code.
+    pub fn is_held(self) -> bool {
+        matches!(self, Stage::Paused | Stage::AwaitingApproval)
+    }
+}
+
+/// How the followed version's rollout ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Promoted,
+    RolledBack,
+    /// Rolled back after its promotion, by the watch or by hand.
+    Reverted,
+    /// A newer version is rolled out instead: N never will be.
+    Superseded {
+        by: Version,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    Going(Stage),
+    Ended(Ending),
+}
+
+/// Where version `n`'s rollout is, from the alias alone (the table above).
+pub fn where_is(n: Version, alias: &AliasState, record: &Record) -> Seen {
+    if let Some(r) = record.rollout {
+        return if r.green == n {
+            Seen::Going(match r.phase {
+                Phase::Rolling => Stage::Rolling,
+                Phase::Paused => Stage::Paused,
+                Phase::AwaitingApproval => Stage::AwaitingApproval,
+                Phase::Checking(c) => Stage::Checking(c),
+                Phase::Watching => Stage::Watching,
+            })
+        } else if r.blue == n {
+            Seen::Ended(Ending::Promoted)
+        } else if r.green > n {
+            Seen::Ended(Ending::Superseded { by: r.green })
+        } else {
+            Seen::Going(Stage::NotStarted {
+                behind: Some(r.green),
+            })
+        };
+    }
+    if alias.stable == n {
+        Seen::Ended(Ending::Promoted)
+    } else if record.rolled_back == Some(n) {
+        Seen::Ended(Ending::RolledBack)
+    } else if alias.stable > n {
+        Seen::Ended(Ending::Superseded { by: alias.stable })
+    } else {
+        Seen::Going(Stage::NotStarted { behind: None })
+    }
+}
+
+/// The version `wait` follows when none is named: the rollout in progress,
+/// else a canary set by hand (a start adopts it), else the newest published
+/// version (the one `start` and auto_start pick).
+pub fn pick(alias: &AliasState, record: &Record, published: &[Version]) -> Option<Version> {
+    record
+        .rollout
+        .map(|r| r.green)
+        .or_else(|| {
+            alias
+                .canary
+                .filter(|c| !c.weight.is_zero())
+                .map(|c| c.version)
+        })
+        .or_else(|| published.iter().copied().max())
+}
+
+/// How `wait` ends: each its own exit code (README, wait).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    Finished(Ending),
+    /// The timeout ended with the rollout still at `Stage`.
+    TimedOut(Stage),
+    /// The alias cannot be read (or its record is unreadable), or the
+    /// version asked for is not published.
+    Failed(String),
+}
+
+impl End {
+    /// 0 promoted, 1 error, 2 usage (the CLI's), 3 rolled back or reverted,
+    /// 4 timed out, 5 paused or awaiting approval at the timeout, 6 another
+    /// version rolled out instead.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            End::Finished(Ending::Promoted) => 0,
+            End::Failed(_) => 1,
+            End::Finished(Ending::RolledBack | Ending::Reverted) => 3,
+            End::TimedOut(s) if s.is_held() => 5,
+            End::TimedOut(_) => 4,
+            End::Finished(Ending::Superseded { .. }) => 6,
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            End::Finished(Ending::Promoted) => "promoted",
+            End::Finished(Ending::RolledBack) => "rolled_back",
+            End::Finished(Ending::Reverted) => "reverted",
+            End::Finished(Ending::Superseded { .. }) => "superseded",
+            End::TimedOut(s) if s.is_held() => "timed_out_held",
+            End::TimedOut(_) => "timed_out",
+            End::Failed(_) => "error",
+        }
+    }
+}
+
+/// What one poll saw.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Poll {
+    pub at: UtcTime,
+    pub function: String,
+    pub alias: String,
+    pub version: Version,
+    /// not_started, checking, rolling, paused, awaiting_approval, watching,
+    /// or how it ended.
+    pub state: &'static str,
+    /// What the next tick would decide, with the figures and the estimate,
+    /// while the rollout is going.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<TargetResult>,
+    /// Said instead of the status: what the stage waits for, or a read that
+    /// failed (polled again).
+    pub note: String,
+    #[serde(skip)]
+    pub seen: Option<Seen>,
+}
+
+impl Poll {
+    /// What a person or a pipeline would call a change: the stage, the
+    /// weight, the decision, or what the reason says (its figures aside, so
+    /// a countdown or a count of requests is not a change).
+    pub fn differs(&self, other: &Poll) -> bool {
+        let key = |p: &Poll| {
+            let said = p.status.as_ref().map_or(&p.note, |s| &s.reason);
+            (
+                p.seen,
+                p.status
+                    .as_ref()
+                    .map(|s| (s.weight_before, s.decision.label())),
+                without_figures(said),
+            )
+        };
+        key(self) != key(other)
+    }
+}
+
+/// `s` with every run of digits (and the points and commas inside a
+/// figure) as one `#`.
+fn without_figures(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_figure = false;
+    for c in s.chars() {
+        let part = c.is_ascii_digit() || (in_figure && matches!(c, '.' | ','));
+        if part && !in_figure {
+            out.push('#');
+        } else if !part {
+            out.push(c);
+        }
+        in_figure = part;
+    }
+    out
+}
+
+/// The clock `wait` runs on: the real one, or a test's.
+pub trait Clock {
+    fn now(&self) -> UtcTime;
+    fn sleep(&self, d: Duration) -> impl Future<Output = ()>;
+}
+
+pub struct RealClock;
+
+impl Clock for RealClock {
+    fn now(&self) -> UtcTime {
+        UtcTime::now()
+    }
+
+    async fn sleep(&self, d: Duration) {
+        tokio::time::sleep(d).await;
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Follow {
+    pub target: Target,
+    pub version: Option<Version>,
+    pub timeout: Duration,
+    pub interval: Duration,
+}
+
+/// Store errors a later poll cannot cure.
+fn is_fatal(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::NotFound { .. } | StoreError::Unmanageable(_) | StoreError::Rejected { .. }
+    )
+}
+
+/// Follows the rollout until it ends or the timeout does, calling `seen`
+/// with every poll. The policy only shapes what is shown (the step, the
+/// estimate); its alarms are not read, so that a poll stays two calls.
+pub async fn follow<S, M, C>(
+    exec: &Executor<S, M, C>,
+    policy: &Policy,
+    opts: &Follow,
+    clock: &impl Clock,
+    mut seen: impl FnMut(&Poll),
+) -> (Option<Version>, End)
+where
+    S: AliasRead,
+    M: MetricsRead,
+{
+    let policy = Policy {
+        alarms: Vec::new(),
+        ..policy.clone()
+    };
+    let t = &opts.target;
+    let deadline = clock.now().plus(opts.timeout);
+    let mut pinned = opts.version;
+    let mut checked = false;
+    let mut last_stage = None;
+    let mut last_error: Option<String>;
+    loop {
+        let now = clock.now();
+        match exec.store.read_alias(t).await {
+            Err(e) if is_fatal(&e) => return (pinned, End::Failed(format!("{t}: {e}"))),
+            Err(e) => {
+                let note = format!("cannot read the alias ({e}); polling again");
+                if let Some(version) = pinned {
+                    seen(&Poll::note(t, now, version, "unknown", note.clone()));
+                }
+                last_error = Some(note);
+            }
+            Ok(snap) => {
+                last_error = None;
+                let record = match Description::parse(&snap.state.description) {
+                    Ok(d) => d.record,
+                    Err(e) => return (pinned, End::Failed(format!("{t}: {e}"))),
+                };
+                if !checked {
+                    checked = true;
+                    match pin(exec, t, &snap.state, &record, pinned).await {
+                        Ok(v) => pinned = Some(v),
+                        Err(e) => return (pinned, End::Failed(e)),
+                    }
+                }
+                let n = pinned.expect("pinned on the first read");
+                let mut poll = Poll::note(t, now, n, "", String::new());
+                match where_is(n, &snap.state, &record) {
+                    Seen::Ended(ending) => {
+                        let ending = match ending {
+                            Ending::RolledBack if last_stage == Some(Stage::Watching) => {
+                                Ending::Reverted
+                            }
+                            e => e,
+                        };
+                        let end = End::Finished(ending);
+                        poll.state = end.label();
+                        poll.seen = Some(Seen::Ended(ending));
+                        poll.note = ended(n, ending, &snap.state);
+                        seen(&poll);
+                        return (pinned, end);
+                    }
+                    Seen::Going(stage) => {
+                        poll.state = stage.label();
+                        poll.seen = Some(Seen::Going(stage));
+                        last_stage = Some(stage);
+                        if matches!(stage, Stage::NotStarted { .. }) {
+                            poll.note = not_started(n, stage, &snap.state);
+                        } else {
+                            match exec.judge(t, &policy, &snap.state, now).await {
+                                Ok(r) => poll.status = Some(r),
+                                Err(e) => poll.note = e.to_string(),
+                            }
+                        }
+                        seen(&poll);
+                    }
+                }
+            }
+        }
+        let now = clock.now();
+        if now >= deadline {
+            let end = match (last_error, last_stage) {
+                (Some(e), _) => End::Failed(format!("{t}: {e}")),
+                (None, Some(stage)) => End::TimedOut(stage),
+                (None, None) => End::Failed(format!("{t}: the alias was never read")),
+            };
+            return (pinned, end);
+        }
+        clock
+            .sleep(
+                opts.interval
+                    .min(deadline.since(now).max(Duration::from_secs(1))),
+            )
+            .await;
+    }
+}
+
+impl Poll {
+    fn note(t: &Target, at: UtcTime, version: Version, state: &'static str, note: String) -> Self {
+        Poll {
+            at,
+            function: t.function.clone(),
+            alias: t.alias.clone(),
+            version,
+            state,
+            status: None,
+            note,
+            seen: None,
+        }
+    }
+}
+
+/// The version to follow: the one asked for, which must be published, or
+/// `pick`'s. One version listing, once.
+async fn pin<S: AliasRead, M, C>(
+    exec: &Executor<S, M, C>,
+    t: &Target,
+    alias: &AliasState,
+    record: &Record,
+    asked: Option<Version>,
+) -> Result<Version, String> {
+    let rolling = record.rollout.map(|r| r.green);
+    if asked.is_none() {
+        if let Some(v) = rolling {
+            return Ok(v);
+        }
+    }
+    let published: Vec<Version> = exec
+        .store
+        .published_versions(t)
+        .await
+        .map_err(|e| format!("{t}: cannot list the published versions: {e}"))?
+        .into_iter()
+        .map(|p| p.version)
+        .collect();
+    match asked {
+        Some(v) if published.contains(&v) || rolling == Some(v) || alias.stable == v => Ok(v),
+        Some(v) => Err(format!(
+            "{t}: version {v} of {} is not published (newest: {}); name a published version",
+            t.function,
+            published
+                .iter()
+                .max()
+                .map_or("none".to_string(), |v| v.to_string())
+        )),
+        None => pick(alias, record, &published).ok_or_else(|| {
+            format!(
+                "{t}: {} has no published version to follow: publish one",
+                t.function
+            )
+        }),
+    }
+}
+
+fn ended(n: Version, ending: Ending, alias: &AliasState) -> String {
+    match ending {
+        Ending::Promoted => format!("version {n} is promoted: the alias routes all traffic to it"),
+        Ending::RolledBack => format!(
+            "version {n} was rolled back: the alias routes all traffic to version {}",
+            alias.stable
+        ),
+        Ending::Reverted => format!(
+            "version {n} was reverted after its promotion: the alias routes all traffic to \
+             version {}",
+            alias.stable
+        ),
+        Ending::Superseded { by } => format!(
+            "version {by} is rolled out instead of {n}: {n} will not be; wait for {by} with \
+             --version {by}"
+        ),
+    }
+}
+
+fn not_started(n: Version, stage: Stage, alias: &AliasState) -> String {
+    match stage {
+        Stage::NotStarted { behind: Some(v) } => format!(
+            "version {n} waits for the rollout of version {v} to end (auto_start starts {n} \
+             next)"
+        ),
+        _ => format!(
+            "version {n} has not started (stable: {}): a start command or auto_start's next \
+             tick begins it",
+            alias.stable
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Canary, Rollout};
+    use crate::model::Weight;
+
+    fn v(n: u64) -> Version {
+        Version::new(n).unwrap()
+    }
+
+    fn alias(stable: u64) -> AliasState {
+        AliasState {
+            stable: v(stable),
+            canary: None,
+            description: String::new(),
+        }
+    }
+
+    fn rollout(phase: Phase, green: u64, blue: u64) -> Record {
+        let t = UtcTime::parse_rfc3339("2026-12-01T10:00:00Z").unwrap();
+        Record {
+            rollout: Some(Rollout {
+                phase,
+                green: v(green),
+                blue: v(blue),
+                weight: Weight::from_percent(10.0).unwrap(),
+                since: t,
+                started: t,
+                fails: 0,
+                approved: false,
+            }),
+            rolled_back: None,
+        }
+    }
+
+    fn idle(rb: Option<u64>) -> Record {
+        Record {
+            rollout: None,
+            rolled_back: rb.map(v),
+        }
+    }
+
+    #[test]
+    fn where_a_version_is_table() {
+        use Ending::*;
+        use Seen::*;
+        let cases = [
+            (
+                "its rollout",
+                alias(6),
+                rollout(Phase::Rolling, 7, 6),
+                7,
+                Going(Stage::Rolling),
+            ),
+            (
+                "paused",
+                alias(6),
+                rollout(Phase::Paused, 7, 6),
+                7,
+                Going(Stage::Paused),
+            ),
+            (
+                "approval",
+                alias(6),
+                rollout(Phase::AwaitingApproval, 7, 6),
+                7,
+                Going(Stage::AwaitingApproval),
+            ),
+            (
+                "pre check",
+                alias(6),
+                rollout(Phase::Checking(Check::PreTraffic), 7, 6),
+                7,
+                Going(Stage::Checking(Check::PreTraffic)),
+            ),
+            (
+                "watching",
+                alias(7),
+                rollout(Phase::Watching, 7, 6),
+                7,
+                Going(Stage::Watching),
+            ),
+            (
+                "queued behind an older one",
+                alias(5),
+                rollout(Phase::Rolling, 6, 5),
+                7,
+                Going(Stage::NotStarted { behind: Some(v(6)) }),
+            ),
+            (
+                "a newer one rolls",
+                alias(5),
+                rollout(Phase::Rolling, 8, 5),
+                7,
+                Ended(Superseded { by: v(8) }),
+            ),
+            (
+                "a rollout from it",
+                alias(7),
+                rollout(Phase::Rolling, 8, 7),
+                7,
+                Ended(Promoted),
+            ),
+            ("stable", alias(7), idle(None), 7, Ended(Promoted)),
+            ("rolled back", alias(6), idle(Some(7)), 7, Ended(RolledBack)),
+            (
+                "rolled back, older stable",
+                alias(5),
+                idle(Some(7)),
+                7,
+                Ended(RolledBack),
+            ),
+            (
+                "newer stable",
+                alias(8),
+                idle(Some(6)),
+                7,
+                Ended(Superseded { by: v(8) }),
+            ),
+            (
+                "not started",
+                alias(6),
+                idle(Some(5)),
+                7,
+                Going(Stage::NotStarted { behind: None }),
+            ),
+        ];
+        for (name, a, record, n, want) in cases {
+            assert_eq!(where_is(v(n), &a, &record), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_version_followed_by_default() {
+        let published = [v(5), v(7), v(6)];
+        assert_eq!(
+            pick(&alias(5), &rollout(Phase::Rolling, 6, 5), &published),
+            Some(v(6)),
+            "the rollout in progress, not the newest"
+        );
+        let mut by_hand = alias(5);
+        by_hand.canary = Some(Canary {
+            version: v(6),
+            weight: Weight::from_percent(5.0).unwrap(),
+        });
+        assert_eq!(pick(&by_hand, &idle(None), &published), Some(v(6)));
+        assert_eq!(pick(&alias(5), &idle(None), &published), Some(v(7)));
+        assert_eq!(pick(&alias(5), &idle(None), &[]), None);
+    }
+
+    #[test]
+    fn figures_alone_are_no_change() {
+        assert_eq!(
+            without_figures("bake: 3m 20s left, 1,204 requests at 0.5%."),
+            "bake: #m #s left, # requests at #%."
+        );
+    }
+
+    #[test]
+    fn every_end_has_its_own_code() {
+        let ends = [
+            End::Finished(Ending::Promoted),
+            End::Failed(String::new()),
+            End::Finished(Ending::RolledBack),
+            End::TimedOut(Stage::Rolling),
+            End::TimedOut(Stage::Paused),
+            End::Finished(Ending::Superseded { by: v(2) }),
+        ];
+        let codes: Vec<u8> = ends.iter().map(End::exit_code).collect();
+        assert_eq!(codes, [0, 1, 3, 4, 5, 6]);
+        assert_eq!(End::Finished(Ending::Reverted).exit_code(), 3);
+        assert_eq!(End::TimedOut(Stage::AwaitingApproval).exit_code(), 5);
+        assert_eq!(End::TimedOut(Stage::Watching).exit_code(), 4);
+        assert_eq!(
+            End::TimedOut(Stage::NotStarted { behind: None }).exit_code(),
+            4
+        );
+    }
+
+    mod cost {
+        //! What a poll costs, counted on the ports in memory.
+        use super::*;
+        use crate::engine::{MetricsRequest, Observation, PublishedVersion};
+        use crate::memory::{MemoryAliases, MemoryMetrics};
+        use crate::policy::PolicySpec;
+        use crate::ports::{AliasSnapshot, MetricsError};
+        use std::cell::{Cell, RefCell};
+        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+        #[derive(Default)]
+        struct Counted {
+            aliases: MemoryAliases,
+            metrics: MemoryMetrics,
+            reads: AtomicUsize,
+            lists: AtomicUsize,
+            observes: AtomicUsize,
+            alarms_asked: AtomicUsize,
+        }
+
+        struct Store<'a>(&'a Counted);
+        struct Metrics<'a>(&'a Counted);
+
+        impl AliasRead for Store<'_> {
+            async fn read_alias(&self, t: &Target) -> Result<AliasSnapshot, StoreError> {
+                self.0.reads.fetch_add(1, Relaxed);
+                self.0.aliases.read_alias(t).await
+            }
+            async fn published_versions(
+                &self,
+                t: &Target,
+            ) -> Result<Vec<PublishedVersion>, StoreError> {
+                self.0.lists.fetch_add(1, Relaxed);
+                self.0.aliases.published_versions(t).await
+            }
+        }
+
+        impl MetricsRead for Metrics<'_> {
+            async fn observe(
+                &self,
+                requests: &[MetricsRequest],
+            ) -> Result<Vec<Observation>, MetricsError> {
+                self.0.observes.fetch_add(1, Relaxed);
+                let alarms = requests.iter().filter(|r| !r.alarms.is_empty()).count();
+                self.0.alarms_asked.fetch_add(alarms, Relaxed);
+                self.0.metrics.observe(requests).await
+            }
+        }
+
+        /// A clock that moves only when slept on, and changes the alias as
+        /// the scenario says after the given number of sleeps.
+        struct Script<'a> {
+            now: Cell<UtcTime>,
+            sleeps: Cell<usize>,
+            store: &'a MemoryAliases,
+            target: Target,
+            changes: RefCell<Vec<(usize, AliasState)>>,
+        }
+
+        impl Clock for Script<'_> {
+            fn now(&self) -> UtcTime {
+                self.now.get()
+            }
+            async fn sleep(&self, d: Duration) {
+                self.now.set(self.now.get().plus(d));
+                self.sleeps.set(self.sleeps.get() + 1);
+                let n = self.sleeps.get();
+                for (at, a) in self.changes.borrow().iter() {
+                    if *at == n {
+                        self.store.set(&self.target, a.clone());
+                    }
+                }
+            }
+        }
+
+        fn with(a: AliasState, record: Record) -> AliasState {
+            AliasState {
+                description: record.to_string(),
+                ..a
+            }
+        }
+
+        fn run(
+            counted: &Counted,
+            start: AliasState,
+            changes: Vec<(usize, AliasState)>,
+            version: Option<Version>,
+            timeout: Duration,
+        ) -> (Option<Version>, End, usize) {
+            let t = Target::new("f", "live").unwrap();
+            counted.aliases.set(&t, start);
+            let published = (1..=3)
+                .map(|n| PublishedVersion {
+                    version: v(n),
+                    role: "r".into(),
+                    dead_letter_target: None,
+                })
+                .collect();
+            counted.aliases.publish("f", published);
+            let exec = Executor::new(Store(counted), Metrics(counted));
+            // Alarms in the policy: a poll still reads none of them.
+            let policy = PolicySpec::resolve(&[&serde_json::from_value(
+                serde_json::json!({"alarms": ["checkout-5xx"]}),
+            )
+            .unwrap()])
+            .unwrap();
+            let clock = Script {
+                now: Cell::new(UtcTime::parse_rfc3339("2026-12-01T10:05:00Z").unwrap()),
+                sleeps: Cell::new(0),
+                store: &counted.aliases,
+                target: t.clone(),
+                changes: RefCell::new(changes),
+            };
+            let opts = Follow {
+                target: t,
+                version,
+                timeout,
+                interval: Duration::from_secs(20),
+            };
+            let mut polls = 0;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let (pinned, end) = rt.block_on(follow(&exec, &policy, &opts, &clock, |_| polls += 1));
+            (pinned, end, polls)
+        }
+
+        #[test]
+        fn a_poll_is_one_alias_read_and_at_most_one_metrics_read() {
+            let c = Counted::default();
+            let mut routed = alias(1);
+            routed.canary = Some(Canary {
+                version: v(2),
+                weight: Weight::from_percent(10.0).unwrap(),
+            });
+            let rolling = with(routed, rollout(Phase::Rolling, 2, 1));
+            let (pinned, end, polls) = run(
+                &c,
+                rolling,
+                vec![(3, alias(2))],
+                None,
+                Duration::from_secs(3600),
+            );
+            assert_eq!((pinned, end), (Some(v(2)), End::Finished(Ending::Promoted)));
+            assert_eq!(polls, 4);
+            assert_eq!(c.reads.load(Relaxed), 4, "one GetAlias a poll");
+            assert_eq!(
+                c.observes.load(Relaxed),
+                3,
+                "one GetMetricData a poll that judges"
+            );
+            assert_eq!(
+                c.lists.load(Relaxed),
+                0,
+                "the rollout in progress needs no listing"
+            );
+            assert_eq!(c.alarms_asked.load(Relaxed), 0, "no DescribeAlarms");
+        }
+
+        #[test]
+        fn waiting_for_a_start_reads_the_alias_only_and_lists_once() {
+            let c = Counted::default();
+            let (pinned, end, polls) = run(&c, alias(1), vec![], None, Duration::from_secs(60));
+            assert_eq!(pinned, Some(v(3)), "the newest published");
+            assert_eq!(end, End::TimedOut(Stage::NotStarted { behind: None }));
+            assert_eq!(polls, 4, "at 0s, 20s, 40s and 60s");
+            assert_eq!(c.reads.load(Relaxed), 4);
+            assert_eq!(c.lists.load(Relaxed), 1);
+            assert_eq!(c.observes.load(Relaxed), 0);
+        }
+
+        #[test]
+        fn a_watch_that_ends_in_a_rollback_is_a_revert() {
+            let c = Counted::default();
+            let watching = with(alias(2), rollout(Phase::Watching, 2, 1));
+            let back = with(alias(1), idle(Some(2)));
+            let (_, end, _) = run(
+                &c,
+                watching,
+                vec![(2, back)],
+                Some(v(2)),
+                Duration::from_secs(600),
+            );
+            assert_eq!(end, End::Finished(Ending::Reverted));
+        }
+    }
+}

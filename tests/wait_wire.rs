@@ -1,0 +1,364 @@
+//! `lambda-rollout wait` at the wire (#15): the real binary, run as a
+//! pipeline runs it, following rollouts of real functions in the emulator
+//! while this test moves them (real ticks on real traffic, and commands). Each
+//! way a rollout ends is its own exit code.
+
+mod common;
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use aws_sdk_lambda::primitives::Blob;
+use common::{emulator, Emulator};
+use lambda_rollout::config::Config;
+use lambda_rollout::model::UtcTime;
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lambda-rollout");
+
+/// The orchestrator's configuration: `f`'s alias live under `policy`.
+fn targets(f: &str, policy: &Value) -> String {
+    json!([{"function": f, "alias": "live", "policy": policy}]).to_string()
+}
+
+/// `wait` on `f`'s alias live, polling every second, with `args`, configured
+/// as the orchestrator is (the steps it shows are the policy's).
+fn spawn_wait(f: &str, args: &[&str]) -> Child {
+    Command::new(BIN)
+        .args([
+            "wait",
+            "--function",
+            f,
+            "--alias",
+            "live",
+            "--interval",
+            "1s",
+        ])
+        .args(args)
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env("LAMBDA_ROLLOUT_TARGETS", targets(f, &quick()))
+        .env_remove("LAMBDA_ROLLOUT_POLICY")
+        .env_remove("LAMBDA_ROLLOUT_ORCHESTRATOR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs")
+}
+
+/// Waits for `wait` to end (at most two minutes): its exit code, its stdout
+/// lines, its stderr.
+fn finish(mut child: Child) -> (i32, Vec<String>, String) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("wait did not end within two minutes");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (mut out, mut err) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let lines = out.lines().map(str::to_string).collect();
+    (status.code().expect("exited, not killed"), lines, err)
+}
+
+/// The JSON lines of `wait --json`: every change, then the end.
+fn parsed(lines: &[String]) -> Vec<Value> {
+    lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
+fn app(colour: &str, healthy: bool) -> String {
+    format!(
+        "def lambda_handler(event, context):\n    \
+         if not {}:\n        raise RuntimeError('broken')\n    \
+         return {{'statusCode': 200, 'body': {colour:?}}}\n",
+        if healthy { "True" } else { "False" }
+    )
+}
+
+/// Version 1 (healthy) and version 2, healthy or not, the alias live on 1.
+async fn blue_and(em: &Emulator, prefix: &str, healthy: bool) -> String {
+    let f = common::unique(prefix);
+    em.create_function(&f, "blue").await;
+    em.publish_code(&f, &app("blue", true)).await;
+    em.publish_code(&f, &app("green", healthy)).await;
+    em.create_alias(&f, "live", "1").await;
+    f
+}
+
+/// A command for `f`, by an orchestrator that manages it under `policy`.
+async fn act_under(em: &Emulator, policy: &Value, action: &str, f: &str, extra: Value) -> Value {
+    let mut v = json!({"action": action, "function": f, "alias": "live"});
+    v.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let cfg = Config::from_values(Some(&targets(f, policy)), None);
+    let out = em.run(&cfg, v, UtcTime::now()).await;
+    out["results"][0].clone()
+}
+
+async fn act(em: &Emulator, action: &str, f: &str, extra: Value) -> Value {
+    act_under(em, &quick(), action, f, extra).await
+}
+
+/// Calls the alias `n` times: how many calls raised.
+async fn traffic(em: &Emulator, f: &str, n: usize) -> usize {
+    let mut errors = 0;
+    for _ in 0..n {
+        let out = em
+            .lambda
+            .invoke()
+            .function_name(f)
+            .qualifier("live")
+            .payload(Blob::new("{}"))
+            .send()
+            .await
+            .unwrap();
+        errors += usize::from(out.function_error().is_some());
+    }
+    errors
+}
+
+/// No bake, no lag, a 10% floor: a hundred clean requests are the evidence.
+fn quick() -> Value {
+    json!({"steps": [50, 100], "bake": "0s", "metric_lag": "0s",
+        "min_invocations": 10, "error_floor": 10, "latency_stat": "Average"})
+}
+
+/// Ticks (two minutes ahead, so the minutes of the traffic sent are
+/// complete) until the decision is not `held`.
+async fn tick_until_decided(em: &Emulator, f: &str) -> Value {
+    let payload = json!({"action": "tick",
+        "targets": [{"function": f, "alias": "live", "policy": quick()}]});
+    let cfg = Config::from_values(None, None);
+    let mut out = Value::Null;
+    for _ in 0..40 {
+        let now = UtcTime::now().plus(Duration::from_secs(120));
+        out = em.run(&cfg, payload.clone(), now).await["results"][0].clone();
+        if out["decision"] != "held" {
+            return out;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    out
+}
+
+/// Lets `wait` poll the rollout as it is before the test moves it.
+async fn seen() {
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+}
+
+#[tokio::test]
+async fn a_rollout_promoted_on_real_traffic_exits_0() {
+    let em = emulator().await;
+    let f = blue_and(&em, "wait-promoted", true).await;
+    let began = UtcTime::now().minus(Duration::from_secs(60));
+    let started = em
+        .run(
+            &Config::from_values(None, None),
+            json!({"action": "start", "function": f, "alias": "live", "policy": quick()}),
+            began,
+        )
+        .await;
+    assert_eq!(started["results"][0]["decision"], "started", "{started}");
+    // No --version: the rollout in progress is the one followed.
+    let child = spawn_wait(&f, &["--json", "--timeout", "100s"]);
+    seen().await;
+    assert_eq!(traffic(&em, &f, 200).await, 0);
+    let out = tick_until_decided(&em, &f).await;
+    assert_eq!(out["decision"], "promoted", "{out}");
+
+    let (code, lines, err) = finish(child);
+    assert_eq!(code, 0, "{lines:?} {err}");
+    let lines = parsed(&lines);
+    let first = &lines[0];
+    assert_eq!(
+        (first["version"].as_str(), first["state"].as_str()),
+        (Some("2"), Some("rolling")),
+        "{first}"
+    );
+    assert_eq!(first["status"]["weight_before"], 50.0, "{first}");
+    let end = lines.last().unwrap();
+    assert_eq!(
+        (
+            end["end"].as_str(),
+            end["exit_code"].as_u64(),
+            end["version"].as_str()
+        ),
+        (Some("promoted"), Some(0), Some("2")),
+        "{end}"
+    );
+    // One object per change, not per poll: the rollout sat at 50% for many
+    // polls, and a poll that only moved the clock is not a change.
+    assert!(lines.len() <= 6, "{lines:#?}");
+}
+
+#[tokio::test]
+async fn a_rollback_exits_3_and_says_which_version_took_the_traffic() {
+    let em = emulator().await;
+    let f = blue_and(&em, "wait-rolledback", false).await;
+    act(&em, "start", &f, json!({})).await;
+    // Lines, not JSON: what a pipeline's log shows.
+    let child = spawn_wait(&f, &["--version", "2", "--timeout", "100s"]);
+    seen().await;
+    let out = act(&em, "rollback", &f, json!({"reason": "on-call"})).await;
+    assert_eq!(out["decision"], "rolled_back", "{out}");
+
+    let (code, lines, err) = finish(child);
+    assert_eq!(code, 3, "{lines:?} {err}");
+    assert!(
+        lines[0].contains(&format!("{f}:live v2 rolling at 50% (step 1/2)")),
+        "{lines:?}"
+    );
+    let end = lines.last().unwrap();
+    assert!(
+        end.starts_with(
+            "rolled_back (exit 3): version 2 was rolled back: the alias routes all \
+                         traffic to version 1"
+        ),
+        "{end}"
+    );
+    assert!(!end.contains('\x1b'), "no colour off a terminal: {end:?}");
+}
+
+#[tokio::test]
+async fn a_reverted_promotion_exits_3_after_the_watch_it_waited_through() {
+    let em = emulator().await;
+    let f = blue_and(&em, "wait-reverted", true).await;
+    let mut policy = quick();
+    policy["watch_after_promote"] = json!("10m");
+    act_under(&em, &policy, "start", &f, json!({})).await;
+    let child = spawn_wait(&f, &["--json", "--timeout", "100s"]);
+    seen().await;
+    let out = act_under(&em, &policy, "promote", &f, json!({})).await;
+    assert_eq!(out["decision"], "promoted", "{out}");
+    // Promoted but watched: not the end yet.
+    seen().await;
+    let out = act_under(
+        &em,
+        &policy,
+        "revert",
+        &f,
+        json!({"reason": "checkout broke"}),
+    )
+    .await;
+    assert_eq!(out["decision"], "reverted", "{out}");
+
+    let (code, lines, err) = finish(child);
+    assert_eq!(code, 3, "{lines:?} {err}");
+    let lines = parsed(&lines);
+    let states: Vec<&str> = lines.iter().filter_map(|l| l["state"].as_str()).collect();
+    assert!(states.contains(&"watching"), "{states:?}");
+    assert_eq!(lines.last().unwrap()["end"], "reverted", "{lines:#?}");
+}
+
+#[tokio::test]
+async fn the_timeout_exits_4_while_the_rollout_goes_on() {
+    let em = emulator().await;
+    let f = blue_and(&em, "wait-timeout", true).await;
+    act(&em, "start", &f, json!({})).await;
+    let before = em.alias_raw(&f, "live").await;
+    let (code, lines, err) = finish(spawn_wait(&f, &["--timeout", "3s"]));
+    assert_eq!(code, 4, "{lines:?} {err}");
+    let end = lines.last().unwrap();
+    assert!(
+        end.starts_with("timed_out (exit 4): the timeout ended with the rollout rolling at 50%"),
+        "{end}"
+    );
+    assert_eq!(
+        em.alias_raw(&f, "live").await,
+        before,
+        "wait writes nothing, RevisionId included"
+    );
+}
+
+#[tokio::test]
+async fn a_paused_rollout_at_the_timeout_exits_5() {
+    let em = emulator().await;
+    let f = blue_and(&em, "wait-paused", true).await;
+    act(&em, "start", &f, json!({})).await;
+    let out = act(&em, "pause", &f, json!({"reason": "change freeze"})).await;
+    assert_eq!(out["decision"], "paused", "{out}");
+    let (code, lines, err) = finish(spawn_wait(&f, &["--json", "--timeout", "3s"]));
+    assert_eq!(code, 5, "{lines:?} {err}");
+    let lines = parsed(&lines);
+    assert_eq!(lines[0]["state"], "paused", "{lines:#?}");
+    let end = lines.last().unwrap();
+    assert_eq!(
+        (end["end"].as_str(), end["exit_code"].as_u64()),
+        (Some("timed_out_held"), Some(5)),
+        "{end}"
+    );
+}
+
+#[tokio::test]
+async fn a_rollout_of_another_version_exits_6_at_once() {
+    let em = emulator().await;
+    let f = blue_and(&em, "wait-other", true).await;
+    // Version 3 is published and rolled out; the pipeline asks about 2.
+    em.publish_code(&f, &app("newer", true)).await;
+    let out = act(&em, "start", &f, json!({"version": 3})).await;
+    assert_eq!(out["decision"], "started", "{out}");
+    let (code, lines, err) = finish(spawn_wait(&f, &["--version", "2", "--json"]));
+    assert_eq!(code, 6, "{lines:?} {err}");
+    let end = parsed(&lines).pop().unwrap();
+    assert_eq!(end["end"], "superseded", "{end}");
+    let message = end["message"].as_str().unwrap();
+    assert!(
+        message.contains("version 3 is rolled out instead of 2"),
+        "{message}"
+    );
+
+    // A version that was never published is an error, said in one line.
+    let (code, _, err) = finish(spawn_wait(&f, &["--version", "9"]));
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("version 9 of") && err.contains("is not published"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_alias_is_an_error_at_once() {
+    let em = emulator().await;
+    let f = blue_and(&em, "wait-missing", true).await;
+    let (code, _, err) = finish(
+        Command::new(BIN)
+            .args([
+                "wait",
+                "--function",
+                &f,
+                "--alias",
+                "nope",
+                "--timeout",
+                "1m",
+            ])
+            .env_remove("AWS_LAMBDA_RUNTIME_API")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("alias nope of function"), "{err}");
+}

@@ -1,5 +1,5 @@
 # lambda-rollout. Quick start on a fresh machine: `make demo`, then `make test`.
-.PHONY: demo demo-live demo-lambda test lint build deploy deploy-local bench bench-profiles bench-judgment faults emulator-up emulator-down clean
+.PHONY: demo demo-live demo-lambda release-local test lint build deploy deploy-local bench bench-profiles bench-judgment faults emulator-up emulator-down clean
 
 # The main job, locally: rollouts ticked against the emulator, no AWS account.
 demo:
@@ -15,6 +15,12 @@ demo-live:
 # scheduled event against the emulator.
 demo-lambda:
 	scripts/demo-lambda.sh
+
+# A release on the local stack: publish a new version of the demo function and
+# `wait` for its verdict, exit code passed through (RELEASE_FAIL=1: a failing
+# version, exit 3). About five minutes; leaves the emulator running.
+release-local:
+	scripts/release-local.sh
 
 # Everything: emulator venv if missing, emulator up, all tests, emulator down.
 test:

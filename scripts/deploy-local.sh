@@ -5,7 +5,8 @@
 # host executor can run), the Architecture parameter this machine's.
 # Leaves the emulator running (make emulator-down stops it); prints the
 # stack's outputs and the demo API's local URL, and leaves that URL and the
-# orchestrator's name in target/deploy-local/api-url and .../orchestrator.
+# orchestrator's name in target/deploy-local/$EMULATOR_PORT/api-url and
+# .../orchestrator.
 #
 # Environment: EMULATOR_PORT (default 4566), STACK_NAME (default
 # lambda-rollout-local), PARAMETERS (extra Key=Value overrides).
@@ -14,7 +15,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export EMULATOR_PORT="${EMULATOR_PORT:-4566}"
 STACK="${STACK_NAME:-lambda-rollout-local}"
-OUT="$ROOT/target/deploy-local"
+# Per emulator port: the test suite deploys its own stack on its own port
+# while a manual one may run, and neither must read the other's outputs.
+OUT="$ROOT/target/deploy-local/$EMULATOR_PORT"
 log() { echo "deploy-local: $*" >&2; }
 
 scripts/emulator.sh up
@@ -70,7 +73,7 @@ api="$("$AWS" cloudformation describe-stack-resource --stack-name "$STACK" \
 if [ -n "$api" ] && [ "$api" != "None" ]; then
     # ApiUrl names AWS's host; locally the same stage answers under the emulator.
     echo "$AWS_ENDPOINT_URL/restapis/$api/prod/_user_request_/" >"$OUT/api-url"
-    echo "local ApiUrl: $(cat "$OUT/api-url") (also in target/deploy-local/api-url)"
+    echo "local ApiUrl: $(cat "$OUT/api-url") (also in target/deploy-local/$EMULATOR_PORT/api-url)"
 fi
 "$AWS" cloudformation describe-stacks --stack-name "$STACK" \
     --query "Stacks[0].Outputs[?OutputKey=='OrchestratorName'].OutputValue" \

@@ -15,8 +15,8 @@ ENV_FILE="$ROOT/.tools/emulator-$PORT/env"
 # shellcheck disable=SC1090
 source "$ENV_FILE"
 export DEMO_FUNCTION="${DEMO_FUNCTION:-hello-blue-green}"
-export ORCHESTRATOR="$(cat "$ROOT/target/deploy-local/orchestrator" 2>/dev/null || true)"
-export API_URL="$(cat "$ROOT/target/deploy-local/api-url" 2>/dev/null || true)"
+export ORCHESTRATOR="$(cat "$ROOT/target/deploy-local/$PORT/orchestrator" 2>/dev/null || true)"
+export API_URL="$(cat "$ROOT/target/deploy-local/$PORT/api-url" 2>/dev/null || true)"
 export DEMO_APP="$ROOT/demo/hello/app.py"
 exec "$ROOT/.tools/emulator-venv/bin/python" - "$@" <<'PY'
 import io, json, os, sys, time, urllib.request, zipfile

@@ -129,6 +129,12 @@ impl Config {
         Self { targets, policy }
     }
 
+    /// The configured targets, none when none are set; an error only for a
+    /// value that does not parse.
+    pub fn configured(&self) -> Result<&[TargetSpec], ConfigError> {
+        self.targets.as_deref().map_err(Clone::clone)
+    }
+
     pub fn targets(&self) -> Result<&[TargetSpec], ConfigError> {
         match &self.targets {
             Ok(t) if t.is_empty() => Err(ConfigError {

@@ -51,10 +51,15 @@ pub fn parse_payload(payload: &[u8]) -> Result<Value, Error> {
     })
 }
 
+/// Where the Embedded Metric Format line of each decision goes.
+pub type LineSink = Box<dyn Fn(&str) + Send + Sync>;
+
 pub struct Handler<S, M, A = NoAudit, C = NoChecks> {
     pub executor: Executor<S, M, C>,
     pub config: Config,
     pub audit: A,
+    /// Each decision carried out, as an EMF line (`emf.rs`); none: no lines.
+    pub emf: Option<LineSink>,
 }
 
 impl<S, M, C> Handler<S, M, NoAudit, C> {
@@ -63,6 +68,7 @@ impl<S, M, C> Handler<S, M, NoAudit, C> {
             executor,
             config,
             audit: NoAudit,
+            emf: None,
         }
     }
 }
@@ -74,6 +80,16 @@ impl<S, M, A, C> Handler<S, M, A, C> {
             executor: self.executor,
             config: self.config,
             audit,
+            emf: self.emf,
+        }
+    }
+
+    /// Writes every decision carried out (not a dry run) to `sink` as one
+    /// Embedded Metric Format line: the Lambda's standard output.
+    pub fn with_emf(self, sink: LineSink) -> Self {
+        Self {
+            emf: Some(sink),
+            ..self
         }
     }
 }
@@ -115,6 +131,12 @@ where
         if !transitions.is_empty() {
             if let Err(e) = self.audit.emit(&transitions).await {
                 tracing::warn!(error = %e, events = transitions.len(), "audit events not emitted; the transitions stand");
+            }
+        }
+        // Last, so that the metrics line ends the invocation's log.
+        if let (Some(sink), Ok(r)) = (&self.emf, &out) {
+            for line in r.results.iter().filter_map(|t| crate::emf::line(t, now)) {
+                sink(&line);
             }
         }
         out

@@ -13,7 +13,7 @@
 //!                                     └──> report (JSON response), error
 //! simulate ──> executor over memory; timeline (the SVG picture)
 //! wait ──> executor's read-only half (status, judge): follows one rollout
-//! show: what people see (wait's lines, the status table)
+//! show: what people see (wait's lines, the status table); emf: each decision as metrics
 //! model (Version, Weight, Target, UtcTime) and logging: used by every layer
 //! ```
 //!
@@ -33,6 +33,7 @@
 pub mod aws;
 pub mod command;
 pub mod config;
+pub mod emf;
 pub mod engine;
 pub mod error;
 pub mod executor;

@@ -71,7 +71,11 @@ fn dispatch_to() -> DispatchTo {
 
 async fn serve() -> ExitCode {
     logging::init(std::io::stdout);
-    let handler = handler_from_env().await;
+    // The decisions' metrics, as lines CloudWatch Logs turns into metrics.
+    let handler = handler_from_env().await.with_emf(Box::new(|line| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    }));
     let handler = &handler;
     // The payload as text: the handler checks its size before parsing it.
     let run = lambda_runtime::run(service_fn(

@@ -154,7 +154,18 @@ pub fn live_line(p: &Poll, policy: &Policy, style: Style, width: usize) -> Strin
     };
     let step = step(stage, x.weight, policy);
     let decision = x.decision.map(|d| d.label()).unwrap_or(stage.label());
-    let mid = format!(" {} {:>5}  {step}  ", bar(x.weight, 20), percent(x.weight));
+    // The decision is the one the next tick would make (a dry run), not one
+    // made: said so, or "promoted" beside a bar at 50% would mislead.
+    let next = if x.decision.is_some() {
+        "next tick: "
+    } else {
+        ""
+    };
+    let mid = format!(
+        " {} {:>5}  {step}  {next}",
+        bar(x.weight, 20),
+        percent(x.weight)
+    );
     let tail = format!(
         "{}  {}",
         x.estimate.map(|e| format!("  {e}")).unwrap_or_default(),
@@ -183,20 +194,30 @@ pub fn live_line(p: &Poll, policy: &Policy, style: Style, width: usize) -> Strin
     )
 }
 
-/// One line for a change, for logs and pipelines.
+/// One line for a change, for logs and pipelines: whole, self-contained.
 pub fn change_line(p: &Poll, policy: &Policy) -> String {
-    let x = parts(p);
     let head = format!("{} {}:{} v{}", p.at, p.function, p.alias, p.version);
+    format!("{head} {}", change(p, policy))
+}
+
+/// A change above the live line on a terminal, which already names the
+/// target: the time of day, then what changed.
+pub fn change_line_short(p: &Poll, policy: &Policy) -> String {
+    format!("{}  {}", hhmmss(p.at), change(p, policy))
+}
+
+fn change(p: &Poll, policy: &Policy) -> String {
+    let x = parts(p);
     match (x.stage, x.decision) {
         (Some(stage), Some(d)) => format!(
-            "{head} {} at {} ({}): {d}: {}",
+            "{} at {} ({}): next tick: {d}: {}",
             stage.label(),
             percent(x.weight),
             step(stage, x.weight, policy),
             x.said
         ),
-        (Some(stage), None) => format!("{head} {}: {}", stage.label(), x.said),
-        (None, _) => format!("{head} {}: {}", p.state, x.said),
+        (Some(stage), None) => format!("{}: {}", stage.label(), x.said),
+        (None, _) => format!("{}: {}", p.state, x.said),
     }
 }
 
@@ -223,7 +244,7 @@ pub fn end_line(end: &End, last: Option<&Poll>, style: Style) -> String {
 fn change_tail(p: &Poll) -> String {
     match &p.status {
         Some(r) => format!(
-            " at {}: {}: {}",
+            " at {}: next tick: {}: {}",
             percent(r.weight_before),
             r.decision,
             r.reason

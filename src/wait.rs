@@ -208,13 +208,19 @@ impl Poll {
     }
 }
 
-/// `s` with every run of digits (and the points and commas inside a
-/// figure) as one `#`.
+/// `s` with every figure as one `#`: a run of digits with the points and
+/// commas inside it, and a duration's units between and after them ("1m3s").
 fn without_figures(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut in_figure = false;
-    for c in s.chars() {
-        let part = c.is_ascii_digit() || (in_figure && matches!(c, '.' | ','));
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        let next_is_digit = chars.peek().is_some_and(char::is_ascii_digit);
+        let unit_follows =
+            matches!(c, 'h' | 'm' | 's') && !chars.peek().is_some_and(|n| n.is_ascii_alphabetic());
+        let part = c.is_ascii_digit()
+            || (in_figure && matches!(c, '.' | ',') && next_is_digit)
+            || (in_figure && unit_follows);
         if part && !in_figure {
             out.push('#');
         } else if !part {
@@ -603,7 +609,15 @@ mod tests {
     fn figures_alone_are_no_change() {
         assert_eq!(
             without_figures("bake: 3m 20s left, 1,204 requests at 0.5%."),
-            "bake: #m #s left, # requests at #%."
+            "bake: # # left, # requests at #%."
+        );
+        assert_eq!(
+            without_figures("41s of 1m bake, p99 5 ms"),
+            without_figures("1m3s of 1m bake, p99 7 ms")
+        );
+        assert_eq!(
+            without_figures("version 2 at 25%, 5 more"),
+            "version # at #%, # more"
         );
     }
 

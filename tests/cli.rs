@@ -45,6 +45,18 @@ fn every_subcommand_has_help_and_a_bad_flag_is_one_line() {
             "Usage: lambda-rollout simulate FILE [--seed N] [--svg PATH]",
         ),
         (&["help", "simulate"][..], "--seed <N>"),
+        (
+            &["wait", "--help"][..],
+            "6  another version is rolled out instead",
+        ),
+        (
+            &["status", "--help"][..],
+            "Usage: lambda-rollout status --function F --alias A",
+        ),
+        (
+            &["list", "--help"][..],
+            "Usage: lambda-rollout list [--json]",
+        ),
     ] {
         let out = invoke(args, "");
         assert_eq!(
@@ -81,6 +93,35 @@ fn every_subcommand_has_help_and_a_bad_flag_is_one_line() {
             "unexpected argument 'b.json'",
         ),
         (&["frobnicate"][..], "unknown command \"frobnicate\""),
+        (&["wait", "--alias", "live"][..], "missing --function <F>"),
+        (
+            &[
+                "wait",
+                "--function",
+                "f",
+                "--alias",
+                "live",
+                "--timeout",
+                "0s",
+            ][..],
+            "is not from 1s to 7d",
+        ),
+        (
+            &[
+                "wait",
+                "--function",
+                "f",
+                "--alias",
+                "live",
+                "--version",
+                "$LATEST",
+            ][..],
+            "invalid value '$LATEST'",
+        ),
+        (
+            &["status", "--function", "f:7", "--alias", "live"][..],
+            "function",
+        ),
     ] {
         let out = invoke(args, "");
         let err = text(&out.stderr);
@@ -291,4 +332,37 @@ async fn a_closed_or_full_stdout_is_one_line_and_exit_1_never_a_panic() {
         .unwrap();
     assert_eq!(help.status.code(), Some(1));
     assert!(text(&help.stderr).contains("cannot write to standard output"));
+}
+
+/// The release pipeline in examples/ calls `wait` with flags it has.
+#[test]
+fn the_pipeline_example_calls_wait_as_the_cli_takes_it() {
+    let workflow = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/github-actions.yml"
+    ))
+    .unwrap();
+    let call: String = workflow
+        .split("target/release/lambda-rollout wait")
+        .nth(1)
+        .expect("the workflow runs the CLI it built: lambda-rollout wait")
+        .split("code=$?")
+        .next()
+        .unwrap()
+        .into();
+    let help = text(&invoke(&["wait", "--help"], "").stdout);
+    let flags: Vec<&str> = call
+        .split_whitespace()
+        .filter(|w| w.starts_with("--"))
+        .collect();
+    assert!(flags.len() >= 5, "{call}");
+    for flag in flags {
+        assert!(
+            help.contains(&format!("{flag} ")),
+            "{flag} is not a flag of wait"
+        );
+    }
+    for code in ["0)", "3)", "5)", "6)"] {
+        assert!(workflow.contains(code), "the workflow names exit {code}");
+    }
 }

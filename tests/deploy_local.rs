@@ -126,6 +126,28 @@ async fn the_template_deploys_locally_and_its_outputs_answer() {
         .unwrap()
         .to_string();
     assert!(output("ApiUrl").contains(&id));
+
+    // DashboardUrl: the dashboard the stack made, its body as !Sub filled it in.
+    let url = output("DashboardUrl");
+    let name = url.rsplit("dashboards:name=").next().unwrap();
+    assert_eq!(name, format!("{stack}-rollouts"), "{url}");
+    let d = em
+        .cloudwatch
+        .get_dashboard()
+        .dashboard_name(name)
+        .send()
+        .await
+        .unwrap();
+    let text = d.dashboard_body().unwrap();
+    let dashboard: Value = serde_json::from_str(text).unwrap();
+    assert!(
+        dashboard["widgets"].as_array().unwrap().len() >= 5,
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("SOURCE '/aws/lambda/{function}'")),
+        "{text}"
+    );
     let path = format!("/restapis/{id}/prod/_user_request_/");
     // Every request through the alias from here on is counted, this one too.
     let before = UtcTime::now();
@@ -197,12 +219,28 @@ async fn the_template_deploys_locally_and_its_outputs_answer() {
         .invoke()
         .function_name(&function)
         .payload(Blob::new(start.to_string()))
+        .log_type(aws_sdk_lambda::types::LogType::Tail)
         .send()
         .await
         .unwrap();
     let body: Value = serde_json::from_slice(answer.payload().unwrap().as_ref()).unwrap();
     let r = &body["results"][0];
     assert_eq!(r["decision"], "started", "{body}");
+    // #15: the decision is also one Embedded Metric Format line in the
+    // function's log, what CloudWatch Logs turns into the dashboard's metrics.
+    let tail = aws_smithy_types::base64::decode(answer.log_result().expect("a log tail")).unwrap();
+    let tail = String::from_utf8_lossy(&tail);
+    let emf: Vec<Value> = tail
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    assert_eq!(emf.len(), 1, "{tail}");
+    assert_eq!(
+        (emf[0]["Function"].as_str(), emf[0]["Decision"].as_str()),
+        (Some(demo.as_str()), Some("started")),
+        "{tail}"
+    );
     assert!(
         r["reason"]
             .as_str()

@@ -125,3 +125,89 @@ async fn percentile_statistics() {
         vec![100.0]
     );
 }
+
+/// The dashboard provider (dashboard.py): CloudFormation had none for
+/// AWS::CloudWatch::Dashboard and marked it CREATE_COMPLETE "as a fallback"
+/// with the physical id "unknown". Ours puts the dashboard, and refuses a body
+/// that is not JSON, as AWS's PutDashboard does and the emulator's does not.
+#[tokio::test]
+async fn a_stacks_dashboard_is_created_and_a_broken_body_refused() {
+    use aws_sdk_cloudformation::types::StackStatus;
+
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let cw = aws_sdk_cloudwatch::Client::new(&config);
+    let stack_with = |body: &str| {
+        serde_json::json!({
+            "Resources": {"Board": {"Type": "AWS::CloudWatch::Dashboard",
+                "Properties": {"DashboardName": unique("board"), "DashboardBody": body}}}
+        })
+        .to_string()
+    };
+    // The stack's status once CloudFormation has finished with it.
+    let settle = |name: String| {
+        let cfn = cfn.clone();
+        async move {
+            for _ in 0..120 {
+                let s = cfn
+                    .describe_stacks()
+                    .stack_name(&name)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = s.stacks()[0].stack_status().cloned().unwrap();
+                if !status.as_str().ends_with("_IN_PROGRESS") {
+                    return status;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            panic!("stack {name} never settled");
+        }
+    };
+    let body = r#"{"widgets":[{"type":"text","x":0,"y":0,"width":6,"height":2,"properties":{"markdown":"hi"}}]}"#;
+    let good = unique("dashboard-ok");
+    cfn.create_stack()
+        .stack_name(&good)
+        .template_body(stack_with(body))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(settle(good.clone()).await, StackStatus::CreateComplete);
+    let r = cfn
+        .describe_stack_resource()
+        .stack_name(&good)
+        .logical_resource_id("Board")
+        .send()
+        .await
+        .unwrap();
+    let name = r
+        .stack_resource_detail()
+        .unwrap()
+        .physical_resource_id()
+        .unwrap()
+        .to_string();
+    assert_ne!(name, "unknown");
+    let d = cw
+        .get_dashboard()
+        .dashboard_name(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.dashboard_body(), Some(body));
+
+    let bad = unique("dashboard-bad");
+    cfn.create_stack()
+        .stack_name(&bad)
+        .template_body(stack_with("{\"widgets\": [ not json"))
+        .send()
+        .await
+        .unwrap();
+    let status = settle(bad).await;
+    assert!(
+        matches!(
+            status,
+            StackStatus::CreateFailed | StackStatus::RollbackComplete | StackStatus::RollbackFailed
+        ),
+        "{status:?}"
+    );
+}

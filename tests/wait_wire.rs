@@ -1,7 +1,7 @@
-//! `lambda-rollout wait` at the wire (#15): the real binary, run as a
-//! pipeline runs it, following rollouts of real functions in the emulator
-//! while this test moves them (real ticks on real traffic, and commands). Each
-//! way a rollout ends is its own exit code.
+//! `lambda-rollout wait`, `status` and `list` at the wire (#15): the real
+//! binary, run as a pipeline or a person runs it, following rollouts of real
+//! functions in the emulator while this test moves them (real ticks on real
+//! traffic, and commands). Each way a rollout ends is its own exit code.
 
 mod common;
 
@@ -361,4 +361,123 @@ async fn a_missing_alias_is_an_error_at_once() {
     );
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("alias nope of function"), "{err}");
+}
+
+/// The binary with `args`, as a person runs it (not a terminal: no colour).
+fn cli(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env_remove("LAMBDA_ROLLOUT_TARGETS")
+        .env_remove("LAMBDA_ROLLOUT_POLICY")
+        .env_remove("LAMBDA_ROLLOUT_ORCHESTRATOR");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn status_and_list_are_tables_of_the_same_figures_as_the_json() {
+    let em = emulator().await;
+    let rolling = blue_and(&em, "people-rolling", true).await;
+    let idle = blue_and(&em, "people-idle", true).await;
+    act(&em, "start", &rolling, json!({})).await;
+    let before = em.alias_raw(&rolling, "live").await;
+
+    let (code, table, err) = cli(&["status", "--function", &rolling, "--alias", "live"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("FUNCTION") && lines[0].contains("WEIGHT"),
+        "{table}"
+    );
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        &row[..6],
+        [rolling.as_str(), "live", "held", "1", "2", "50%"],
+        "{table}"
+    );
+    assert!(
+        lines[2].starts_with("  ") && lines[2].contains("version 2 at 50%"),
+        "the reason under the row: {table}"
+    );
+    assert!(
+        !table.contains('\x1b'),
+        "no colour off a terminal: {table:?}"
+    );
+    let (code, json_out, _) = cli(
+        &[
+            "status",
+            "--function",
+            &rolling,
+            "--alias",
+            "live",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0);
+    let r: Value = serde_json::from_str(&json_out).unwrap();
+    assert_eq!(
+        (
+            r["results"][0]["decision"].as_str(),
+            r["results"][0]["weight_before"].as_f64()
+        ),
+        (Some("held"), Some(50.0)),
+        "{r}"
+    );
+
+    // list: every configured target, here from an orchestrator's own
+    // configuration, read with --orchestrator.
+    let orchestrator = common::unique("people-orchestrator");
+    em.create_function(&orchestrator, "orchestrator").await;
+    let configured = json!([{"function": rolling, "alias": "live", "policy": quick()},
+        {"function": idle, "alias": "live"}])
+    .to_string();
+    em.lambda
+        .update_function_configuration()
+        .function_name(&orchestrator)
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .variables("LAMBDA_ROLLOUT_TARGETS", &configured)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    em.wait_updated(&orchestrator).await;
+    let (code, table, err) = cli(&["list", "--orchestrator", &orchestrator], &[]);
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.starts_with("FUNCTION"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    assert_eq!(&rows[0][..3], [rolling.as_str(), "live", "held"], "{table}");
+    assert_eq!(
+        &rows[1][..4],
+        [idle.as_str(), "live", "idle", "1"],
+        "{table}"
+    );
+    // The same through the environment variable the pipeline would set.
+    let (code, by_env, _) = cli(&["list"], &[("LAMBDA_ROLLOUT_ORCHESTRATOR", &orchestrator)]);
+    assert_eq!((code, by_env.lines().count()), (0, table.lines().count()));
+    assert_eq!(
+        em.alias_raw(&rolling, "live").await,
+        before,
+        "status and list write nothing, RevisionId included"
+    );
+
+    // Nothing to list: one line that says how to fix it.
+    let (code, out, err) = cli(&["list"], &[]);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--orchestrator"), "{err}");
 }

@@ -206,7 +206,9 @@ fn short(reason: &str) -> String {
 }
 
 async fn run() -> Result<(), String> {
-    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/deploy-local"));
+    let port = std::env::var("EMULATOR_PORT").unwrap_or_else(|_| "4566".into());
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/target/deploy-local"))
+        .join(port);
     let read = |f: &str| {
         std::fs::read_to_string(dir.join(f))
             .map(|s| s.trim().to_string())

@@ -151,7 +151,7 @@ pub async fn wait(
             Mode::Terminal { style, width } => {
                 let mut s = String::from("\r\x1b[2K");
                 if changed {
-                    s.push_str(&show::change_line(p, &policy));
+                    s.push_str(&show::change_line_short(p, &policy));
                     s.push('\n');
                 }
                 s.push_str(&show::live_line(p, &policy, *style, *width));
@@ -207,7 +207,7 @@ pub async fn list(json: bool, from: &FromArgs) -> ExitCode {
         Ok(h) => h,
         Err(e) => return fail(&format!("list: {e}")),
     };
-    match handler.config.targets() {
+    match handler.config.configured() {
         Ok([]) => {
             return fail(&format!(
                 "list: no targets: set {TARGETS_VAR}, or name the orchestrator with \
@@ -252,7 +252,8 @@ async fn run_and_show(
     print_out(&show::table(&resp.results, style), false)
 }
 
-/// Columns of the terminal on standard output, else 100.
+/// Columns of the terminal on standard output (COLUMNS, else the terminal's
+/// own answer), else 100.
 fn terminal_width() -> usize {
     if let Some(n) = std::env::var("COLUMNS")
         .ok()
@@ -260,6 +261,16 @@ fn terminal_width() -> usize {
     {
         return n.max(20);
     }
+    asked_width().unwrap_or(100)
+}
+
+#[cfg(not(unix))]
+fn asked_width() -> Option<usize> {
+    None
+}
+
+#[cfg(unix)]
+fn asked_width() -> Option<usize> {
     let mut size = libc::winsize {
         ws_row: 0,
         ws_col: 0,
@@ -269,9 +280,5 @@ fn terminal_width() -> usize {
     // SAFETY: TIOCGWINSZ writes one winsize into the struct it is given, and
     // fails (leaving it zero) on anything but a terminal.
     let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
-    if ok && size.ws_col >= 20 {
-        size.ws_col as usize
-    } else {
-        100
-    }
+    (ok && size.ws_col >= 20).then_some(size.ws_col as usize)
 }

@@ -4,6 +4,8 @@
 //!   ticked when the payload is the scheduled-event envelope or a tick without targets.
 //! - `LAMBDA_ROLLOUT_POLICY`: JSON policy, the defaults under every target's own policy.
 //! - `LAMBDA_ROLLOUT_CONCURRENCY`: aliases read and written at once in a tick.
+//! - `LAMBDA_ROLLOUT_CONTROL_PLANE_RATE`: Lambda control-plane calls a second
+//!   (GetAlias, UpdateAlias, ListVersionsByFunction...), 10 by default.
 //! - `LAMBDA_ROLLOUT_EVENT_BUS`: the EventBridge bus (name or ARN) that receives
 //!   an audit event for every transition; unset or empty, the log line only.
 //!
@@ -30,19 +32,37 @@ pub const CONCURRENCY_VAR: &str = "LAMBDA_ROLLOUT_CONCURRENCY";
 pub const DEFAULT_CONCURRENCY: usize = 8;
 
 /// Targets read and written at once in a tick: `LAMBDA_ROLLOUT_CONCURRENCY`
-/// (1 to 64), else the default. A bad value is logged and the default used:
-/// it must not stop a tick, let alone a rollback.
+/// (1 to 64), else the default.
 pub fn concurrency_from_env() -> usize {
-    let default = DEFAULT_CONCURRENCY;
-    match std::env::var(CONCURRENCY_VAR) {
+    number_from_env(CONCURRENCY_VAR, 1, 64, DEFAULT_CONCURRENCY as u32) as usize
+}
+
+pub const CONTROL_PLANE_RATE_VAR: &str = "LAMBDA_ROLLOUT_CONTROL_PLANE_RATE";
+
+/// Lambda control-plane calls a second lambda-rollout allows itself by
+/// default: two thirds of the account's quota (about 15), the rest for
+/// everyone else's deploys.
+pub const DEFAULT_CONTROL_PLANE_RATE: u32 = 10;
+
+/// Lambda control-plane calls a second lambda-rollout allows itself:
+/// `LAMBDA_ROLLOUT_CONTROL_PLANE_RATE` (1 to 100), else 10.
+pub fn control_plane_rate_from_env() -> u32 {
+    number_from_env(CONTROL_PLANE_RATE_VAR, 1, 100, DEFAULT_CONTROL_PLANE_RATE)
+}
+
+/// A whole number from `var`, from `min` to `max`, else `default`. A bad
+/// value is logged and the default used: it must not stop a tick, let alone
+/// a rollback.
+fn number_from_env(var: &str, min: u32, max: u32, default: u32) -> u32 {
+    match std::env::var(var) {
         Err(_) => default,
-        Ok(v) => match v.trim().parse::<usize>() {
-            Ok(n) if (1..=64).contains(&n) => n,
+        Ok(v) => match v.trim().parse::<u32>() {
+            Ok(n) if (min..=max).contains(&n) => n,
             _ => {
                 tracing::warn!(
                     value = %clipped(v, 40),
                     default,
-                    "{CONCURRENCY_VAR} is not a number from 1 to 64; using the default"
+                    "{var} is not a number from {min} to {max}; using the default"
                 );
                 default
             }

@@ -46,8 +46,12 @@ fn main() -> ExitCode {
 /// The handler on the AWS SDK, configured from the environment: the one
 /// place it is composed, for Lambda and the CLI alike.
 async fn handler_from_env() -> AwsHandler {
-    let (aliases, metrics, audit, checks) =
-        aws::clients(config::event_bus_from_env(), dispatch_to()).await;
+    let (aliases, metrics, audit, checks) = aws::clients(
+        config::event_bus_from_env(),
+        dispatch_to(),
+        config::control_plane_rate_from_env(),
+    )
+    .await;
     Handler::new(
         Executor::new(aliases, metrics)
             .with_concurrency(config::concurrency_from_env())

@@ -2,12 +2,14 @@
 //! ours happens here.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::get_alias::GetAliasError;
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use aws_sdk_lambda::Client;
 
+use super::budget::{Budget, Permit};
 use crate::engine::{AliasState, Canary, PublishedVersion};
 use crate::model::{Target, Version, Weight};
 use crate::ports::{AliasRead, AliasSnapshot, AliasWrite, StoreError};
@@ -15,11 +17,33 @@ use crate::ports::{AliasRead, AliasSnapshot, AliasWrite, StoreError};
 #[derive(Debug, Clone)]
 pub struct LambdaAliases {
     client: Client,
+    /// Control-plane calls wait for it; none: unlimited (tests, benchmarks
+    /// that measure without it).
+    budget: Option<Arc<Budget>>,
 }
 
 impl LambdaAliases {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            budget: None,
+        }
+    }
+
+    /// Every call this store makes waits for `budget` first.
+    pub fn with_budget(self, budget: Arc<Budget>) -> Self {
+        Self {
+            budget: Some(budget),
+            ..self
+        }
+    }
+
+    /// Waits for the budget; the call is counted until the permit drops.
+    async fn admit(&self) -> Option<Permit<'_>> {
+        match &self.budget {
+            Some(b) => Some(b.admit().await),
+            None => None,
+        }
     }
 }
 
@@ -174,6 +198,7 @@ impl LambdaAliases {
     /// After a ResourceNotFoundException on the alias: is it the function
     /// that is missing, or only the alias?
     async fn missing(&self, target: &Target) -> Missing {
+        let _permit = self.admit().await;
         let found = self
             .client
             .get_function()
@@ -195,6 +220,7 @@ impl LambdaAliases {
         &self,
         function: &str,
     ) -> Result<HashMap<String, String>, StoreError> {
+        let _permit = self.admit().await;
         let out = self
             .client
             .get_function_configuration()
@@ -231,13 +257,16 @@ impl LambdaAliases {
 
 impl AliasRead for LambdaAliases {
     async fn read_alias(&self, target: &Target) -> Result<AliasSnapshot, StoreError> {
-        let sent = self
-            .client
-            .get_alias()
-            .function_name(&target.function)
-            .name(&target.alias)
-            .send()
-            .await;
+        // The permit ends with the call: `missing` below makes one of its own.
+        let sent = {
+            let _permit = self.admit().await;
+            self.client
+                .get_alias()
+                .function_name(&target.function)
+                .name(&target.alias)
+                .send()
+                .await
+        };
         let out = match sent {
             Ok(out) => out,
             Err(e) => {
@@ -282,14 +311,20 @@ impl AliasRead for LambdaAliases {
         &self,
         target: &Target,
     ) -> Result<Vec<PublishedVersion>, StoreError> {
-        let mut pages = self
-            .client
-            .list_versions_by_function()
-            .function_name(&target.function)
-            .into_paginator()
-            .send();
+        // Page by page by hand, not the SDK's paginator: each page is a call,
+        // and each call waits for the budget.
         let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
+        let mut marker: Option<String> = None;
+        loop {
+            let page = {
+                let _permit = self.admit().await;
+                self.client
+                    .list_versions_by_function()
+                    .function_name(&target.function)
+                    .set_marker(marker.take())
+                    .send()
+                    .await
+            };
             let page = page.map_err(|e| {
                 map_error(
                     e,
@@ -318,6 +353,10 @@ impl AliasRead for LambdaAliases {
                         .map(str::to_string),
                 });
             }
+            match page.next_marker() {
+                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+                _ => break,
+            }
         }
         Ok(out)
     }
@@ -339,6 +378,7 @@ impl AliasWrite for LambdaAliases {
         let routing = AliasRoutingConfiguration::builder()
             .set_additional_version_weights(Some(weights))
             .build();
+        let _permit = self.admit().await;
         let out = self
             .client
             .update_alias()

@@ -1,17 +1,21 @@
 //! Adapters: the ports implemented on the AWS SDK. Every SDK type stays in here.
 
+pub mod budget;
 pub mod cloudwatch;
 pub mod eventbridge;
 pub mod invoke;
 pub mod lambda;
 
+pub use budget::Budget;
 pub use cloudwatch::CloudWatchMetrics;
 pub use eventbridge::EventBridgeAudit;
 pub use invoke::{DispatchTo, LambdaChecks};
 pub use lambda::LambdaAliases;
 
 /// Builds the clients from one shared SDK config: the standard AWS environment
-/// (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL` and friends) applies.
+/// (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL` and friends) applies. The
+/// alias store's Lambda calls keep within `control_plane_rate` a second
+/// (`budget.rs`).
 ///
 /// Timeouts: the SDK sets none per attempt by default, so one stalled
 /// connection could eat the whole 60 s invocation and leave every target
@@ -20,6 +24,7 @@ pub use lambda::LambdaAliases;
 pub async fn clients(
     audit_bus: Option<String>,
     dispatch: DispatchTo,
+    control_plane_rate: u32,
 ) -> (
     LambdaAliases,
     CloudWatchMetrics,
@@ -41,7 +46,8 @@ pub async fn clients(
         .await;
     let lambda = aws_sdk_lambda::Client::new(&config);
     (
-        LambdaAliases::new(lambda.clone()),
+        LambdaAliases::new(lambda.clone())
+            .with_budget(std::sync::Arc::new(Budget::per_second(control_plane_rate))),
         CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config)),
         EventBridgeAudit::new(aws_sdk_eventbridge::Client::new(&config), audit_bus),
         LambdaChecks::new(lambda, dispatch),

@@ -45,6 +45,7 @@ Environment:
   LAMBDA_ROLLOUT_TARGETS      JSON array of targets a scheduled tick manages
   LAMBDA_ROLLOUT_POLICY       JSON policy: the defaults under every target's
   LAMBDA_ROLLOUT_CONCURRENCY  aliases read and written at once in a tick (1-64, default 8)
+  LAMBDA_ROLLOUT_CONTROL_PLANE_RATE  Lambda control-plane calls a second (1-100, default 10)
   LAMBDA_ROLLOUT_EVENT_BUS    EventBridge bus for the audit events (unset: log only)
   RUST_LOG, AWS_LAMBDA_LOG_FORMAT=JSON   logging
 See README.md.";
@@ -374,6 +375,7 @@ mod tests {
             config::TARGETS_VAR,
             config::POLICY_VAR,
             config::CONCURRENCY_VAR,
+            config::CONTROL_PLANE_RATE_VAR,
             config::EVENT_BUS_VAR,
         ] {
             assert!(ENVIRONMENT.contains(var), "{var}");

@@ -8,7 +8,8 @@
 //! connections (before and after forwarding), GetMetricData answers emptied,
 //! marked partial or missing a series, and a rival writer that changes the
 //! alias between our read and our write. Every exchange is logged for the
-//! invariant checks.
+//! invariant checks. And Lambda's control-plane quota: with `set_quota(n)`,
+//! a Lambda request beyond n in the last second is throttled, as Lambda does.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -96,6 +97,8 @@ pub struct Exchange {
     /// The emulator's status, when the request was forwarded.
     pub upstream_status: Option<u16>,
     pub response: Option<Bytes>,
+    /// When the request reached the proxy.
+    pub arrived: std::time::Instant,
     /// When the request left for the emulator, and how long the emulator
     /// took to answer, when forwarded.
     pub sent_at: Option<std::time::Instant>,
@@ -116,6 +119,10 @@ struct Inner {
     /// Chance that a request meets a fault.
     rate: f64,
     log: Vec<Exchange>,
+    /// Lambda requests a second before the quota throttles, and when the
+    /// ones of the last second came.
+    quota: Option<usize>,
+    lambda_arrivals: std::collections::VecDeque<std::time::Instant>,
 }
 
 #[derive(Clone)]
@@ -146,6 +153,8 @@ impl FaultProxy {
                 rng: Rng::new(seed),
                 rate: 0.0,
                 log: Vec::new(),
+                quota: None,
+                lambda_arrivals: Default::default(),
             })),
             rival,
             hold,
@@ -175,6 +184,34 @@ impl FaultProxy {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Throttles every Lambda control-plane request beyond `n` in the last
+    /// second (TooManyRequestsException), as the account's quota does.
+    pub fn set_quota(&self, n: Option<usize>) {
+        self.inner.lock().unwrap().quota = n;
+    }
+
+    /// Whether a Lambda request arriving now is over the quota (and, if not,
+    /// counts it).
+    fn over_quota(&self) -> bool {
+        let mut inner = self.inner.lock().unwrap();
+        let Some(quota) = inner.quota else {
+            return false;
+        };
+        let now = std::time::Instant::now();
+        while inner
+            .lambda_arrivals
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            inner.lambda_arrivals.pop_front();
+        }
+        if inner.lambda_arrivals.len() >= quota {
+            return true;
+        }
+        inner.lambda_arrivals.push_back(now);
+        false
     }
 
     /// Sets the chance of a fault per request (0 turns injection off).
@@ -231,7 +268,13 @@ impl FaultProxy {
         let (parts, body) = req.into_parts();
         let body = body.collect().await.map_err(closed)?.to_bytes();
         let (op, alias) = classify(&parts);
-        let fault = self.choose(op);
+        let arrived = std::time::Instant::now();
+        let lambda = parts.uri.path().starts_with("/2015-03-31/");
+        let fault = if lambda && self.over_quota() {
+            Fault::Throttle
+        } else {
+            self.choose(op)
+        };
         let mut exchange = Exchange {
             op,
             fault,
@@ -239,6 +282,7 @@ impl FaultProxy {
             request: body.clone(),
             upstream_status: None,
             response: None,
+            arrived,
             sent_at: None,
             upstream_time: None,
         };
@@ -276,6 +320,7 @@ impl FaultProxy {
                             request: rival_req,
                             upstream_status: Some(200),
                             response: Some(rival_resp),
+                            arrived,
                             sent_at: None,
                             upstream_time: None,
                         });

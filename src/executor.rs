@@ -217,26 +217,26 @@ where
             })
             .collect();
         let observed = if requests.is_empty() {
-            Ok(Vec::new())
+            Vec::new()
         } else {
             self.observe(&requests).await
         };
-        if let Err(e) = &observed {
-            tracing::warn!(error = %e, targets = requests.len(), "metrics unavailable; those targets hold");
+        let failed: Vec<&String> = observed.iter().filter_map(|o| o.as_ref().err()).collect();
+        if let Some(e) = failed.first() {
+            tracing::warn!(error = %e, targets = failed.len(), of = requests.len(), "metrics unavailable; those targets hold");
         }
-        // Each waiting target's observation, in the order they were asked for.
-        let (mut observations, unavailable) = match &observed {
-            Ok(all) => (all.iter(), ""),
-            Err(e) => ([].iter(), e.as_str()),
-        };
+        // Each waiting target's answer, in the order they were asked for:
+        // only the targets a failed call carried hold for it.
+        let mut answers = observed.iter();
         pending
             .into_iter()
             .map(|item| match item {
                 Pending::Needs(snap, a) => {
-                    let answer = observations.next().map_or(
-                        MetricsAnswer::Unavailable(unavailable),
-                        MetricsAnswer::Fetched,
-                    );
+                    let answer = match answers.next() {
+                        Some(Ok(o)) => MetricsAnswer::Fetched(o),
+                        Some(Err(e)) => MetricsAnswer::Unavailable(e),
+                        None => MetricsAnswer::Unavailable("no answer"),
+                    };
                     Pending::Ready(snap, a.decide(answer))
                 }
                 other => other,
@@ -294,9 +294,9 @@ where
             return;
         };
         let request = engine::start_traffic(target, before.stable, green, policy, now);
-        match self.observe(std::slice::from_ref(&request)).await {
+        match self.observe_one(&request).await {
             Ok(obs) => {
-                let e = engine::at_start(policy, &obs[0], green, before.stable);
+                let e = engine::at_start(policy, &obs, green, before.stable);
                 r.reason = format!("{}; {}", r.reason, e.sentence());
                 r.estimate = Some(e);
             }
@@ -600,26 +600,33 @@ where
                 })?;
                 Ok(a.decide(&versions))
             }
-            Plan::NeedMetrics(a) => match self.observe(std::slice::from_ref(&a.request)).await {
-                Ok(obs) => Ok(a.decide(MetricsAnswer::Fetched(&obs[0]))),
+            Plan::NeedMetrics(a) => match self.observe_one(&a.request).await {
+                Ok(obs) => Ok(a.decide(MetricsAnswer::Fetched(&obs))),
                 Err(e) => Ok(a.decide(MetricsAnswer::Unavailable(&e))),
             },
         }
     }
 
-    /// One answer per request, or why there is none.
+    /// One answer per request: its observation, or why there is none.
     async fn observe(
         &self,
         requests: &[engine::MetricsRequest],
-    ) -> Result<Vec<Observation>, String> {
-        match self.metrics.observe(requests).await {
-            Ok(all) if all.len() != requests.len() => Err(format!(
-                "{} observations for {} targets",
-                all.len(),
-                requests.len()
-            )),
-            answer => answer.map_err(|e| e.to_string()),
+    ) -> Vec<Result<Observation, String>> {
+        let all = self.metrics.observe(requests).await;
+        if all.len() != requests.len() {
+            let e = format!("{} observations for {} targets", all.len(), requests.len());
+            return requests.iter().map(|_| Err(e.clone())).collect();
         }
+        all.into_iter()
+            .map(|a| a.map_err(|e| e.to_string()))
+            .collect()
+    }
+
+    async fn observe_one(&self, request: &engine::MetricsRequest) -> Result<Observation, String> {
+        self.observe(std::slice::from_ref(request))
+            .await
+            .pop()
+            .unwrap_or_else(|| Err("no answer".to_string()))
     }
 }
 

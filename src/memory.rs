@@ -190,10 +190,10 @@ impl MemoryMetrics {
 }
 
 impl MetricsRead for MemoryMetrics {
-    async fn observe(&self, requests: &[MetricsRequest]) -> Result<Vec<Observation>, MetricsError> {
+    async fn observe(&self, requests: &[MetricsRequest]) -> Vec<Result<Observation, MetricsError>> {
         let all = self.minutes.lock().expect("not poisoned");
         let none = HashMap::new();
-        Ok(requests
+        requests
             .iter()
             .map(|r| {
                 let m = all.get(&r.target.function).unwrap_or(&none);
@@ -217,9 +217,9 @@ impl MetricsRead for MemoryMetrics {
                     f.latency_ms = (weight > 0.0).then(|| lat / weight);
                     f
                 };
-                observation(r, AlarmState::Ok, sum)
+                Ok(observation(r, AlarmState::Ok, sum))
             })
-            .collect())
+            .collect()
     }
 }
 

@@ -56,12 +56,14 @@ pub enum StoreError {
     },
 }
 
-#[derive(Debug, Error)]
+/// A metrics read that failed. Clone: one failed call is the answer of every
+/// request whose queries it carried, and each keeps the cause.
+#[derive(Debug, Clone, Error)]
 #[error("CloudWatch GetMetricData failed: {message}")]
 pub struct MetricsError {
     pub message: String,
     #[source]
-    pub source: BoxError,
+    pub source: std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>,
 }
 
 pub trait AliasRead: Send + Sync {
@@ -89,11 +91,13 @@ pub trait AliasWrite: Send + Sync {
 }
 
 pub trait MetricsRead: Send + Sync {
-    /// One observation per request, in order, read in as few calls as possible.
+    /// One answer per request, in order, read in as few calls as possible.
+    /// A call that fails is the answer of the requests whose queries it
+    /// carried, not of the others.
     fn observe(
         &self,
         requests: &[MetricsRequest],
-    ) -> impl Future<Output = Result<Vec<Observation>, MetricsError>> + Send;
+    ) -> impl Future<Output = Vec<Result<Observation, MetricsError>>> + Send;
 }
 
 #[derive(Debug, Error)]

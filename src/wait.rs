@@ -683,7 +683,7 @@ mod tests {
             async fn observe(
                 &self,
                 requests: &[MetricsRequest],
-            ) -> Result<Vec<Observation>, MetricsError> {
+            ) -> Vec<Result<Observation, MetricsError>> {
                 self.0.observes.fetch_add(1, Relaxed);
                 let alarms = requests.iter().filter(|r| !r.alarms.is_empty()).count();
                 self.0.alarms_asked.fetch_add(alarms, Relaxed);

@@ -22,15 +22,17 @@ struct Metrics {
 }
 
 impl MetricsRead for Metrics {
-    async fn observe(&self, requests: &[MetricsRequest]) -> Result<Vec<Observation>, MetricsError> {
+    async fn observe(&self, requests: &[MetricsRequest]) -> Vec<Result<Observation, MetricsError>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if self.short {
-            return Ok(Vec::new());
+            return Vec::new();
         }
-        Err(MetricsError {
+        let cause: Box<dyn std::error::Error + Send + Sync> = "test".into();
+        let e = MetricsError {
             message: format!("{} requests, none answered here", requests.len()),
-            source: "test".into(),
-        })
+            source: cause.into(),
+        };
+        requests.iter().map(|_| Err(e.clone())).collect()
     }
 }
 

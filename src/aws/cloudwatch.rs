@@ -16,8 +16,8 @@ use aws_sdk_cloudwatch::types::{
     AlarmType, Dimension, Metric, MetricDataQuery, MetricStat, ScanBy, StateValue, StatusCode,
 };
 use aws_sdk_cloudwatch::Client;
-use futures_util::future::try_join;
-use futures_util::stream::{self, StreamExt, TryStreamExt};
+use futures_util::future::join;
+use futures_util::stream::{self, StreamExt};
 
 use crate::engine::{
     AlarmReading, AlarmState, CustomQuery, CustomReading, CustomSource, MetricSource,
@@ -318,7 +318,7 @@ impl CloudWatchMetrics {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| MetricsError {
                 message: DisplayErrorContext(&e).to_string(),
-                source: Box::new(e),
+                source: std::sync::Arc::new(e),
             })?;
             for r in page.metric_data_results() {
                 let p = points
@@ -369,7 +369,7 @@ impl CloudWatchMetrics {
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| MetricsError {
                     message: format!("DescribeAlarms: {}", DisplayErrorContext(&e)),
-                    source: Box::new(e),
+                    source: std::sync::Arc::new(e),
                 })?;
                 let metric = page
                     .metric_alarms()
@@ -395,9 +395,9 @@ impl CloudWatchMetrics {
 }
 
 impl MetricsRead for CloudWatchMetrics {
-    async fn observe(&self, requests: &[MetricsRequest]) -> Result<Vec<Observation>, MetricsError> {
+    async fn observe(&self, requests: &[MetricsRequest]) -> Vec<Result<Observation, MetricsError>> {
         if requests.is_empty() {
-            return Ok(Vec::new());
+            return Vec::new();
         }
         let (queries, start, end) = batch(requests);
         // The alarms and every call of up to 500 queries go out together: a
@@ -408,20 +408,50 @@ impl MetricsRead for CloudWatchMetrics {
             .map(<[_]>::to_vec)
             .collect();
         let calls = stream::iter(chunks)
-            .map(|chunk| self.metric_points(chunk, start, end))
+            .map(|chunk| async move {
+                let carried = carried(&chunk);
+                (carried, self.metric_points(chunk, start, end).await)
+            })
             .buffer_unordered(METRIC_CALLS_AT_ONCE)
-            .try_fold(HashMap::new(), |mut all, points| async move {
-                // Each query is in one call only: its id is never met twice.
-                all.extend(points);
-                Ok(all)
-            });
-        let (alarms, points) = try_join(self.alarm_states(requests), calls).await?;
-        Ok(requests
+            .collect::<Vec<_>>();
+        let (alarms, calls) = join(self.alarm_states(requests), calls).await;
+        // Each query is in one call only: its id is never met twice. A failed
+        // call (an error, or its attempt timeout) fails only the requests it
+        // carried a query of; the others are judged.
+        let mut points = HashMap::new();
+        let mut failed: HashMap<usize, MetricsError> = HashMap::new();
+        for (carried, answer) in calls {
+            match answer {
+                Ok(p) => points.extend(p),
+                Err(e) => {
+                    for i in carried {
+                        failed.entry(i).or_insert_with(|| e.clone());
+                    }
+                }
+            }
+        }
+        let no_alarms = HashMap::new();
+        requests
             .iter()
             .enumerate()
-            .map(|(i, req)| observation(i, req, &points, &alarms))
-            .collect())
+            .map(|(i, req)| match (failed.get(&i), &alarms) {
+                (Some(e), _) => Err(e.clone()),
+                (None, Err(e)) if !req.alarms.is_empty() => Err(e.clone()),
+                (None, Ok(alarms)) => Ok(observation(i, req, &points, alarms)),
+                (None, Err(_)) => Ok(observation(i, req, &points, &no_alarms)),
+            })
+            .collect()
     }
+}
+
+/// The requests a call carries queries of: ids are `t{request}_...`.
+fn carried(chunk: &[MetricDataQuery]) -> Vec<usize> {
+    let mut out: Vec<usize> = chunk
+        .iter()
+        .filter_map(|q| q.id()?.strip_prefix('t')?.split('_').next()?.parse().ok())
+        .collect();
+    out.dedup();
+    out
 }
 
 /// Every query of a tick, and the span of minutes one call must cover: the

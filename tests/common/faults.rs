@@ -123,6 +123,9 @@ struct Inner {
     /// ones of the last second came.
     quota: Option<usize>,
     lambda_arrivals: std::collections::VecDeque<std::time::Instant>,
+    /// Every GetMetricData request whose body holds these bytes fails (every
+    /// attempt of that call: a call that cannot be answered).
+    fail_metrics_with: Option<Vec<u8>>,
 }
 
 #[derive(Clone)]
@@ -155,6 +158,7 @@ impl FaultProxy {
                 log: Vec::new(),
                 quota: None,
                 lambda_arrivals: Default::default(),
+                fail_metrics_with: None,
             })),
             rival,
             hold,
@@ -212,6 +216,20 @@ impl FaultProxy {
         }
         inner.lambda_arrivals.push_back(now);
         false
+    }
+
+    /// Fails every GetMetricData call whose request holds `bytes` (a query
+    /// id, say) with a server error; the others are answered.
+    pub fn fail_metrics_carrying(&self, bytes: Option<&[u8]>) {
+        self.inner.lock().unwrap().fail_metrics_with = bytes.map(<[u8]>::to_vec);
+    }
+
+    fn fails_this_call(&self, op: Op, body: &[u8]) -> bool {
+        let inner = self.inner.lock().unwrap();
+        match (&inner.fail_metrics_with, op) {
+            (Some(needle), Op::GetMetricData) => body.windows(needle.len()).any(|w| w == needle),
+            _ => false,
+        }
     }
 
     /// Sets the chance of a fault per request (0 turns injection off).
@@ -272,6 +290,8 @@ impl FaultProxy {
         let lambda = parts.uri.path().starts_with("/2015-03-31/");
         let fault = if lambda && self.over_quota() {
             Fault::Throttle
+        } else if self.fails_this_call(op, &body) {
+            Fault::ServerError
         } else {
             self.choose(op)
         };

@@ -687,8 +687,8 @@ impl Emulator {
             let o = metrics
                 .observe(std::slice::from_ref(&request))
                 .await
-                .unwrap()
-                .remove(0);
+                .remove(0)
+                .unwrap();
             if done(&o) {
                 return (o, true);
             }

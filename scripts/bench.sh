@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make bench: the performance figures of issue #6, written into BENCHMARKS.md:
-# one tick over 1 to 500 targets against the emulator (wall time, API calls),
+# make bench: the performance figures of issues #6 and #16, written into
+# BENCHMARKS.md: one tick over 1 to 500 targets against the emulator (wall
+# time, API calls), the control-plane calls of a 500-target fleet,
 # and the release binary's cold start, peak RSS and the arm64 zip. These are
 # measurements, not tests: nothing here fails because the machine is slow.
 set -euo pipefail
@@ -15,4 +16,6 @@ source ".tools/emulator-$EMULATOR_PORT/env"
 scripts/build.sh
 cargo build --release --bin lambda-rollout
 cargo run --release --example bench_tick -- --write BENCHMARKS.md
+# Control-plane calls for 500 targets, 2 rolling, before and after idle reads.
+cargo run --release --example bench_control_plane -- --write BENCHMARKS.md
 cargo run --release --example bench_coldstart -- --bin target/release/lambda-rollout --write BENCHMARKS.md

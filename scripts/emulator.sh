@@ -122,7 +122,7 @@ up() {
                 OVERRIDE_IN_DOCKER=0 \
                 FILESYSTEM_ROOT="$STATE/fs" \
                 LOCALSTACK_VOLUME_DIR="$STATE/volume" \
-                SERVICES=lambda,cloudwatch,iam,events,sns,sqs,logs,sts,s3,cloudformation,apigateway,scheduler \
+                SERVICES=lambda,cloudwatch,iam,events,sns,sqs,logs,sts,s3,cloudformation,apigateway,scheduler,ssm,resourcegroupstaggingapi \
                 LAMBDA_RUNTIME_EXECUTOR=lambda-rollout-host \
                 LAMBDA_ROLLOUT_PID_DIR="$STATE/functions" \
                 DISABLE_EVENTS=1 \

@@ -51,6 +51,13 @@ pub enum Command {
         name: String,
         state: String,
     },
+    /// A Lambda API call that CloudTrail recorded and EventBridge delivered
+    /// ("AWS API Call via CloudTrail"): the function's targets are read at
+    /// once, idle or not (README, Idle targets).
+    Changed {
+        function: String,
+        change: Change,
+    },
     /// lambda-rollout to itself: run a pre- or post-traffic check under the
     /// policy it began with (`run_check_payload`).
     RunCheck {
@@ -465,6 +472,75 @@ impl Command {
     }
 }
 
+/// What a Lambda API call changed, by its CloudTrail event name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// PublishVersion: a version an `auto_start` policy may start.
+    Published,
+    /// CreateAlias, UpdateAlias, DeleteAlias: someone else wrote the alias.
+    Alias,
+    /// TagResource, UntagResource: the onboarding tags may have changed.
+    Tags,
+}
+
+impl Change {
+    /// CloudTrail's names carry the API version ("PublishVersion20150331",
+    /// "UpdateAlias20150331"), and may gain suffixes ("...v2"): by prefix.
+    fn of(event_name: &str) -> Option<(Self, &'static str)> {
+        [
+            ("PublishVersion", Change::Published, "functionName"),
+            ("CreateAlias", Change::Alias, "functionName"),
+            ("UpdateAlias", Change::Alias, "functionName"),
+            ("DeleteAlias", Change::Alias, "functionName"),
+            ("TagResource", Change::Tags, "resource"),
+            ("UntagResource", Change::Tags, "resource"),
+        ]
+        .into_iter()
+        .find(|(prefix, _, _)| event_name.starts_with(prefix))
+        .map(|(_, c, field)| (c, field))
+    }
+}
+
+/// The part of a CloudTrail-recorded Lambda call we read.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiCallDetail {
+    event_name: String,
+    #[serde(default)]
+    request_parameters: Option<serde_json::Map<String, Value>>,
+}
+
+fn lambda_api_call(detail: Value) -> Result<Command, InputError> {
+    let d: ApiCallDetail = serde_json::from_value(detail).map_err(|e| {
+        InputError(format!(
+            "an AWS API Call via CloudTrail event without a readable detail.eventName ({}): \
+             route EventBridge's own CloudTrail events unchanged",
+            clipped(e.to_string(), 200)
+        ))
+    })?;
+    let Some((change, field)) = Change::of(&d.event_name) else {
+        return Err(InputError(format!(
+            "Lambda API call {} is not one lambda-rollout reads: route PublishVersion, \
+             CreateAlias, UpdateAlias, DeleteAlias, TagResource and UntagResource only",
+            shown(&d.event_name)
+        )));
+    };
+    let given = d
+        .request_parameters
+        .as_ref()
+        .and_then(|p| p.get(field))
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            InputError(format!(
+                "a {} event without detail.requestParameters.{field}: route EventBridge's own \
+                 CloudTrail events unchanged",
+                shown(&d.event_name)
+            ))
+        })?;
+    let function = crate::model::function_name(given).map_err(|e| InputError(e.0))?;
+    Ok(Command::Changed { function, change })
+}
+
 /// The part of a "CloudWatch Alarm State Change" event's detail we read; the
 /// rest (configuration, previous state, reason) is left alone.
 #[derive(Deserialize)]
@@ -510,10 +586,13 @@ fn parse_envelope(payload: &Value) -> Result<Command, InputError> {
             state: detail.state.value,
         });
     }
+    if ev.detail_type == "AWS API Call via CloudTrail" && ev.source == "aws.lambda" {
+        return lambda_api_call(ev.detail);
+    }
     Err(InputError(format!(
         "EventBridge event {} from {} is not handled: route only scheduled events, \
-         CloudWatch Alarm State Change events (or a constant Input with an \"action\") to \
-         lambda-rollout",
+         CloudWatch Alarm State Change events, Lambda's CloudTrail API calls (or a constant \
+         Input with an \"action\") to lambda-rollout",
         shown(&ev.detail_type),
         shown(&ev.source)
     )))

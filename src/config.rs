@@ -6,6 +6,12 @@
 //! - `LAMBDA_ROLLOUT_CONCURRENCY`: aliases read and written at once in a tick.
 //! - `LAMBDA_ROLLOUT_CONTROL_PLANE_RATE`: Lambda control-plane calls a second
 //!   (GetAlias, UpdateAlias, ListVersionsByFunction...), 10 by default.
+//! - `LAMBDA_ROLLOUT_ONBOARD_BY_TAG`: `true` also manages every function
+//!   tagged `lambda-rollout:alias` (README, Onboarding); unset, `false`.
+//! - `LAMBDA_ROLLOUT_DISCOVERY_INTERVAL`: seconds a discovery of tagged
+//!   functions stands (30 to 3600, 300 by default).
+//! - `LAMBDA_ROLLOUT_IDLE_READ_EVERY`: a target found idle is read again
+//!   every this many ticks (1 to 60, 5 by default), at once on an event.
 //! - `LAMBDA_ROLLOUT_EVENT_BUS`: the EventBridge bus (name or ARN) that receives
 //!   an audit event for every transition; unset or empty, the log line only.
 //!
@@ -70,6 +76,42 @@ fn number_from_env(var: &str, min: u32, max: u32, default: u32) -> u32 {
     }
 }
 
+pub const IDLE_READ_EVERY_VAR: &str = "LAMBDA_ROLLOUT_IDLE_READ_EVERY";
+
+/// Idle targets are read every this many ticks: `LAMBDA_ROLLOUT_IDLE_READ_EVERY`
+/// (1, every tick, to 60), else 5.
+pub fn idle_read_every_from_env() -> u32 {
+    number_from_env(IDLE_READ_EVERY_VAR, 1, 60, crate::idle::DEFAULT_EVERY)
+}
+
+pub const ONBOARD_BY_TAG_VAR: &str = "LAMBDA_ROLLOUT_ONBOARD_BY_TAG";
+pub const DISCOVERY_INTERVAL_VAR: &str = "LAMBDA_ROLLOUT_DISCOVERY_INTERVAL";
+
+/// Whether tagged functions are onboarded: `true`, else not. Off unless
+/// asked for, so that the CLI on a laptop calls no tagging API it may not
+/// be allowed; the template turns it on (parameter OnboardByTag).
+pub fn onboard_by_tag_from_env() -> bool {
+    match std::env::var(ONBOARD_BY_TAG_VAR) {
+        Err(_) => false,
+        Ok(v) => match v.trim() {
+            "true" => true,
+            "" | "false" => false,
+            other => {
+                tracing::warn!(value = %clipped(other.to_string(), 40), "{ONBOARD_BY_TAG_VAR} is neither true nor false; not onboarding by tag");
+                false
+            }
+        },
+    }
+}
+
+/// How long a discovery of tagged functions stands.
+pub fn discovery_interval_from_env() -> std::time::Duration {
+    let default = crate::onboarding::DEFAULT_INTERVAL.as_secs() as u32;
+    std::time::Duration::from_secs(
+        number_from_env(DISCOVERY_INTERVAL_VAR, 30, 3600, default).into(),
+    )
+}
+
 /// The audit bus, if one is configured.
 pub fn event_bus_from_env() -> Option<String> {
     std::env::var(EVENT_BUS_VAR)
@@ -91,9 +133,10 @@ pub struct Config {
     policy: Result<PolicySpec, ConfigError>,
 }
 
-/// `LAMBDA_ROLLOUT_POLICY`'s text: an object, each field of its type, valid
-/// over the built-in defaults.
-fn env_policy(s: &str) -> Result<PolicySpec, String> {
+/// A policy's JSON text (`LAMBDA_ROLLOUT_POLICY`, a team's policy
+/// parameter): an object, each field of its type, valid over the built-in
+/// defaults.
+pub fn policy_text(s: &str) -> Result<PolicySpec, String> {
     let value: Value =
         crate::json::parse(s.as_bytes()).map_err(|e| format!("not a policy object ({e})"))?;
     policy_shape(Some(&value), "policy").map_err(|e| format!("not a policy object ({e})"))?;
@@ -144,7 +187,7 @@ impl Config {
         };
         let policy = match policy.map(str::trim) {
             None | Some("") => Ok(PolicySpec::default()),
-            Some(s) => env_policy(s).map_err(|m| fix(POLICY_VAR, m)),
+            Some(s) => policy_text(s).map_err(|m| fix(POLICY_VAR, m)),
         };
         Self { targets, policy }
     }

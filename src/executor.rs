@@ -77,7 +77,7 @@ enum Pending<'a> {
     Needs(AliasSnapshot, AwaitMetrics<'a>),
 }
 
-fn log(r: &TargetResult) {
+pub(crate) fn log(r: &TargetResult) {
     let stable = r.stable.map(|v| v.to_string());
     let canary = r.canary.map(|v| v.to_string());
     tracing::info!(

@@ -6,6 +6,8 @@
 //! ```text
 //! main.rs, cli.rs (the binary) ──> handler ──> command (payload -> Command), json (strict text)
 //!                                     │        config (environment), policy
+//!                                     ├──> onboarding (tagged functions, kept between ticks) ──> ports
+//!                                     ├──> idle (which idle targets a tick reads)
 //!                                     ├──> executor ──> engine (pure: state, step, health/, decide/)
 //!                                     │        │
 //!                                     │        └──> ports (traits) <── aws (SDK adapters)
@@ -38,10 +40,12 @@ pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod handler;
+pub mod idle;
 pub mod json;
 pub mod logging;
 pub mod memory;
 pub mod model;
+pub mod onboarding;
 pub mod policy;
 pub mod ports;
 pub mod report;

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use lambda_rollout::aws::{
     self, CloudWatchMetrics, DispatchTo, EventBridgeAudit, LambdaAliases, LambdaChecks,
+    TaggedFunctions,
 };
 use lambda_rollout::config::{self, Config};
 use lambda_rollout::executor::Executor;
@@ -21,7 +22,8 @@ use lambda_rollout::model::UtcTime;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::value::RawValue;
 
-type AwsHandler = Handler<LambdaAliases, CloudWatchMetrics, EventBridgeAudit, LambdaChecks>;
+type AwsHandler =
+    Handler<LambdaAliases, CloudWatchMetrics, EventBridgeAudit, LambdaChecks, TaggedFunctions>;
 
 fn main() -> ExitCode {
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -46,19 +48,24 @@ fn main() -> ExitCode {
 /// The handler on the AWS SDK, configured from the environment: the one
 /// place it is composed, for Lambda and the CLI alike.
 async fn handler_from_env() -> AwsHandler {
-    let (aliases, metrics, audit, checks) = aws::clients(
+    let c = aws::clients(
         config::event_bus_from_env(),
         dispatch_to(),
         config::control_plane_rate_from_env(),
     )
     .await;
-    Handler::new(
-        Executor::new(aliases, metrics)
+    let handler = Handler::new(
+        Executor::new(c.aliases, c.metrics)
             .with_concurrency(config::concurrency_from_env())
-            .with_checks(checks),
+            .with_checks(c.checks),
         Config::from_env(),
     )
-    .with_audit(audit)
+    .with_audit(c.audit)
+    .with_idle_reads(config::idle_read_every_from_env());
+    handler.with_onboarding(
+        config::onboard_by_tag_from_env().then_some(c.onboarding),
+        config::discovery_interval_from_env(),
+    )
 }
 
 /// Where a check's own invocation runs: this function again in Lambda, this

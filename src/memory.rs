@@ -5,7 +5,7 @@
 //! - `MemoryAliases`: aliases and published versions by function, each alias
 //!   with a RevisionId that changes on every write (a stale one is a
 //!   conflict, as in Lambda); every call can take a fixed latency, any number
-//!   at once, and the store counts the calls in flight and the writes.
+//!   at once, and the store counts the calls in flight and each kind of call.
 //! - `MemoryMetrics`: what CloudWatch would hold, per function, version and
 //!   minute; every alarm reads OK.
 //! - `observation`: the one way an `Observation` is built from per-window
@@ -36,6 +36,10 @@ pub struct MemoryAliases {
     versions: Mutex<HashMap<String, Vec<PublishedVersion>>>,
     in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
+    /// Calls by kind, as Lambda would count them against its quota:
+    /// GetAlias, ListVersionsByFunction, UpdateAlias.
+    pub reads: AtomicUsize,
+    pub lists: AtomicUsize,
     pub writes: AtomicUsize,
 }
 
@@ -86,6 +90,7 @@ impl MemoryAliases {
 impl AliasRead for MemoryAliases {
     async fn read_alias(&self, t: &Target) -> Result<AliasSnapshot, StoreError> {
         self.round_trip().await;
+        self.reads.fetch_add(1, Ordering::SeqCst);
         let (state, rev) = self.state.lock().expect("not poisoned")[&t.function][&t.alias].clone();
         Ok(AliasSnapshot {
             state,
@@ -95,6 +100,7 @@ impl AliasRead for MemoryAliases {
 
     async fn published_versions(&self, t: &Target) -> Result<Vec<PublishedVersion>, StoreError> {
         self.round_trip().await;
+        self.lists.fetch_add(1, Ordering::SeqCst);
         let versions = self.versions.lock().expect("not poisoned");
         Ok(versions.get(&t.function).cloned().unwrap_or_default())
     }

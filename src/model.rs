@@ -355,6 +355,12 @@ fn function_ref(given: &str) -> Result<FunctionRef<'_>, InvalidValue> {
     })
 }
 
+/// A function in any form Lambda accepts (name, ARN, partial ARN, with or
+/// without a qualifier), as the plain name every target is known by.
+pub fn function_name(given: &str) -> Result<String, InvalidValue> {
+    function_ref(given.trim()).map(|f| f.name.to_string())
+}
+
 fn alias_name_ok(alias: &str) -> bool {
     is_name(alias, 128) && !alias.chars().all(|c| c.is_ascii_digit())
 }

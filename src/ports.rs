@@ -1,6 +1,7 @@
 //! Ports: what the executor needs from the outside world, named by capability.
 //! The AWS adapters in `aws/` implement them; tests implement them in memory.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -98,6 +99,77 @@ pub trait MetricsRead: Send + Sync {
         &self,
         requests: &[MetricsRequest],
     ) -> impl Future<Output = Vec<Result<Observation, MetricsError>>> + Send;
+}
+
+/// A function as the tagging API answered: its ARN and the tags it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tagged {
+    pub arn: String,
+    pub tags: Vec<(String, String)>,
+}
+
+impl Tagged {
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A parameter's text; None: it does not exist.
+pub type ParameterText = Option<String>;
+
+/// Finding the tagged functions, or their policies, failed.
+#[derive(Debug, Clone, Error)]
+#[error("{call} failed: {message}")]
+pub struct DiscoveryError {
+    pub call: &'static str,
+    pub message: String,
+    #[source]
+    pub source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl DiscoveryError {
+    pub fn new(call: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            call,
+            message: message.into(),
+            source: None,
+        }
+    }
+}
+
+/// Where self-service onboarding looks (`onboarding.rs`): the functions that
+/// carry a tag, and the teams' policy parameters.
+pub trait Discover: Send + Sync {
+    /// Every function of this account and region that carries the tag `key`,
+    /// with all its tags.
+    fn tagged(&self, key: &str)
+        -> impl Future<Output = Result<Vec<Tagged>, DiscoveryError>> + Send;
+
+    /// Each parameter's text by name; None for one that does not exist.
+    fn parameters(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, ParameterText>, DiscoveryError>> + Send;
+}
+
+/// No onboarding by tag: nothing is ever tagged.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoDiscovery;
+
+impl Discover for NoDiscovery {
+    async fn tagged(&self, _: &str) -> Result<Vec<Tagged>, DiscoveryError> {
+        Ok(Vec::new())
+    }
+
+    async fn parameters(
+        &self,
+        _: &[String],
+    ) -> Result<HashMap<String, ParameterText>, DiscoveryError> {
+        Ok(HashMap::new())
+    }
 }
 
 #[derive(Debug, Error)]

@@ -8,6 +8,23 @@ use crate::model::{Target, UtcTime, Version, Weight};
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Response {
     pub results: Vec<TargetResult>,
+    /// Idle targets this tick did not read (README, Idle targets): none
+    /// is left out of the JSON.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_read: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl Response {
+    pub fn of(results: Vec<TargetResult>) -> Self {
+        Self {
+            results,
+            not_read: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

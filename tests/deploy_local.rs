@@ -14,11 +14,21 @@ use common::{emulator, unique};
 use lambda_rollout::model::UtcTime;
 use serde_json::{json, Value};
 
-/// GET `path` on the emulator's gateway: the body of a 200.
-fn get(port: u16, path: &str) -> String {
-    match common::http_get(port, path) {
-        Ok((200, body)) => body,
-        other => panic!("GET {path}: {other:?}"),
+/// GET `path` on the emulator's gateway: the body of a 200, and how many
+/// times the gateway closed the connection before the first byte of an
+/// answer and the GET was sent again (as an HTTP client retries an
+/// idempotent request no answer began for). Seen under load about once in a
+/// thousand requests; any other failure fails the test.
+fn get(port: u16, path: &str) -> (String, u64) {
+    let mut retries = 0;
+    loop {
+        match common::http_get(port, path) {
+            Ok((200, body)) => return (body, retries),
+            Err(e) if e.to_string() == common::CLOSED_BEFORE_ANSWER && retries < 2 => {
+                retries += 1;
+            }
+            other => panic!("GET {path}: {other:?}"),
+        }
     }
 }
 
@@ -111,6 +121,67 @@ async fn the_template_deploys_locally_and_its_outputs_answer() {
         "{body}"
     );
 
+    // #16: self-service onboarding in the deployed stack. The demo function
+    // is not in TargetsJson; its team tags it, and CloudTrail's TagResource
+    // event (the LambdaChanged rule's, as EventBridge delivers it) has the
+    // orchestrator discover it and read it at once: nothing newer to start.
+    let demo_arn = format!("arn:aws:lambda:us-east-1:000000000000:function:{demo}");
+    em.lambda
+        .tag_resource()
+        .resource(&demo_arn)
+        .tags("lambda-rollout:alias", "live")
+        .send()
+        .await
+        .unwrap();
+    let tagged = json!({
+        "version": "0", "id": "0d7c4a52-0000-4000-8000-00000000c7a1",
+        "detail-type": "AWS API Call via CloudTrail", "source": "aws.lambda",
+        "account": "000000000000", "time": "2026-12-01T12:00:00Z", "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "eventSource": "lambda.amazonaws.com",
+            "eventName": "TagResource20170331v2",
+            "requestParameters": {"resource": demo_arn, "tags": {"lambda-rollout:alias": "live"}}
+        }
+    });
+    let answer = em
+        .lambda
+        .invoke()
+        .function_name(&function)
+        .payload(Blob::new(tagged.to_string()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.function_error(), None);
+    let body: Value = serde_json::from_slice(answer.payload().unwrap().as_ref()).unwrap();
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{body}");
+    assert_eq!(results[0]["function"], demo.as_str(), "{body}");
+    assert!(
+        results[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("auto_start"),
+        "{body}"
+    );
+    let config = em
+        .lambda
+        .get_function_configuration()
+        .function_name(&function)
+        .send()
+        .await
+        .unwrap();
+    let env = config.environment().and_then(|e| e.variables()).unwrap();
+    assert_eq!(
+        env.get("LAMBDA_ROLLOUT_ONBOARD_BY_TAG").map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(
+        env.get("LAMBDA_ROLLOUT_IDLE_READ_EVERY")
+            .map(String::as_str),
+        Some("5")
+    );
+
     // The API, through the alias: Blue only, then Green at 30%.
     let api = cfn
         .describe_stack_resource()
@@ -151,7 +222,8 @@ async fn the_template_deploys_locally_and_its_outputs_answer() {
     let path = format!("/restapis/{id}/prod/_user_request_/");
     // Every request through the alias from here on is counted, this one too.
     let before = UtcTime::now();
-    assert!(get(port, &path).contains("Hello From Blue Deployment"));
+    let (first, mut retried) = get(port, &path);
+    assert!(first.contains("Hello From Blue Deployment"));
     let (mut blue_seen, mut green_seen) = (1u64, 0u64);
 
     em.lambda
@@ -178,7 +250,8 @@ async fn the_template_deploys_locally_and_its_outputs_answer() {
 
     let n = 200u64;
     for _ in 0..n {
-        let b = get(port, &path);
+        let (b, r) = get(port, &path);
+        retried += r;
         if b.contains("Hello From Green Deployment") {
             green_seen += 1;
         } else if b.contains("Hello From Blue Deployment") {
@@ -195,16 +268,18 @@ async fn the_template_deploys_locally_and_its_outputs_answer() {
         "Green answered {green_seen} of {n}, expected about {mean}"
     );
 
-    // Lambda's per-version metrics count what each version answered.
-    let want = (green_seen, blue_seen);
+    // Lambda's per-version metrics count what each version answered (and,
+    // for a request sent again, the invocation whose answer was lost, if the
+    // gateway had invoked the function before it closed).
     let (o, matched) = em
         .observe_until(&demo, (&green, "1"), before, |o| {
-            (o.green.invocations, o.blue.invocations) == want
+            let (g, b) = (o.green.invocations, o.blue.invocations);
+            g >= green_seen && b >= blue_seen && g + b <= green_seen + blue_seen + retried
         })
         .await;
     assert!(
         matched,
-        "metrics {:?}, the API answered green {green_seen}, blue {blue_seen}",
+        "metrics {:?}, the API answered green {green_seen}, blue {blue_seen} ({retried} sent again)",
         (o.green.invocations, o.blue.invocations)
     );
 

@@ -211,3 +211,72 @@ async fn a_stacks_dashboard_is_created_and_a_broken_body_refused() {
         "{status:?}"
     );
 }
+
+/// fix_tagging_api_sees_lambda_functions: GetResources finds a Lambda
+/// function by its tags, with AWS's filter rules (filters ANDed, a filter's
+/// values ORed, a key alone matching any value), and never an untagged one.
+#[tokio::test]
+async fn the_tagging_api_finds_tagged_lambda_functions() {
+    use aws_sdk_resourcegroupstagging::types::TagFilter;
+    let em = emulator().await;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let tagging = aws_sdk_resourcegroupstagging::Client::new(&sdk);
+    let team = unique("team");
+    let (a, b, c) = (unique("tagged-a"), unique("tagged-b"), unique("untagged"));
+    for f in [&a, &b, &c] {
+        em.create_function(f, "hello").await;
+    }
+    for (f, stage) in [(&a, "live"), (&b, "beta")] {
+        em.lambda
+            .tag_resource()
+            .resource(format!(
+                "arn:aws:lambda:us-east-1:000000000000:function:{f}"
+            ))
+            .tags("fix-test-team", &team)
+            .tags("stage", stage)
+            .send()
+            .await
+            .expect("tag_resource");
+    }
+    let found = |filters: Vec<TagFilter>| {
+        let tagging = tagging.clone();
+        async move {
+            let out = tagging
+                .get_resources()
+                .resource_type_filters("lambda:function")
+                .set_tag_filters(Some(filters))
+                .send()
+                .await
+                .expect("get_resources");
+            let mut names: Vec<String> = out
+                .resource_tag_mapping_list()
+                .iter()
+                .filter_map(|r| r.resource_arn())
+                .map(|arn| arn.rsplit(':').next().unwrap().to_string())
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    let by_team = TagFilter::builder()
+        .key("fix-test-team")
+        .values(&team)
+        .build();
+    let mut both = vec![a.clone(), b.clone()];
+    both.sort();
+    assert_eq!(found(vec![by_team.clone()]).await, both);
+    let live = TagFilter::builder().key("stage").values("live").build();
+    assert_eq!(found(vec![by_team.clone(), live]).await, vec![a.clone()]);
+    let any_stage = TagFilter::builder()
+        .key("stage")
+        .values("live")
+        .values("beta")
+        .build();
+    assert_eq!(found(vec![by_team.clone(), any_stage]).await, both);
+    let key_alone = TagFilter::builder().key("stage").build();
+    let names = found(vec![key_alone]).await;
+    assert!(
+        names.contains(&a) && names.contains(&b) && !names.contains(&c),
+        "{names:?}"
+    );
+}

@@ -5,11 +5,10 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::emulator;
-use common::faults::{FaultProxy, Op, Rival};
+use common::faults::{FaultProxy, Op};
 use lambda_rollout::aws::{CloudWatchMetrics, LambdaAliases};
 use lambda_rollout::config::Config;
 use lambda_rollout::executor::Executor;
@@ -36,13 +35,7 @@ async fn a_failed_metrics_call_holds_only_the_targets_it_carried() {
         assert_eq!(out["results"][0]["decision"], "started", "{out}");
         targets.push(json!({"function": f, "alias": "live"}));
     }
-    let upstream = std::env::var("AWS_ENDPOINT_URL")
-        .unwrap()
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
-    let rival: Rival = Arc::new(|_, _| Box::pin(async { None }));
-    let proxy = FaultProxy::start(upstream, 1, rival, Duration::from_secs(1)).await;
+    let proxy = FaultProxy::to_emulator(1).await;
     // Target 0's queries are t0_...: only the first call carries them.
     proxy.fail_metrics_carrying(Some(b"t0_"));
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;

@@ -1,5 +1,6 @@
 //! template.yaml's permissions, checked: no `*` action, Lambda actions only on the
-//! managed functions, `Resource: "*"` only where AWS offers nothing narrower, no
+//! managed functions (by name, or by the onboarding tag's aws:ResourceTag
+//! condition), `Resource: "*"` only where AWS offers nothing narrower, no
 //! public principal, no parameter that could widen a grant at deploy time.
 //!
 //! The template is read with a YAML event parser that keeps CloudFormation's
@@ -13,17 +14,35 @@ use saphyr_parser::{Event, Parser};
 
 /// Actions that AWS offers no resource-level permission for: `Resource: "*"`
 /// is the only form IAM accepts, so it is allowed for exactly these.
-const STAR_RESOURCE_OK: &[(&str, &str)] = &[(
-    "cloudwatch:GetMetricData",
-    "no resource-level permissions exist for it, and it only reads metrics",
-)];
+const STAR_RESOURCE_OK: &[(&str, &str)] = &[
+    (
+        "cloudwatch:GetMetricData",
+        "no resource-level permissions exist for it, and it only reads metrics",
+    ),
+    (
+        "tag:GetResources",
+        "no resource-level permissions exist for it, and it only lists tags",
+    ),
+];
 
 /// A `*` inside a resource's own name, allowed for these actions only.
-const WILDCARD_NAME_OK: &[(&str, &str, &str)] = &[(
-    "cloudwatch:DescribeAlarms",
-    ":alarm:*",
-    "gate alarms are named in policies at run time; reading their state changes nothing",
-)];
+const WILDCARD_NAME_OK: &[(&str, &str, &str)] = &[
+    (
+        "cloudwatch:DescribeAlarms",
+        ":alarm:*",
+        "gate alarms are named in policies at run time; reading their state changes nothing",
+    ),
+    (
+        "ssm:GetParameters",
+        ":parameter/lambda-rollout/*",
+        "the teams' policy parameters, named by their tags at run time, under one prefix",
+    ),
+];
+
+/// The onboarding tag: `function:*` is allowed to a statement whose
+/// Condition asks for it with a value (`StringLike` `"?*"`), which holds the
+/// grant to the functions a team tagged.
+const ONBOARDING_TAG_KEY: &str = "aws:ResourceTag/lambda-rollout:alias";
 
 /// The parameter whose names the Lambda permissions must be scoped to.
 const MANAGED: &str = "ManagedFunctionNames";
@@ -63,6 +82,8 @@ fn template_grants_only_what_lambda_rollout_needs() {
         "lambda:UpdateAlias",
         "cloudwatch:GetMetricData",
         "lambda:InvokeFunction",
+        "tag:GetResources",
+        "ssm:GetParameters",
     ] {
         assert!(actions.iter().any(|x| x == a), "{a} not found: {actions:?}");
     }
@@ -240,9 +261,10 @@ impl Template {
             }
         };
         let pinned = self.region_pinned(s);
+        let tagged = self.tag_scoped(s);
         for arn in &arns {
             for a in &s.actions {
-                if let Err(e) = self.resource_ok(a, arn, pinned) {
+                if let Err(e) = self.resource_ok(a, arn, pinned, tagged) {
                     out.push(format!("{at}: {a} on {arn}: {e}"));
                 }
             }
@@ -267,12 +289,29 @@ impl Template {
             .is_some_and(|v| matches!(v, Val::One(r) if r == REGION))
     }
 
+    /// Whether the statement's Condition holds it to functions that carry
+    /// the onboarding tag with a value.
+    fn tag_scoped(&self, s: &Statement) -> bool {
+        s.condition
+            .as_ref()
+            .and_then(|c| c.get("StringLike"))
+            .and_then(|like| like.get(ONBOARDING_TAG_KEY))
+            .and_then(|v| self.eval(v).ok())
+            .is_some_and(|v| matches!(v, Val::One(p) if p == "?*"))
+    }
+
     /// Whether `action` may be granted on `arn` (as evaluated). With the
     /// region pinned by the statement's Condition, an ARN may write its
     /// partition, region and account as "*" (a role cannot reach another
     /// partition, the Condition holds the region, and another account's
     /// resource only with that account's consent); never its resource name.
-    fn resource_ok(&self, action: &str, arn: &str, region_pinned: bool) -> Result<(), String> {
+    fn resource_ok(
+        &self,
+        action: &str,
+        arn: &str,
+        region_pinned: bool,
+        tag_scoped: bool,
+    ) -> Result<(), String> {
         let service = action.split(':').next().unwrap_or_default().to_lowercase();
         if arn == "*" {
             return match STAR_RESOURCE_OK
@@ -313,6 +352,9 @@ impl Template {
             return Err(format!("a {arn_service} resource for a {service} action"));
         }
         if service == "lambda" {
+            if tag_scoped && name == "function:*" {
+                return Ok(());
+            }
             return self.lambda_scoped(action, name);
         }
         if name.contains('*') {
@@ -461,7 +503,10 @@ impl Template {
                 match (k.as_str(), v) {
                     ("Statement", Node::Seq(items)) => {
                         for (i, s) in items.iter().enumerate() {
-                            out.push(statement(&format!("{path}.Statement[{i}]"), s));
+                            // A statement under !If: each alternative granted.
+                            for s in alternatives(s) {
+                                out.push(statement(&format!("{path}.Statement[{i}]"), s));
+                            }
                         }
                     }
                     ("Statement", s @ Node::Map(_)) => {
@@ -485,6 +530,20 @@ impl Template {
                 }
             }
         });
+    }
+}
+
+/// The statements a list item may grant: itself, or each branch of an
+/// `!If` but `AWS::NoValue`.
+fn alternatives(n: &Node) -> Vec<&Node> {
+    let no_value =
+        |b: &Node| matches!(b, Node::Fn(r, v) if r == "Ref" && v.str() == Some("AWS::NoValue"));
+    match n {
+        Node::Fn(f, arg) if f == "Fn::If" => match &**arg {
+            Node::Seq(a) if a.len() == 3 => a[1..].iter().filter(|b| !no_value(b)).collect(),
+            _ => vec![n],
+        },
+        other => vec![other],
     }
 }
 
@@ -1045,6 +1104,13 @@ Resource: !Split
         - !Sub ":*,arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
         - !Ref ManagedFunctionNames"#;
 
+    const TAGGED_LAMBDA: &str = r#"Effect: Allow
+Action: [lambda:GetAlias, lambda:UpdateAlias]
+Resource: !Sub "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:*"
+Condition:
+  StringLike:
+    aws:ResourceTag/lambda-rollout:alias: "?*""#;
+
     #[test]
     fn correctly_scoped_grants_pass() {
         for ok in [
@@ -1057,6 +1123,9 @@ Resource: !Split
             &SCOPED_LAMBDA
                 .replace("[lambda:GetAlias, lambda:UpdateAlias]", "lambda:InvokeFunction")
                 .replace("ManagedFunctionNames", "HookFunctionNames"),
+            TAGGED_LAMBDA,
+            "Effect: Allow\nAction: tag:GetResources\nResource: \"*\"",
+            "Effect: Allow\nAction: ssm:GetParameters\nResource: !Sub \"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/lambda-rollout/*\"",
         ] {
             assert_eq!(problems(ok), Vec::<String>::new(), "{ok}");
         }
@@ -1089,6 +1158,27 @@ Resource: !Split
                 "Effect: Allow\nAction: lambda:GetFunctionConfiguration\nResource: !Ref Topic",
                 "not a function",
             ),
+            // Any value, the empty one included, or another tag: not the
+            // functions onboarding manages.
+            (&TAGGED_LAMBDA.replace("\"?*\"", "\"*\""), "is not one of ManagedFunctionNames"),
+            (
+                &TAGGED_LAMBDA.replace("lambda-rollout:alias", "team"),
+                "is not one of ManagedFunctionNames",
+            ),
+            (
+                &TAGGED_LAMBDA.replace("StringLike", "StringNotLike"),
+                "is not one of ManagedFunctionNames",
+            ),
+            // The tag scopes function:*, never another name's wildcard.
+            (
+                &TAGGED_LAMBDA.replace("function:*", "function:a*"),
+                "is not one of ManagedFunctionNames",
+            ),
+            (
+                "Effect: Allow\nAction: ssm:GetParameters\nResource: !Sub \"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/*\"",
+                "wildcard in the resource name",
+            ),
+            ("Effect: Allow\nAction: ssm:GetParameters\nResource: \"*\"", "Resource \"*\""),
             ("Effect: Allow\nAction: events:PutEvents\nResource: \"*\"", "Resource \"*\""),
             (
                 "Effect: Allow\nAction: events:PutEvents\nResource: !Sub \"arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/*\"",

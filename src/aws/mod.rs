@@ -5,12 +5,23 @@ pub mod cloudwatch;
 pub mod eventbridge;
 pub mod invoke;
 pub mod lambda;
+pub mod onboarding;
 
 pub use budget::Budget;
 pub use cloudwatch::CloudWatchMetrics;
 pub use eventbridge::EventBridgeAudit;
 pub use invoke::{DispatchTo, LambdaChecks};
 pub use lambda::LambdaAliases;
+pub use onboarding::TaggedFunctions;
+
+/// Every adapter, on one shared SDK configuration.
+pub struct Clients {
+    pub aliases: LambdaAliases,
+    pub metrics: CloudWatchMetrics,
+    pub audit: EventBridgeAudit,
+    pub checks: LambdaChecks,
+    pub onboarding: TaggedFunctions,
+}
 
 /// Builds the clients from one shared SDK config: the standard AWS environment
 /// (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL` and friends) applies. The
@@ -25,12 +36,7 @@ pub async fn clients(
     audit_bus: Option<String>,
     dispatch: DispatchTo,
     control_plane_rate: u32,
-) -> (
-    LambdaAliases,
-    CloudWatchMetrics,
-    EventBridgeAudit,
-    LambdaChecks,
-) {
+) -> Clients {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_secs(2))
         .operation_attempt_timeout(std::time::Duration::from_secs(5))
@@ -45,11 +51,15 @@ pub async fn clients(
         .load()
         .await;
     let lambda = aws_sdk_lambda::Client::new(&config);
-    (
-        LambdaAliases::new(lambda.clone())
+    Clients {
+        aliases: LambdaAliases::new(lambda.clone())
             .with_budget(std::sync::Arc::new(Budget::per_second(control_plane_rate))),
-        CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config)),
-        EventBridgeAudit::new(aws_sdk_eventbridge::Client::new(&config), audit_bus),
-        LambdaChecks::new(lambda, dispatch),
-    )
+        metrics: CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&config)),
+        audit: EventBridgeAudit::new(aws_sdk_eventbridge::Client::new(&config), audit_bus),
+        checks: LambdaChecks::new(lambda, dispatch),
+        onboarding: TaggedFunctions::new(
+            aws_sdk_resourcegroupstagging::Client::new(&config),
+            aws_sdk_ssm::Client::new(&config),
+        ),
+    }
 }

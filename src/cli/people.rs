@@ -123,7 +123,8 @@ pub async fn wait(
     };
     // What is shown follows the policy; a broken one must not stop a wait.
     let policy = handler
-        .policy_of(&target)
+        .policy_of(&target, UtcTime::now())
+        .await
         .unwrap_or_else(|_| Policy::defaults());
     let tty = std::io::stdout().is_terminal();
     let mode = match (json, tty) {

@@ -93,6 +93,8 @@ pub struct Exchange {
     pub fault: Fault,
     /// The function and alias of a Lambda alias request.
     pub alias: Option<(String, String)>,
+    /// The request's path, as sent (Lambda's name the function there).
+    pub path: String,
     pub request: Bytes,
     /// The emulator's status, when the request was forwarded.
     pub upstream_status: Option<u16>,
@@ -146,6 +148,18 @@ fn closed(e: impl std::fmt::Display) -> std::io::Error {
 }
 
 impl FaultProxy {
+    /// A proxy to the emulator (AWS_ENDPOINT_URL) that injects nothing and
+    /// has no rival: it logs what passes, until a test asks for faults.
+    pub async fn to_emulator(seed: u64) -> Self {
+        let upstream = std::env::var("AWS_ENDPOINT_URL")
+            .expect("AWS_ENDPOINT_URL: run under make test")
+            .trim_start_matches("http://")
+            .parse()
+            .expect("the emulator's endpoint is HOST:PORT");
+        let rival: Rival = Arc::new(|_, _| Box::pin(async { None }));
+        Self::start(upstream, seed, rival, Duration::from_secs(1)).await
+    }
+
     /// Listens on an ephemeral loopback port and forwards to `upstream`.
     pub async fn start(upstream: SocketAddr, seed: u64, rival: Rival, hold: Duration) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -299,6 +313,7 @@ impl FaultProxy {
             op,
             fault,
             alias: alias.clone(),
+            path: parts.uri.path().to_string(),
             request: body.clone(),
             upstream_status: None,
             response: None,
@@ -336,6 +351,7 @@ impl FaultProxy {
                         self.log(Exchange {
                             op: Op::UpdateAlias,
                             fault: Fault::RivalWrite,
+                            path: String::new(),
                             alias: Some((f, a)),
                             request: rival_req,
                             upstream_status: Some(200),

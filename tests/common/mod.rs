@@ -572,6 +572,46 @@ pub fn write_section(path: &str, name: &str, heading: &str, section: &str) {
     eprintln!("{name}: table written to {path}");
 }
 
+/// Versions 1 to `n`, published.
+pub fn published(n: u64) -> Vec<lambda_rollout::engine::PublishedVersion> {
+    (1..=n)
+        .map(|v| lambda_rollout::engine::PublishedVersion {
+            version: lambda_rollout::model::Version::new(v).unwrap(),
+            role: "arn:aws:iam::123456789012:role/app".into(),
+            dead_letter_target: None,
+        })
+        .collect()
+}
+
+/// A fleet in memory, each function's alias `live`: the first `rolling`
+/// mid-rollout (version 2 at 10% since a minute before `now`), the others
+/// idle on version 1, the only one published.
+pub fn fleet_store(
+    names: &[String],
+    rolling: usize,
+    now: UtcTime,
+) -> lambda_rollout::memory::MemoryAliases {
+    use lambda_rollout::engine::AliasState;
+    use lambda_rollout::model::{Target, Version};
+    let store = lambda_rollout::memory::MemoryAliases::new(std::time::Duration::ZERO);
+    for (i, f) in names.iter().enumerate() {
+        let t = Target::new(f, "live").unwrap();
+        if i < rolling {
+            store.set(&t, rolling_alias(UtcTime::from_unix(now.unix() - 60)));
+            store.publish(f, published(2));
+        } else {
+            let idle = AliasState {
+                stable: Version::new(1).unwrap(),
+                canary: None,
+                description: String::new(),
+            };
+            store.set(&t, idle);
+            store.publish(f, published(1));
+        }
+    }
+    store
+}
+
 /// An alias mid-rollout as lambda-rollout leaves it: version 2 at 10% over
 /// version 1 since `since`, the record in the description.
 pub fn rolling_alias(since: UtcTime) -> lambda_rollout::engine::AliasState {
@@ -606,6 +646,9 @@ pub fn rolling_alias(since: UtcTime) -> lambda_rollout::engine::AliasState {
     }
 }
 
+/// http_get's error when the connection closed before any byte of an answer.
+pub const CLOSED_BEFORE_ANSWER: &str = "the gateway closed before answering";
+
 /// GET `path` on the emulator's gateway at `port`, one connection a request:
 /// the status and the body. The gateway keeps connections open whatever the
 /// request says, so the body is read by its Content-Length.
@@ -618,7 +661,11 @@ pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         if s.read(&mut byte)? == 0 {
-            return Err(std::io::Error::other("the gateway closed mid-answer"));
+            return Err(std::io::Error::other(if head.is_empty() {
+                CLOSED_BEFORE_ANSWER
+            } else {
+                "the gateway closed mid-answer"
+            }));
         }
         head.push(byte[0]);
     }

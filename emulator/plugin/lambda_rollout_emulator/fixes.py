@@ -468,3 +468,45 @@ def fix_list_parameters_before_an_update():
         ):
             delta.before = [item.strip() for item in before.split(",")]
         return delta
+
+
+@hooks.on_infra_start()
+def fix_tagging_api_sees_lambda_functions():
+    """GetResources never returns a Lambda function, tagged or not.
+
+    Upstream defect: LocalStack serves the Resource Groups Tagging API with
+    moto's backend, which lists Lambda functions from moto's own Lambda
+    backend; LocalStack's Lambda provider keeps its functions (and their tags)
+    in its own store, so moto's is always empty. We also yield the provider's
+    functions of the account and region asked, with their tags, under the
+    same type and tag filters as AWS (filters ANDed; a filter's values ORed;
+    no values: the key alone).
+    """
+    from moto.resourcegroupstaggingapi.models import ResourceGroupsTaggingAPIBackend
+    from localstack.services.lambda_.api_utils import unqualified_lambda_arn
+    from localstack.services.lambda_.invocation.models import lambda_stores
+    from localstack.utils.patch import patch
+
+    def wanted(tags, tag_filters):
+        for f in tag_filters or []:
+            key, values = f["Key"], f.get("Values") or []
+            if key not in tags or (values and tags[key] not in values):
+                return False
+        return True
+
+    @patch(ResourceGroupsTaggingAPIBackend._get_resources_generator)
+    def _get_resources_generator(fn, self, tag_filters=None, resource_type_filters=None):
+        yield from fn(self, tag_filters=tag_filters, resource_type_filters=resource_type_filters)
+        types = resource_type_filters or []
+        if types and "lambda" not in types and "lambda:function" not in types:
+            return
+        store = lambda_stores[self.account_id][self.region_name]
+        for name in list(store.functions):
+            arn = unqualified_lambda_arn(name, self.account_id, self.region_name)
+            tags = store.tags.get_tags(arn) or {}
+            if not tags or not wanted(tags, tag_filters):
+                continue
+            yield {
+                "ResourceARN": arn,
+                "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+            }

@@ -1,5 +1,5 @@
 # lambda-rollout. Quick start on a fresh machine: `make demo`, then `make test`.
-.PHONY: demo demo-live demo-lambda release-local test lint build deploy deploy-local bench bench-profiles bench-judgment faults emulator-up emulator-down clean
+.PHONY: demo demo-live demo-lambda release-local test lint build deploy deploy-local stackset-template bench bench-profiles bench-judgment faults emulator-up emulator-down clean
 
 # The main job, locally: rollouts ticked against the emulator, no AWS account.
 demo:
@@ -39,6 +39,12 @@ build:
 # build of the orchestrator; leaves the emulator running (make emulator-down).
 deploy-local:
 	scripts/deploy-local.sh
+
+# template.yaml as StackSets with service-managed permissions take it (no
+# transform, code from a bucket per region): target/stackset/template.json.
+# README, Past one account.
+stackset-template:
+	scripts/stackset-template.sh
 
 # Needs AWS credentials: `sam build` then a guided `sam deploy`.
 deploy:

@@ -9,7 +9,10 @@
 # .../orchestrator.
 #
 # Environment: EMULATOR_PORT (default 4566), STACK_NAME (default
-# lambda-rollout-local), PARAMETERS (extra Key=Value overrides).
+# lambda-rollout-local), PARAMETERS (extra Key=Value overrides), STACKSET=1
+# (deploy instead what `make stackset-template` writes for StackSets: plain
+# CloudFormation, no transform, the code from a bucket of the region's own;
+# outputs in target/deploy-local/$EMULATOR_PORT/stackset).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -18,6 +21,7 @@ STACK="${STACK_NAME:-lambda-rollout-local}"
 # Per emulator port: the test suite deploys its own stack on its own port
 # while a manual one may run, and neither must read the other's outputs.
 OUT="$ROOT/target/deploy-local/$EMULATOR_PORT"
+[ "${STACKSET:-0}" = 1 ] && OUT="$OUT/stackset"
 log() { echo "deploy-local: $*" >&2; }
 
 scripts/emulator.sh up
@@ -55,13 +59,33 @@ text = text.replace(demo, f"      CodeUri: {root / 'demo/hello'}/\n")
 (out / "template.yaml").write_text(text)
 PY
 
+# Overrides are separated by spaces (JSON values are written without any).
+read -ra overrides <<<"${PARAMETERS:-}"
+
+if [ "${STACKSET:-0}" = 1 ]; then
+    # What each StackSet instance deploys: the zip from the bucket
+    # PREFIX-REGION, the template already expanded.
+    scripts/stackset-template.sh
+    prefix="lambda-rollout-stackset-local"
+    bucket="$prefix-${AWS_REGION:-us-east-1}"
+    "$AWS" s3api head-bucket --bucket "$bucket" >/dev/null 2>&1 || "$AWS" s3 mb "s3://$bucket" >/dev/null
+    "$AWS" s3 cp --quiet "$OUT/rollout.zip" "s3://$bucket/lambda-rollout/bootstrap.zip"
+    log "deploying stack $STACK (the StackSet template)"
+    "$AWS" cloudformation deploy --template-file "$ROOT/target/stackset/template.json" \
+        --stack-name "$STACK" --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
+        --parameter-overrides "Architecture=$arch" "ArtifactBucketPrefix=$prefix" "${overrides[@]}"
+    "$AWS" cloudformation describe-stacks --stack-name "$STACK" \
+        --query "Stacks[0].Outputs[?OutputKey=='OrchestratorName'].OutputValue" \
+        --output text >"$OUT/orchestrator"
+    log "orchestrator: $(cat "$OUT/orchestrator") (in $OUT/orchestrator)"
+    exit 0
+fi
+
 bucket="lambda-rollout-local-artifacts"
 "$AWS" s3api head-bucket --bucket "$bucket" >/dev/null 2>&1 || "$AWS" s3 mb "s3://$bucket" >/dev/null
 "$AWS" cloudformation package --template-file "$OUT/template.yaml" --s3-bucket "$bucket" \
     --output-template-file "$OUT/packaged.yaml" >/dev/null
 log "deploying stack $STACK"
-# Overrides are separated by spaces (JSON values are written without any).
-read -ra overrides <<<"${PARAMETERS:-}"
 "$AWS" cloudformation deploy --template-file "$OUT/packaged.yaml" --stack-name "$STACK" \
     --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
     --parameter-overrides "Architecture=$arch" "${overrides[@]}"

@@ -338,3 +338,113 @@ async fn the_template_deploys_locally_and_its_outputs_answer() {
     assert_eq!(alias.weight_of(&green), 0.1, "{alias:?}");
     assert!(alias.description.contains(" rolling "), "{alias:?}");
 }
+
+/// #16: what `make stackset-template` writes (the template expanded for
+/// StackSets, which run no transform) deploys as each StackSet instance
+/// would: into the emulator's CloudFormation as plain CloudFormation, the
+/// orchestrator's code from the bucket of the region's own, no function
+/// named. The orchestrator runs, and manages a function its team tagged.
+#[tokio::test]
+async fn the_stackset_template_deploys_without_the_transform() {
+    let em = emulator().await;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    let port: u16 = endpoint.rsplit(':').next().unwrap().parse().unwrap();
+    let stack = unique("stackset");
+    let out = std::process::Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/deploy-local.sh"
+    ))
+    .env("EMULATOR_PORT", port.to_string())
+    .env("STACK_NAME", &stack)
+    .env("STACKSET", "1")
+    .output()
+    .expect("deploy-local.sh");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "STACKSET=1 deploy-local failed:\n{log}"
+    );
+
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/target/stackset/template.json"
+    ))
+    .unwrap();
+    let template: Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        template.get("Transform").is_none(),
+        "no macro for StackSets"
+    );
+    assert!(text.len() <= 51_200, "{} bytes inline", text.len());
+    let resources = template["Resources"].as_object().unwrap();
+    assert!(
+        resources
+            .values()
+            .all(|r| r["Type"] != "AWS::Serverless::Function"),
+        "expanded"
+    );
+    assert!(!resources.contains_key("HelloFunction"), "no demo app");
+
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let s = cfn
+        .describe_stacks()
+        .stack_name(&stack)
+        .send()
+        .await
+        .unwrap();
+    let s = &s.stacks()[0];
+    assert_eq!(
+        s.stack_status(),
+        Some(&StackStatus::CreateComplete),
+        "{log}"
+    );
+    let orchestrator = s
+        .outputs()
+        .iter()
+        .find(|o| o.output_key() == Some("OrchestratorName"))
+        .and_then(|o| o.output_value())
+        .unwrap()
+        .to_string();
+
+    // A team's function, tagged: a dry-run tick (which writes nothing, so
+    // that this stack never touches another test's tagged functions) finds
+    // it with no target configured.
+    let team = em.blue_green("stackset-team").await;
+    em.lambda
+        .tag_resource()
+        .resource(format!(
+            "arn:aws:lambda:us-east-1:000000000000:function:{team}"
+        ))
+        .tags("lambda-rollout:alias", "live")
+        .send()
+        .await
+        .unwrap();
+    let answer = em
+        .lambda
+        .invoke()
+        .function_name(&orchestrator)
+        .payload(Blob::new(r#"{"action":"tick","dry_run":true}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.function_error(), None, "{answer:?}");
+    let body: Value = serde_json::from_slice(answer.payload().unwrap().as_ref()).unwrap();
+    let mine: Vec<&Value> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["function"] == team.as_str())
+        .collect();
+    assert_eq!(mine.len(), 1, "{body}");
+    assert_eq!(
+        mine[0]["decision"], "started",
+        "auto_start, a dry run: {body}"
+    );
+    assert_eq!(mine[0]["dry_run"], true, "{body}");
+    assert_eq!(em.alias_raw(&team, "live").await.function_version, "1");
+}

@@ -48,6 +48,12 @@ fn main() -> ExitCode {
 /// The handler on the AWS SDK, configured from the environment: the one
 /// place it is composed, for Lambda and the CLI alike.
 async fn handler_from_env() -> AwsHandler {
+    handler_with(config::onboard_by_tag_from_env()).await
+}
+
+/// As `handler_from_env`, onboarding tagged functions or not: the CLI
+/// follows a named orchestrator's setting.
+async fn handler_with(onboard_by_tag: bool) -> AwsHandler {
     let c = aws::clients(
         config::event_bus_from_env(),
         dispatch_to(),
@@ -63,7 +69,7 @@ async fn handler_from_env() -> AwsHandler {
     .with_audit(c.audit)
     .with_idle_reads(config::idle_read_every_from_env());
     handler.with_onboarding(
-        config::onboard_by_tag_from_env().then_some(c.onboarding),
+        onboard_by_tag.then_some(c.onboarding),
         config::discovery_interval_from_env(),
     )
 }

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use common::faults::FaultProxy;
@@ -16,6 +17,7 @@ use lambda_rollout::executor::Executor;
 use lambda_rollout::handler::Handler;
 use lambda_rollout::model::UtcTime;
 use lambda_rollout::onboarding::{ALIAS_TAG, POLICY_TAG};
+use lambda_rollout::ports::{Discover, DiscoveryError, ParameterText, Tagged};
 use serde_json::{json, Value};
 
 /// The team's policy: steps of 10, 50, 100 and auto_start, where the
@@ -30,6 +32,33 @@ async fn tag(em: &Emulator, function: &str, tags: &[(&str, &str)]) {
         req = req.tags(*k, *v);
     }
     req.send().await.expect("tag_resource");
+}
+
+/// The tagging API's answer, of this test's functions only: other tests
+/// tag functions in the same emulator, and this test's ticks (which write)
+/// must not roll those out. What the API answers is not otherwise changed.
+struct Only<D> {
+    source: D,
+    functions: Vec<String>,
+}
+
+impl<D: Discover> Discover for Only<D> {
+    async fn tagged(&self, key: &str) -> Result<Vec<Tagged>, DiscoveryError> {
+        let mut all = self.source.tagged(key).await?;
+        all.retain(|t| {
+            self.functions
+                .iter()
+                .any(|f| t.arn.ends_with(&format!(":function:{f}")))
+        });
+        Ok(all)
+    }
+
+    async fn parameters(
+        &self,
+        names: &[String],
+    ) -> Result<HashMap<String, ParameterText>, DiscoveryError> {
+        self.source.parameters(names).await
+    }
 }
 
 fn result_for<'a>(out: &'a Value, function: &str) -> Option<&'a Value> {
@@ -100,10 +129,10 @@ async fn a_tagged_function_is_rolled_out_by_its_teams_policy_and_no_other_is_tou
         config,
     )
     .with_onboarding(
-        Some(TaggedFunctions::new(
-            aws_sdk_resourcegroupstagging::Client::new(&sdk),
-            ssm,
-        )),
+        Some(Only {
+            source: TaggedFunctions::new(aws_sdk_resourcegroupstagging::Client::new(&sdk), ssm),
+            functions: vec![tagged.clone(), untagged.clone(), broken.clone()],
+        }),
         Duration::from_secs(300),
     );
 

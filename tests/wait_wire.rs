@@ -475,6 +475,43 @@ async fn status_and_list_are_tables_of_the_same_figures_as_the_json() {
         "status and list write nothing, RevisionId included"
     );
 
+    // #16: an orchestrator that onboards by tag, with no target configured:
+    // list shows what it would manage, the functions tagged.
+    let by_tag = common::unique("people-by-tag");
+    em.create_function(&by_tag, "orchestrator").await;
+    em.lambda
+        .update_function_configuration()
+        .function_name(&by_tag)
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .variables("LAMBDA_ROLLOUT_ONBOARD_BY_TAG", "true")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    em.wait_updated(&by_tag).await;
+    em.lambda
+        .tag_resource()
+        .resource(format!(
+            "arn:aws:lambda:us-east-1:000000000000:function:{idle}"
+        ))
+        .tags("lambda-rollout:alias", "live")
+        .send()
+        .await
+        .unwrap();
+    let (code, out, err) = cli(&["list", "--orchestrator", &by_tag, "--json"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let listed: Value = serde_json::from_str(&out).unwrap();
+    let mine: Vec<&Value> = listed["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["function"] == idle.as_str())
+        .collect();
+    assert_eq!(mine.len(), 1, "{listed}");
+    assert_eq!(mine[0]["decision"], "idle", "{listed}");
+
     // Nothing to list: one line that says how to fix it.
     let (code, out, err) = cli(&["list"], &[]);
     assert_eq!((code, out.as_str()), (1, ""));

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use lambda_rollout::config::{Config, POLICY_VAR, TARGETS_VAR};
+use lambda_rollout::config::{Config, ONBOARD_BY_TAG_VAR, POLICY_VAR, TARGETS_VAR};
 use lambda_rollout::model::{Target, UtcTime, Version};
 use lambda_rollout::policy::Policy;
 use lambda_rollout::report::Response;
@@ -78,6 +78,12 @@ async fn handler(from: &FromArgs) -> Result<AwsHandler, String> {
             .environment_of(name)
             .await
             .map_err(|e| e.to_string())?;
+        // It onboards by tag: so do we, to see what it sees.
+        if handler.catalog.is_none()
+            && env.get(ONBOARD_BY_TAG_VAR).map(|v| v.trim()) == Some("true")
+        {
+            handler = crate::handler_with(true).await;
+        }
         handler.config = Config::from_values(
             env.get(TARGETS_VAR).map(String::as_str),
             env.get(POLICY_VAR).map(String::as_str),
@@ -209,7 +215,8 @@ pub async fn list(json: bool, from: &FromArgs) -> ExitCode {
         Err(e) => return fail(&format!("list: {e}")),
     };
     match handler.config.configured() {
-        Ok([]) => {
+        // Tagged functions, if any, are the dry-run tick's to find.
+        Ok([]) if handler.catalog.is_none() => {
             return fail(&format!(
                 "list: no targets: set {TARGETS_VAR}, or name the orchestrator with \
                  --orchestrator (the stack's OrchestratorName output)"

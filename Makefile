@@ -51,8 +51,8 @@ deploy:
 	PATH="$$(scripts/tools.sh path):$$PATH" sam build
 	PATH="$$(scripts/tools.sh path):$$PATH" sam deploy --guided
 
-# Tick over 1-500 targets, control-plane calls of a 500-target fleet, cold
-# start, peak RSS, zip size: BENCHMARKS.md.
+# Tick over 1-500 targets, control-plane calls and metric data points of a
+# 500-target fleet, cold start, peak RSS, zip size: BENCHMARKS.md.
 bench:
 	scripts/bench.sh
 

@@ -482,6 +482,18 @@ fn batch(requests: &[MetricsRequest]) -> (Vec<MetricDataQuery>, UtcTime, UtcTime
     }
 }
 
+/// What a tick's GetMetricData calls ask CloudWatch for, in data points:
+/// every metric query (a metric-math expression's inputs included: they are
+/// read; the expression itself reads nothing more) for each minute of the
+/// one span all calls share. A series with gaps returns fewer; one with data
+/// every minute, exactly this. CloudWatch's throughput quota (180,000 data
+/// points a second for recent data) counts these.
+pub fn data_points(requests: &[MetricsRequest]) -> u64 {
+    let (queries, start, end) = batch(requests);
+    let minutes = (end.unix() - start.unix()).max(0) as u64 / PERIOD as u64;
+    queries.iter().filter(|q| q.metric_stat().is_some()).count() as u64 * minutes
+}
+
 /// The custom metrics of a request, none read yet.
 fn no_data(req: &MetricsRequest) -> Vec<CustomReading> {
     req.custom
@@ -634,6 +646,18 @@ mod tests {
             alarms: vec!["gate".into(), "gone".into()],
             custom: Vec::new(),
         }
+    }
+
+    #[test]
+    fn data_points_are_every_metric_query_over_the_span_all_calls_share() {
+        // Spans [start - 120, end + 60): 600..1260 and 3000..3660; one span
+        // 600..3660 for both, 51 minutes, 7 queries each.
+        let reqs = [request(720, 1200), request(3120, 3600)];
+        assert_eq!(data_points(&reqs), 2 * 7 * 51);
+        // A request without a window reads no metric; none at all, nothing.
+        let mut fresh = request(720, 1200);
+        fresh.fresh_end = fresh.start;
+        assert_eq!(data_points(&[fresh]), 0);
     }
 
     fn points(per_minute: &[(&str, &[(i64, f64)])]) -> HashMap<String, Points> {

@@ -170,11 +170,7 @@ async fn run(every: u32, budget: bool) -> Run {
 
 #[tokio::main(flavor = "current_thread", start_paused = true)]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let write = args
-        .iter()
-        .position(|a| a == "--write")
-        .and_then(|i| args.get(i + 1).cloned());
+    let write = common::write_arg();
     let runs = [run(1, true).await, run(5, true).await, run(5, false).await];
     let mut t = String::new();
     let _ = writeln!(t, "<!-- control-plane:begin -->");

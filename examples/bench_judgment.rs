@@ -381,11 +381,7 @@ async fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
-    let write = args
-        .iter()
-        .position(|a| a == "--write")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
+    let write = common::write_arg();
     let policy = PolicySpec::resolve(&[]).expect("defaults");
     let mut rng = Rng::new(seed);
     // Runs only the scenarios of one class (its name in the table), to

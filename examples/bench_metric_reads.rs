@@ -64,11 +64,7 @@ async fn requests(age: Duration) -> Vec<MetricsRequest> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let write = args
-        .iter()
-        .position(|a| a == "--write")
-        .and_then(|i| args.get(i + 1).cloned());
+    let write = common::write_arg();
     let mut t = String::new();
     let _ = writeln!(t, "<!-- metric-reads:begin -->");
     let _ = writeln!(

@@ -85,11 +85,7 @@ fn median(v: &mut [f64]) -> f64 {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let write = args
-        .iter()
-        .position(|a| a == "--write")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
+    let write = common::write_arg();
     if !args.iter().any(|a| a == "--ports-only") {
         against_the_emulator(write.as_deref()).await;
     }

@@ -549,6 +549,15 @@ impl Emulator {
 /// the file at `path` with `section` (which carries the markers), or appends
 /// it under `heading` the first time: how the benchmarks and the fault suite
 /// write their tables into BENCHMARKS.md.
+/// A benchmark's `--write PATH` argument: where its table goes.
+pub fn write_arg() -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--write")
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
 pub fn write_section(path: &str, name: &str, heading: &str, section: &str) {
     let (begin, end) = (
         format!("<!-- {name}:begin -->"),

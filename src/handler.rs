@@ -260,7 +260,7 @@ where
     async fn alarm(&self, name: &str, state: &str, now: UtcTime) -> Result<Response, Error> {
         let env = self.config.policy()?;
         let (managed, _, _) = self.managed(now).await?;
-        let gated: Vec<Target> = managed
+        let gated: Vec<&TargetSpec> = managed
             .iter()
             .filter(|s| {
                 s.policy
@@ -269,7 +269,6 @@ where
                     .or(env.alarms.as_ref())
                     .is_some_and(|alarms| alarms.iter().any(|a| a == name))
             })
-            .map(|s| s.target.clone())
             .collect();
         tracing::info!(
             alarm = name,
@@ -282,13 +281,13 @@ where
         }
         let reason = format!("alarm {name:?} went to ALARM");
         let mut results = Vec::with_capacity(gated.len());
-        for target in gated {
+        for spec in gated {
+            let target = &spec.target;
             // A rollback needs no policy: a broken one must not stop it. One
             // that resolves may say on_failure pause: freeze, for a human.
-            let policy = self
-                .policy_for(&target, &PolicySpec::default(), now)
-                .await
-                .unwrap_or_else(|_| Policy::defaults());
+            // (The managed list is at hand: one lookup a target, not a merge.)
+            let policy =
+                PolicySpec::resolve(&[&spec.policy, env]).unwrap_or_else(|_| Policy::defaults());
             let reason = Some(reason.clone());
             let action = match policy.on_failure {
                 OnFailure::Pause => Manual::Pause { reason },
@@ -296,7 +295,7 @@ where
             };
             let r = match self
                 .executor
-                .command(&target, &action, &policy, now, false)
+                .command(target, &action, &policy, now, false)
                 .await
             {
                 Ok(r) => r,
@@ -306,7 +305,7 @@ where
                     } else {
                         Reported::Error
                     };
-                    TargetResult::failed(&target, decision, None, e.to_string(), false)
+                    TargetResult::failed(target, decision, None, e.to_string(), false)
                 }
             };
             results.push(r);

@@ -292,6 +292,98 @@ async fn against_the_emulator(write: Option<&str>) {
     if let Some(path) = write {
         common::write_section(path, "tick", "One tick over many targets", &t);
     }
+    one_call_fails(
+        &em, &executor, &proxy, &f, &aliases, &policy, &state, now, write,
+    )
+    .await;
+}
+
+/// #16: the same 500-target tick with one GetMetricData call failing every
+/// attempt (the proxy answers 503 to the call carrying target 0's queries):
+/// only the targets whose queries that call carried hold, "metrics
+/// unavailable"; every target the other calls carried is judged (advances).
+#[allow(clippy::too_many_arguments)]
+async fn one_call_fails(
+    em: &common::Emulator,
+    executor: &Executor<LambdaAliases, CloudWatchMetrics>,
+    proxy: &FaultProxy,
+    f: &str,
+    aliases: &[String],
+    policy: &Policy,
+    state: &lambda_rollout::engine::AliasState,
+    now: UtcTime,
+    write: Option<&str>,
+) {
+    for a in aliases {
+        em.lambda
+            .update_alias()
+            .function_name(f)
+            .name(a)
+            .function_version("1")
+            .description(&state.description)
+            .routing_config(
+                AliasRoutingConfiguration::builder()
+                    .additional_version_weights("2", 0.1)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("reset");
+    }
+    let targets: Vec<(Target, Policy)> = aliases
+        .iter()
+        .map(|a| (Target::new(f, a).unwrap(), policy.clone()))
+        .collect();
+    proxy.take_log();
+    proxy.fail_metrics_carrying(Some(b"t0_"));
+    let results = executor.tick(&targets, now, false).await;
+    proxy.fail_metrics_carrying(None);
+    let log = proxy.take_log();
+    let calls: Vec<_> = log.iter().filter(|x| x.op == Op::GetMetricData).collect();
+    let failed = calls.iter().filter(|x| x.upstream_status.is_none()).count();
+    let answered = calls
+        .iter()
+        .filter(|x| x.upstream_status == Some(200))
+        .count();
+    let held = results
+        .iter()
+        .filter(|r| r.decision == "held" && r.reason.contains("metrics unavailable"))
+        .count();
+    let advanced = results.iter().filter(|r| r.decision == "advanced").count();
+    // 7 queries a target, 500 a call: the first call carries targets 0 to 71.
+    let carried = MAX_QUERIES_PER_CALL.div_ceil(QUERIES_PER_TARGET);
+    assert_eq!(
+        (held, advanced),
+        (carried, targets.len() - carried),
+        "{:?}",
+        results[0]
+    );
+    let mut t = String::new();
+    let _ = writeln!(t, "<!-- metrics-fail:begin -->");
+    let _ = writeln!(
+        t,
+        "Command: `make bench` (the same `bench_tick`). The 500-target tick above, once, with the \
+         pass-through proxy answering 503 to every attempt of the GetMetricData call that carries \
+         target 0's queries (the SDK's three attempts included). A failed call holds only the \
+         targets it carried a query of; every target of the other calls is judged.\n"
+    );
+    let _ = writeln!(t, "| targets | GetMetricData calls answered | attempts failed | held, metrics unavailable | judged (advanced) |");
+    let _ = writeln!(t, "|---|---|---|---|---|");
+    let _ = writeln!(
+        t,
+        "| {} | {answered} | {failed} | {held} | {advanced} |",
+        targets.len()
+    );
+    let _ = writeln!(t, "<!-- metrics-fail:end -->");
+    print!("{t}");
+    if let Some(path) = write {
+        common::write_section(
+            path,
+            "metrics-fail",
+            "A tick where one metrics call fails",
+            &t,
+        );
+    }
 }
 
 /// The tick against in-memory ports: every call answers after a fixed latency,

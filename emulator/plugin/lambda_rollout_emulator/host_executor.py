@@ -13,11 +13,14 @@ of its own and stopped by its PID (its whole group) when the environment
 stops; nothing listens beyond loopback.
 """
 
+import fcntl
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 import uuid
@@ -128,11 +131,43 @@ class HostRuntimeExecutor(RuntimeExecutor):
             self.api.ready.wait(0.02)
 
     def _collect_logs(self, process):
-        for line in iter(process.stdout.readline, b""):
+        # Raw reads of the pipe (never its buffered reader), so that what is
+        # still unread is what the pipe holds: _drain can see it.
+        fd = process.stdout.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
             with self.lock:
-                self.logs += line
+                self.logs += chunk
                 if len(self.logs) > MAX_LOG_BYTES:
                     del self.logs[: len(self.logs) - MAX_LOG_BYTES]
+
+    def _drain(self):
+        """Waits until what the function wrote before it answered is read.
+
+        Lambda's log of an invocation (and Invoke's LogType Tail) holds all
+        the function wrote before its answer; the reader thread may still be
+        behind when the answer arrives (a DEBUG-level function writes
+        kilobytes just before it). The pipe holds nothing unread, twice a
+        few milliseconds apart, or half a second has passed.
+        """
+        process = self.process
+        if process is None or process.stdout is None:
+            return
+        fd = process.stdout.fileno()
+        deadline = time.monotonic() + 0.5
+        quiet = 0
+        while time.monotonic() < deadline and quiet < 2:
+            try:
+                unread = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+            except OSError:
+                return
+            quiet = quiet + 1 if unread == 0 else 0
+            time.sleep(0.005)
 
     def _teardown(self):
         if self.process is not None and self.process.poll() is None:
@@ -199,6 +234,7 @@ class HostRuntimeExecutor(RuntimeExecutor):
         handed = time.perf_counter()
         answer = api.invoke(request_id, body, arn, timeout_s, self._alive)
         if answer is not None:
+            self._drain()
             result = self._result(request_id, answer.body, answer.is_error, log_start)
             # Lambda's Duration metric is the time the code spent on the
             # event: from handing it over to the answer, no start-up in it.

@@ -189,22 +189,7 @@ async fn against_the_emulator(write: Option<&str>) {
         let mut calls = BTreeMap::new();
         for _ in 0..RUNS {
             // Back to 10%, outside the measurement.
-            for a in &aliases[..n] {
-                em.lambda
-                    .update_alias()
-                    .function_name(&f)
-                    .name(a)
-                    .function_version("1")
-                    .description(&state.description)
-                    .routing_config(
-                        AliasRoutingConfiguration::builder()
-                            .additional_version_weights("2", 0.1)
-                            .build(),
-                    )
-                    .send()
-                    .await
-                    .expect("reset");
-            }
+            back_to_ten_percent(&em, &f, &aliases[..n], &state).await;
             proxy.take_log();
             let t = Instant::now();
             let results = executor.tick(&targets, now, false).await;
@@ -298,21 +283,12 @@ async fn against_the_emulator(write: Option<&str>) {
     .await;
 }
 
-/// #16: the same 500-target tick with one GetMetricData call failing every
-/// attempt (the proxy answers 503 to the call carrying target 0's queries):
-/// only the targets whose queries that call carried hold, "metrics
-/// unavailable"; every target the other calls carried is judged (advances).
-#[allow(clippy::too_many_arguments)]
-async fn one_call_fails(
+/// Each alias back at version 2 at 10% over 1, its bake over (`state`).
+async fn back_to_ten_percent(
     em: &common::Emulator,
-    executor: &Executor<LambdaAliases, CloudWatchMetrics>,
-    proxy: &FaultProxy,
     f: &str,
     aliases: &[String],
-    policy: &Policy,
     state: &lambda_rollout::engine::AliasState,
-    now: UtcTime,
-    write: Option<&str>,
 ) {
     for a in aliases {
         em.lambda
@@ -330,6 +306,25 @@ async fn one_call_fails(
             .await
             .expect("reset");
     }
+}
+
+/// #16: the same 500-target tick with one GetMetricData call failing every
+/// attempt (the proxy answers 503 to the call carrying target 0's queries):
+/// only the targets whose queries that call carried hold, "metrics
+/// unavailable"; every target the other calls carried is judged (advances).
+#[allow(clippy::too_many_arguments)]
+async fn one_call_fails(
+    em: &common::Emulator,
+    executor: &Executor<LambdaAliases, CloudWatchMetrics>,
+    proxy: &FaultProxy,
+    f: &str,
+    aliases: &[String],
+    policy: &Policy,
+    state: &lambda_rollout::engine::AliasState,
+    now: UtcTime,
+    write: Option<&str>,
+) {
+    back_to_ten_percent(em, f, aliases, state).await;
     let targets: Vec<(Target, Policy)> = aliases
         .iter()
         .map(|a| (Target::new(f, a).unwrap(), policy.clone()))

@@ -8,7 +8,7 @@
 
 mod common;
 
-use aws_sdk_cloudformation::types::StackStatus;
+use aws_sdk_cloudformation::types::{Stack, StackStatus};
 use aws_sdk_lambda::primitives::Blob;
 use common::{emulator, unique};
 use lambda_rollout::model::UtcTime;
@@ -32,6 +32,52 @@ fn get(port: u16, path: &str) -> (String, u64) {
     }
 }
 
+/// scripts/deploy-local.sh against the test emulator on `port`, stack
+/// `stack`, with `env` besides: its log, the run asserted successful.
+fn deploy_local(port: u16, stack: &str, env: &[(&str, &str)]) -> String {
+    let out = std::process::Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/deploy-local.sh"
+    ))
+    .env("EMULATOR_PORT", port.to_string())
+    .env("STACK_NAME", stack)
+    .envs(env.iter().copied())
+    .output()
+    .expect("deploy-local.sh");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "deploy-local {env:?} failed:\n{log}");
+    log
+}
+
+/// The stack as CloudFormation describes it, its status checked.
+async fn described(stack: &str, status: StackStatus, log: &str) -> Stack {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let out = cfn
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .unwrap();
+    let s = out.stacks()[0].clone();
+    assert_eq!(s.stack_status(), Some(&status), "{log}");
+    s
+}
+
+/// A stack output's value.
+fn output(s: &Stack, key: &str) -> String {
+    s.outputs()
+        .iter()
+        .find(|o| o.output_key() == Some(key))
+        .and_then(|o| o.output_value())
+        .unwrap_or_else(|| panic!("output {key}"))
+        .to_string()
+}
+
 #[tokio::test]
 async fn the_template_deploys_locally_and_its_outputs_answer() {
     let em = emulator().await;
@@ -43,51 +89,15 @@ async fn the_template_deploys_locally_and_its_outputs_answer() {
     // make deploy-local, against the test emulator; then again, an update
     // (a second run must work: upstream answered 500 describing it).
     let deploy = |extra: &str| {
-        let out = std::process::Command::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scripts/deploy-local.sh"
-        ))
-        .env("EMULATOR_PORT", port.to_string())
-        .env("STACK_NAME", &stack)
-        .env(
-            "PARAMETERS",
-            format!("DemoFunctionName={demo} ManagedFunctionNames={demo} {extra}"),
-        )
-        .output()
-        .expect("deploy-local.sh");
-        let log = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "deploy-local failed:\n{log}");
-        log
+        let parameters = format!("DemoFunctionName={demo} ManagedFunctionNames={demo} {extra}");
+        deploy_local(port, &stack, &[("PARAMETERS", &parameters)])
     };
     deploy("");
     let log = deploy("LogLevel=DEBUG");
-
+    let s = described(&stack, StackStatus::UpdateComplete, &log).await;
+    let output = |key: &str| output(&s, key);
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let cfn = aws_sdk_cloudformation::Client::new(&config);
-    let s = cfn
-        .describe_stacks()
-        .stack_name(&stack)
-        .send()
-        .await
-        .unwrap();
-    let s = &s.stacks()[0];
-    assert_eq!(
-        s.stack_status(),
-        Some(&StackStatus::UpdateComplete),
-        "{log}"
-    );
-    let output = |key: &str| {
-        s.outputs()
-            .iter()
-            .find(|o| o.output_key() == Some(key))
-            .and_then(|o| o.output_value())
-            .unwrap_or_else(|| panic!("output {key}"))
-            .to_string()
-    };
 
     // StatusCommand: the orchestrator, a provided.al2023 Lambda running this
     // machine's build, reads the demo alias and answers.
@@ -350,24 +360,7 @@ async fn the_stackset_template_deploys_without_the_transform() {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
     let port: u16 = endpoint.rsplit(':').next().unwrap().parse().unwrap();
     let stack = unique("stackset");
-    let out = std::process::Command::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scripts/deploy-local.sh"
-    ))
-    .env("EMULATOR_PORT", port.to_string())
-    .env("STACK_NAME", &stack)
-    .env("STACKSET", "1")
-    .output()
-    .expect("deploy-local.sh");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "STACKSET=1 deploy-local failed:\n{log}"
-    );
+    let log = deploy_local(port, &stack, &[("STACKSET", "1")]);
 
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -389,27 +382,8 @@ async fn the_stackset_template_deploys_without_the_transform() {
     );
     assert!(!resources.contains_key("HelloFunction"), "no demo app");
 
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let cfn = aws_sdk_cloudformation::Client::new(&config);
-    let s = cfn
-        .describe_stacks()
-        .stack_name(&stack)
-        .send()
-        .await
-        .unwrap();
-    let s = &s.stacks()[0];
-    assert_eq!(
-        s.stack_status(),
-        Some(&StackStatus::CreateComplete),
-        "{log}"
-    );
-    let orchestrator = s
-        .outputs()
-        .iter()
-        .find(|o| o.output_key() == Some("OrchestratorName"))
-        .and_then(|o| o.output_value())
-        .unwrap()
-        .to_string();
+    let s = described(&stack, StackStatus::CreateComplete, &log).await;
+    let orchestrator = output(&s, "OrchestratorName");
 
     // A team's function, tagged: a dry-run tick (which writes nothing, so
     // that this stack never touches another test's tagged functions) finds

@@ -9,7 +9,9 @@
 # .../orchestrator.
 #
 # Environment: EMULATOR_PORT (default 4566), STACK_NAME (default
-# lambda-rollout-local), PARAMETERS (extra Key=Value overrides), STACKSET=1
+# lambda-rollout-local), PARAMETERS (extra Key=Value overrides),
+# ORCHESTRATOR_BIN (deploy this binary, built for this machine, instead of
+# making a release build), STACKSET=1
 # (deploy instead what `make stackset-template` writes for StackSets: plain
 # CloudFormation, no transform, the code from a bucket of the region's own;
 # outputs in target/deploy-local/$EMULATOR_PORT/stackset).
@@ -36,9 +38,18 @@ aarch64 | arm64) arch=arm64 ;;
 *) log "no Lambda architecture for $(uname -m)"; exit 1 ;;
 esac
 
-log "building the orchestrator for this machine ($arch, release)"
-cargo build --quiet --release --bin lambda-rollout
 mkdir -p "$OUT"
+if [ -n "${ORCHESTRATOR_BIN:-}" ]; then
+    # A build of this machine's already made (the test suite passes the one
+    # cargo built for its own tests): stripped, as the release profile strips,
+    # since a dev build's debug info would make a zip of hundreds of MB.
+    log "deploying the orchestrator $ORCHESTRATOR_BIN ($arch, stripped)"
+    strip -o "$OUT/bootstrap" "$ORCHESTRATOR_BIN"
+else
+    log "building the orchestrator for this machine ($arch, release)"
+    cargo build --quiet --release --bin lambda-rollout
+    cp target/release/lambda-rollout "$OUT/bootstrap"
+fi
 # The bootstrap zip, and a copy of the template whose CodeUris point at what
 # was built here (template.yaml itself stays what `sam build` reads).
 "$PY" - "$ROOT" "$OUT" <<'PY'
@@ -48,7 +59,7 @@ root, out = Path(sys.argv[1]), Path(sys.argv[2])
 info = zipfile.ZipInfo("bootstrap")
 info.external_attr = (stat.S_IFREG | 0o755) << 16
 with zipfile.ZipFile(out / "rollout.zip", "w", zipfile.ZIP_DEFLATED) as z:
-    z.writestr(info, (root / "target/release/lambda-rollout").read_bytes())
+    z.writestr(info, (out / "bootstrap").read_bytes())
 text = (root / "template.yaml").read_text()
 orchestrator = "      CodeUri: .\n"
 demo = "      CodeUri: demo/hello/\n"

@@ -33,7 +33,9 @@ fn get(port: u16, path: &str) -> (String, u64) {
 }
 
 /// scripts/deploy-local.sh against the test emulator on `port`, stack
-/// `stack`, with `env` besides: its log, the run asserted successful.
+/// `stack`, with `env` besides: its log, the run asserted successful. It
+/// deploys the orchestrator cargo built for these tests: a release build of
+/// its own would compile every crate once more (minutes of a cold CI run).
 fn deploy_local(port: u16, stack: &str, env: &[(&str, &str)]) -> String {
     let out = std::process::Command::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -41,6 +43,7 @@ fn deploy_local(port: u16, stack: &str, env: &[(&str, &str)]) -> String {
     ))
     .env("EMULATOR_PORT", port.to_string())
     .env("STACK_NAME", stack)
+    .env("ORCHESTRATOR_BIN", env!("CARGO_BIN_EXE_lambda-rollout"))
     .envs(env.iter().copied())
     .output()
     .expect("deploy-local.sh");

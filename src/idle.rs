@@ -40,22 +40,6 @@ pub fn found_idle(r: &TargetResult) -> bool {
     r.decision == Reported::Decided(Outcome::Idle) && !r.changed && r.canary.is_none() && !r.dry_run
 }
 
-/// A target's slot among `every`: the same in every instance and every run
-/// (FNV-1a of its name), so that a fleet's reads spread evenly over ticks.
-pub fn slot(target: &Target) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in target
-        .function
-        .bytes()
-        .chain([b':'])
-        .chain(target.alias.bytes())
-    {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
 #[derive(Debug, Default)]
 struct Book {
     /// Ticks seen by this instance.
@@ -90,7 +74,7 @@ impl IdleBook {
         let tick = book.ticks;
         targets
             .iter()
-            .map(|t| read_now(tick, book.idle_since.get(t).copied(), slot(t), self.every))
+            .map(|t| read_now(tick, book.idle_since.get(t).copied(), t.slot(), self.every))
             .collect()
     }
 

@@ -366,6 +366,23 @@ fn alias_name_ok(alias: &str) -> bool {
 }
 
 impl Target {
+    /// A number of this target's own, the same in every instance and every
+    /// run (FNV-1a of its name): what spreads a fleet's periodic work (idle
+    /// reads, tallies) over ticks instead of bunching it into one.
+    pub fn slot(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in self
+            .function
+            .bytes()
+            .chain([b':'])
+            .chain(self.alias.bytes())
+        {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    }
+
     /// The function in any form Lambda accepts: `F`, `F:ALIAS`,
     /// `arn:aws:lambda:REGION:ACCOUNT:function:F[:ALIAS]`,
     /// `ACCOUNT:function:F[:ALIAS]`. A qualifier must name `alias` itself: a

@@ -485,6 +485,7 @@ mod tests {
                 started: t,
                 fails: 0,
                 approved: false,
+                tally: None,
             }),
             rolled_back: None,
         }

@@ -6,8 +6,8 @@ mod world;
 use std::time::Duration;
 
 use lambda_rollout::engine::{
-    command, plan, AlarmState, AliasState, AwaitMetrics, Canary, Decision, Manual, Outcome, Phase,
-    Plan, PublishedVersion,
+    command, plan, AlarmState, AliasState, AwaitMetrics, Canary, Decision, Description, Manual,
+    Outcome, Phase, Plan, PublishedVersion, VersionFigures,
 };
 use lambda_rollout::model::{UtcTime, Weight};
 use lambda_rollout::policy::{Policy, PRESETS};
@@ -565,4 +565,197 @@ fn an_alarm_without_data_holds_and_never_passes() {
     world.alarm = AlarmState::Ok;
     let trace = world.run_until(30, |d| d.outcome == Outcome::Advanced);
     assert_eq!(trace.last().unwrap().1.outcome, Outcome::Advanced);
+}
+
+/// One minute of traffic as CloudWatch would keep it: green's and blue's
+/// invocations, errors and latency.
+#[derive(Clone, Copy)]
+struct Minute {
+    at: i64,
+    green: (u64, u64, f64),
+    blue: (u64, u64, f64),
+}
+
+/// A version's figures over `[start, end)` of the kept minutes, latency
+/// weighted by invocations as the CloudWatch adapter weighs it.
+fn summed(history: &[Minute], green: bool, start: UtcTime, end: UtcTime) -> VersionFigures {
+    let mut f = VersionFigures::default();
+    let (mut lat, mut weight) = (0.0, 0.0);
+    for m in history
+        .iter()
+        .filter(|m| m.at >= start.unix() && m.at < end.unix())
+    {
+        let (n, e, l) = if green { m.green } else { m.blue };
+        f.invocations += n;
+        f.errors += e;
+        if n > 0 {
+            lat += l * n as f64;
+            weight += n as f64;
+        }
+    }
+    f.latency_ms = (weight > 0.0).then(|| lat / weight);
+    f
+}
+
+/// Ticks `alias` once at `now` against `history`: the decision, and the
+/// minutes its request read (from the first minute any window reads to the
+/// last).
+fn tick_on(
+    alias: &AliasState,
+    p: &Policy,
+    now: UtcTime,
+    history: &[Minute],
+) -> (Decision, Option<Duration>) {
+    let target = lambda_rollout::model::Target::new("hello", "live").unwrap();
+    match plan(&target, alias, p, now).unwrap() {
+        Plan::Decided(d) => (d, None),
+        Plan::NeedVersions(a) => (a.decide(&versions(3)), None),
+        Plan::NeedMetrics(a) => {
+            let req = a.request.clone();
+            let obs = lambda_rollout::memory::observation(&req, AlarmState::Ok, |v, s, e| {
+                summed(history, v == req.green, s, e)
+            });
+            let (from, to) = req.span();
+            let d = a.decide(lambda_rollout::engine::MetricsAnswer::Fetched(&obs));
+            (d, Some(to.since(from)))
+        }
+    }
+}
+
+#[test]
+fn a_long_hold_reads_only_what_its_tally_has_not_and_judges_as_if_it_read_it_all() {
+    // GIVEN a rollout whose steps wait hours for min_invocations (green sees
+    // 6 requests a minute at 10%, 12 at 20%), and
+    // its twin whose tally is struck from the record before every tick, so
+    // that it reads every window whole
+    let p = policy(r#"{"steps":[10,20,100],"bake":"5m","min_invocations":1200,"error_floor":1}"#);
+    let mut world = World::new(p.clone());
+    world.command(Manual::Start {
+        version: None,
+        force: false,
+    });
+    let (mut tallied, mut whole) = (world.alias.clone(), world.alias.clone());
+    let strike = |a: &AliasState| {
+        let mut d = Description::parse(&a.description).unwrap();
+        d.record.rollout = d
+            .record
+            .rollout
+            .map(|r| lambda_rollout::engine::Rollout { tally: None, ..r });
+        AliasState {
+            description: d.render(),
+            ..a.clone()
+        }
+    };
+    // The rollout's counts (its latency is not judged).
+    let counted = |s: lambda_rollout::engine::Span| {
+        let f = |v: VersionFigures| (v.invocations, v.errors);
+        (s.start, f(s.green), f(s.blue))
+    };
+    let mut history: Vec<Minute> = Vec::new();
+    let (mut held, mut writes) = (0, 0);
+    let (mut longest_read, mut outcomes) = (Duration::ZERO, Vec::new());
+    // WHEN both are ticked every minute for ten hours
+    for minute in 0..600i64 {
+        // The minute that just passed, at the weight the alias gave green.
+        let share = tallied.canary.map(|c| c.weight.fraction()).unwrap_or(0.0);
+        let green = (60.0 * share).round() as u64;
+        history.push(Minute {
+            at: world.now.unix(),
+            green: (
+                green,
+                u64::from(minute % 97 == 0),
+                100.0 + (minute % 5) as f64,
+            ),
+            blue: (
+                60 - green,
+                u64::from(minute % 13 == 0),
+                98.0 + (minute % 3) as f64,
+            ),
+        });
+        world.now = world.now.plus(Duration::from_secs(60));
+        let (a, read) = tick_on(&tallied, &p, world.now, &history);
+        let (b, _) = tick_on(&strike(&whole), &p, world.now, &history);
+        // THEN every tick decides as the one that read everything, on the
+        // same figures
+        assert_eq!(
+            a.outcome, b.outcome,
+            "minute {minute}: {} / {}",
+            a.reason, b.reason
+        );
+        let (oa, ob) = (a.observation.as_deref(), b.observation.as_deref());
+        if let (Some(oa), Some(ob)) = (oa, ob) {
+            assert_eq!(
+                (
+                    oa.green.invocations,
+                    oa.green.errors,
+                    oa.blue.invocations,
+                    oa.blue.errors
+                ),
+                (
+                    ob.green.invocations,
+                    ob.green.errors,
+                    ob.blue.invocations,
+                    ob.blue.errors
+                ),
+                "minute {minute}"
+            );
+            assert_eq!(
+                oa.rollout.map(counted),
+                ob.rollout.map(counted),
+                "minute {minute}"
+            );
+            assert_eq!(
+                oa.fresh.map(|f| (f.green.invocations, f.blue.invocations)),
+                ob.fresh.map(|f| (f.green.invocations, f.blue.invocations)),
+                "minute {minute}"
+            );
+            let close = |x: Option<f64>, y: Option<f64>| match (x, y) {
+                (Some(x), Some(y)) => (x - y).abs() < 0.06,
+                (x, y) => x == y,
+            };
+            assert!(
+                close(oa.green.latency_ms, ob.green.latency_ms),
+                "minute {minute}: {oa:?} {ob:?}"
+            );
+            assert!(
+                close(oa.blue.latency_ms, ob.blue.latency_ms),
+                "minute {minute}"
+            );
+        }
+        if a.outcome == Outcome::Held {
+            held += 1;
+            writes += usize::from(a.write.is_some());
+        }
+        if minute >= 60 {
+            longest_read = longest_read.max(read.unwrap_or_default());
+        }
+        outcomes.push(a.outcome);
+        if let Some(w) = &a.write {
+            tallied = w.clone();
+        }
+        if let Some(w) = &b.write {
+            whole = w.clone();
+        }
+        assert_eq!(tallied.canary, whole.canary, "minute {minute}");
+    }
+    // AND after the first hour no tick read more than the tally's interval
+    // and metric_lag, while the steps held for hours
+    let lag = p.metric_lag;
+    let bound = lambda_rollout::engine::tally::TALLY_EVERY + lag + Duration::from_secs(60);
+    assert!(longest_read <= bound, "{longest_read:?} > {bound:?}");
+    // AND the second step took over the first's counts and passed on them
+    let course: Vec<Outcome> = outcomes
+        .iter()
+        .copied()
+        .filter(|o| *o != Outcome::Held && *o != Outcome::Idle)
+        .collect();
+    assert_eq!(course, [Outcome::Advanced, Outcome::Promoted]);
+    // AND a hold wrote a tally about once every half hour of it
+    assert!(held > 300, "{held}");
+    let target = lambda_rollout::model::Target::new("hello", "live").unwrap();
+    let every = lambda_rollout::engine::tally::interval(&target).as_secs() as usize / 60;
+    assert!(
+        (held / (every + 3)..=held / every).contains(&writes),
+        "{writes} tally writes in {held} minutes held, one due every {every} minutes"
+    );
 }

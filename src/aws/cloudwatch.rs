@@ -4,8 +4,10 @@
 //! Per target: green's and blue's `Invocations` and `Errors` with the dimension
 //! set `FunctionName, Resource=F:A, ExecutedVersion=V`, and the alias's
 //! `Throttles` with `FunctionName, Resource=F:A` (a throttled request never ran
-//! a version). Targets have different windows; one call covers their union in
-//! 1-minute points and each target sums only the minutes of its own window.
+//! a version). Targets have different windows: the queries go out in the
+//! order of their windows' starts, so that each call of up to 500 covers the
+//! union of few windows alike, in 1-minute points, and each target sums only
+//! the minutes of its own window.
 //! The alarms the policies name are read with DescribeAlarms, 100 a call.
 
 use std::collections::HashMap;
@@ -399,18 +401,14 @@ impl MetricsRead for CloudWatchMetrics {
         if requests.is_empty() {
             return Vec::new();
         }
-        let (queries, start, end) = batch(requests);
         // The alarms and every call of up to 500 queries go out together: a
         // tick over hundreds of targets waits for one round trip, not one per
         // call (GetMetricData allows 50 calls a second per account and region).
-        let chunks: Vec<Vec<MetricDataQuery>> = queries
-            .chunks(MAX_QUERIES_PER_CALL)
-            .map(<[_]>::to_vec)
-            .collect();
-        let calls = stream::iter(chunks)
-            .map(|chunk| async move {
-                let carried = carried(&chunk);
-                (carried, self.metric_points(chunk, start, end).await)
+        let calls = stream::iter(calls(requests))
+            .map(|call| async move {
+                let carried = carried(&call.queries);
+                let points = self.metric_points(call.queries, call.start, call.end);
+                (carried, points.await)
             })
             .buffer_unordered(METRIC_CALLS_AT_ONCE)
             .collect::<Vec<_>>();
@@ -454,44 +452,78 @@ fn carried(chunk: &[MetricDataQuery]) -> Vec<usize> {
     out
 }
 
-/// Every query of a tick, and the span of minutes one call must cover: the
-/// union of the targets' windows. Requests without a window (a step just
-/// began) only need their alarms.
-fn batch(requests: &[MetricsRequest]) -> (Vec<MetricDataQuery>, UtcTime, UtcTime) {
-    let windowed: Vec<(usize, &MetricsRequest)> = requests
+/// One GetMetricData call: up to 500 queries, and the minutes it reads.
+struct Call {
+    queries: Vec<MetricDataQuery>,
+    start: UtcTime,
+    end: UtcTime,
+}
+
+/// A tick's GetMetricData calls. The requests go in the order of their
+/// spans' starts, 500 queries a call, and each call reads the union of the
+/// spans of the requests it carries queries of: one old window widens only
+/// its own call, not every call of the tick. Requests without a window (a
+/// step just began) only need their alarms.
+fn calls(requests: &[MetricsRequest]) -> Vec<Call> {
+    let mut windowed: Vec<(usize, &MetricsRequest)> = requests
         .iter()
         .enumerate()
         .filter(|(_, r)| r.has_window())
         .collect();
-    let queries = windowed
+    windowed.sort_by_key(|(i, r)| (r.span().0, *i));
+    let queries: Vec<(usize, MetricDataQuery)> = windowed
         .iter()
         .flat_map(|(i, r)| {
-            BUILTIN.iter().map(move |s| query(*i, *s, r)).chain(
-                r.custom
-                    .iter()
-                    .enumerate()
-                    .flat_map(move |(j, c)| custom_queries(*i, j, c)),
-            )
+            BUILTIN
+                .iter()
+                .map(move |s| query(*i, *s, r))
+                .chain(
+                    r.custom
+                        .iter()
+                        .enumerate()
+                        .flat_map(move |(j, c)| custom_queries(*i, j, c)),
+                )
+                .map(move |q| (*i, q))
         })
         .collect();
-    let start = windowed.iter().map(|(_, r)| r.span().0).min();
-    let end = windowed.iter().map(|(_, r)| r.span().1).max();
-    match (start, end) {
-        (Some(s), Some(e)) => (queries, s, e),
-        _ => (queries, requests[0].start, requests[0].start),
-    }
+    queries
+        .chunks(MAX_QUERIES_PER_CALL)
+        .map(|chunk| {
+            let spans = chunk.iter().map(|(i, _)| requests[*i].span());
+            let start = spans.clone().map(|s| s.0).min();
+            let end = spans.map(|s| s.1).max();
+            Call {
+                queries: chunk.iter().map(|(_, q)| q.clone()).collect(),
+                start: start.unwrap_or(requests[0].start),
+                end: end.unwrap_or(requests[0].start),
+            }
+        })
+        .collect()
 }
 
 /// What a tick's GetMetricData calls ask CloudWatch for, in data points:
 /// every metric query (a metric-math expression's inputs included: they are
-/// read; the expression itself reads nothing more) for each minute of the
-/// one span all calls share. A series with gaps returns fewer; one with data
-/// every minute, exactly this. CloudWatch's throughput quota (180,000 data
-/// points a second for recent data) counts these.
+/// read; the expression itself reads nothing more) for each minute its call
+/// reads. A series with gaps returns fewer; one with data every minute,
+/// exactly this. CloudWatch's throughput quota (180,000 data points a second
+/// for recent data) counts these.
 pub fn data_points(requests: &[MetricsRequest]) -> u64 {
-    let (queries, start, end) = batch(requests);
-    let minutes = (end.unix() - start.unix()).max(0) as u64 / PERIOD as u64;
-    queries.iter().filter(|q| q.metric_stat().is_some()).count() as u64 * minutes
+    calls(requests)
+        .iter()
+        .map(|c| {
+            let minutes = (c.end.unix() - c.start.unix()).max(0) as u64 / PERIOD as u64;
+            c.queries
+                .iter()
+                .filter(|q| q.metric_stat().is_some())
+                .count() as u64
+                * minutes
+        })
+        .sum()
+}
+
+/// How many GetMetricData calls a tick makes (before any paging).
+pub fn metric_calls(requests: &[MetricsRequest]) -> usize {
+    calls(requests).len()
 }
 
 /// The custom metrics of a request, none read yet.
@@ -649,11 +681,18 @@ mod tests {
     }
 
     #[test]
-    fn data_points_are_every_metric_query_over_the_span_all_calls_share() {
-        // Spans [start - 120, end + 60): 600..1260 and 3000..3660; one span
-        // 600..3660 for both, 51 minutes, 7 queries each.
+    fn data_points_are_every_metric_query_over_the_minutes_of_its_call() {
+        // Spans [start - 120, end + 60): 600..1260 and 3000..3660; one call
+        // for both reads 600..3660, 51 minutes, 7 queries each.
         let reqs = [request(720, 1200), request(3120, 3600)];
         assert_eq!(data_points(&reqs), 2 * 7 * 51);
+        // 80 requests are 560 queries, two calls. The one old window goes
+        // first (requests go by their spans' starts): its call's 500 queries
+        // read its 51 minutes; the second call's 60 only their own 11.
+        let mut many: Vec<MetricsRequest> = (0..79).map(|_| request(3120, 3600)).collect();
+        many.push(request(720, 1200));
+        assert_eq!(metric_calls(&many), 2);
+        assert_eq!(data_points(&many), 500 * 51 + 60 * 11);
         // A request without a window reads no metric; none at all, nothing.
         let mut fresh = request(720, 1200);
         fresh.fresh_end = fresh.start;

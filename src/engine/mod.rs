@@ -2,6 +2,7 @@
 //!
 //! - `state`: what the alias says (routing) and the record kept in its description
 //! - `step`: where green goes next
+//! - `tally`: what a rollout has already read, kept in its record
 //! - `health/`: metrics -> verdict, one function per README rule, with `stats`
 //!   (exact count statistics)
 //! - `decide/`: state + verdict + policy + now -> `Decision`: the tick, the
@@ -12,6 +13,7 @@ pub mod health;
 pub mod state;
 pub mod stats;
 pub mod step;
+pub mod tally;
 
 pub use decide::{
     answered, at_start, command, judge_answer, plan, start_traffic, to_run, AwaitMetrics,

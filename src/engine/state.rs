@@ -20,6 +20,12 @@
 //! - `fails`: failed health checks at the current step
 //! - `ok=1`: approved (`approve_before` no longer holds it)
 //! - `rb`: the last version rolled back, which is not started again unless forced
+//! - `t`, `ro`, `st`, `lat`: the tally (`super::tally`), what complete minutes
+//!   before `started` + `t` minutes said: `ro=` green's invocations/errors and
+//!   blue's since the rollout began, `st=` the same and the alias's throttles
+//!   since the step began, `lat=` green's/blue's latency in the step (ms, `-`
+//!   for none). Written only where it fits beside your text: without it a tick
+//!   reads the whole windows again
 //!
 //! Text before the bracket is yours and is kept (shortened if the record needs the
 //! room).
@@ -28,6 +34,7 @@ use std::fmt;
 
 use thiserror::Error;
 
+use super::tally::{Counts, Tally, Tenths};
 use crate::model::{UtcTime, Version, Weight};
 
 /// Lambda's limit for an alias description. Its documentation says 256 and
@@ -144,6 +151,9 @@ pub struct Rollout {
     pub fails: u32,
     /// An operator approved the rollout past `approve_before`.
     pub approved: bool,
+    /// What this step and the rollout have already read; belongs to this
+    /// `since` and `started`, so anything that moves them drops it.
+    pub tally: Option<Tally>,
 }
 
 /// Everything lambda-rollout keeps in the description.
@@ -253,6 +263,11 @@ impl Description {
                     started: fields.started.ok_or_else(|| need("started"))?,
                     fails: fields.fails.ok_or_else(|| need("fails"))?,
                     approved: fields.ok.unwrap_or(false),
+                    tally: None,
+                };
+                let r = Rollout {
+                    tally: fields.tally(r.started)?,
+                    ..r
                 };
                 if r.green == r.blue {
                     return Err(bad("green and blue are the same version"));
@@ -289,9 +304,24 @@ impl Description {
     }
 
     /// Renders the description to write: the user's text (shortened if needed),
-    /// then the record. The record alone always fits.
+    /// then the record. The record alone always fits. A tally is written only
+    /// where it fits beside the user's text: it saves reads, and is not worth
+    /// that text.
     pub fn render(&self) -> String {
         let record = self.record.to_string();
+        let beside = if self.user_text.is_empty() {
+            0
+        } else {
+            units(&self.user_text) + 1
+        };
+        let tallied = self.record.rollout.is_some_and(|r| r.tally.is_some());
+        if tallied && beside + units(&record) > MAX_DESCRIPTION {
+            let mut bare = self.clone();
+            if let Some(r) = bare.record.rollout.as_mut() {
+                r.tally = None;
+            }
+            return bare.render();
+        }
         if record.is_empty() {
             return truncate(&self.user_text, MAX_DESCRIPTION);
         }
@@ -340,6 +370,42 @@ struct Fields {
     rb: Option<Version>,
     ok: Option<bool>,
     check: Option<Check>,
+    t: Option<u64>,
+    ro: Option<[u64; 4]>,
+    st: Option<[u64; 5]>,
+    lat: Option<[Option<Tenths>; 2]>,
+}
+
+/// `N` counts separated by `/`.
+fn counts<const N: usize>(k: &str, v: &str) -> Result<[u64; N], StateError> {
+    let wrong = || bad(format!("{k}={v} is not {N} counts separated by /"));
+    let parts: Vec<u64> = v
+        .split('/')
+        .map(|x| x.parse().map_err(|_| wrong()))
+        .collect::<Result<_, _>>()?;
+    parts.try_into().map_err(|_| wrong())
+}
+
+/// A latency in ms with at most one decimal, or `-`.
+fn latency(k: &str, v: &str) -> Result<Option<Tenths>, StateError> {
+    if v == "-" {
+        return Ok(None);
+    }
+    let (whole, tenth) = v.split_once('.').unwrap_or((v, "0"));
+    match (whole.parse::<u64>(), tenth.parse::<u64>()) {
+        (Ok(w), Ok(d)) if tenth.len() == 1 && w < u64::MAX / 20 => Ok(Some(Tenths(w * 10 + d))),
+        _ => Err(bad(format!(
+            "{k}: {v:?} is not a latency in ms (one decimal at most) or -"
+        ))),
+    }
+}
+
+fn write_latency(f: &mut fmt::Formatter<'_>, l: Option<Tenths>) -> fmt::Result {
+    match l {
+        Some(Tenths(t)) if t % 10 == 0 => write!(f, "{}", t / 10),
+        Some(Tenths(t)) => write!(f, "{}.{}", t / 10, t % 10),
+        None => write!(f, "-"),
+    }
 }
 
 impl Fields {
@@ -379,6 +445,20 @@ impl Fields {
                     .map_err(|_| bad(format!("fails={v} is not a count")))?;
                 once(&mut self.fails, k, n)
             }
+            "t" => {
+                let n: u64 = v
+                    .parse()
+                    .map_err(|_| bad(format!("t={v} is not a count of minutes")))?;
+                once(&mut self.t, k, n)
+            }
+            "ro" => once(&mut self.ro, k, counts(k, v)?),
+            "st" => once(&mut self.st, k, counts(k, v)?),
+            "lat" => {
+                let (g, b) = v
+                    .split_once('/')
+                    .ok_or_else(|| bad(format!("lat={v} is not green/blue")))?;
+                once(&mut self.lat, k, [latency(k, g)?, latency(k, b)?])
+            }
             _ => Err(bad(format!("unknown field {k:?}"))),
         }
     }
@@ -392,6 +472,45 @@ impl Fields {
             || self.fails.is_some()
             || self.ok.is_some()
             || self.check.is_some()
+            || self.t.is_some()
+            || self.ro.is_some()
+            || self.st.is_some()
+            || self.lat.is_some()
+    }
+
+    /// The tally: all four of its fields, or none; the step's counts a part
+    /// of the rollout's.
+    fn tally(&self, started: UtcTime) -> Result<Option<Tally>, StateError> {
+        let (t, ro, st, lat) = match (self.t, self.ro, self.st, self.lat) {
+            (None, None, None, None) => return Ok(None),
+            (Some(t), Some(ro), Some(st), Some(lat)) => (t, ro, st, lat),
+            _ => return Err(bad("a tally needs all of t=, ro=, st= and lat=")),
+        };
+        let minutes = i64::try_from(t)
+            .ok()
+            .filter(|m| *m <= 366 * 24 * 60)
+            .ok_or_else(|| bad(format!("t={t}: a tally is at most a year of minutes")))?;
+        let c = |x: [u64; 4]| Counts {
+            green_invocations: x[0],
+            green_errors: x[1],
+            blue_invocations: x[2],
+            blue_errors: x[3],
+        };
+        let rollout = c(ro);
+        let step = c([st[0], st[1], st[2], st[3]]);
+        if !step.within(rollout) {
+            return Err(bad(
+                "the step's tally (st=) counts more than the rollout's (ro=)",
+            ));
+        }
+        Ok(Some(Tally {
+            upto: UtcTime::from_unix(started.floor_minute().unix() + minutes * 60),
+            rollout,
+            step,
+            throttles: st[4],
+            green_latency: lat[0],
+            blue_latency: lat[1],
+        }))
     }
 }
 
@@ -417,6 +536,26 @@ impl fmt::Display for Record {
                 )?;
                 if r.approved {
                     write!(f, " ok=1")?;
+                }
+                if let Some(t) = &r.tally {
+                    let minutes = (t.upto.unix() - r.started.floor_minute().unix()).max(0) / 60;
+                    let (ro, st) = (t.rollout, t.step);
+                    write!(
+                        f,
+                        " t={minutes} ro={}/{}/{}/{} st={}/{}/{}/{}/{} lat=",
+                        ro.green_invocations,
+                        ro.green_errors,
+                        ro.blue_invocations,
+                        ro.blue_errors,
+                        st.green_invocations,
+                        st.green_errors,
+                        st.blue_invocations,
+                        st.blue_errors,
+                        t.throttles
+                    )?;
+                    write_latency(f, t.green_latency)?;
+                    write!(f, "/")?;
+                    write_latency(f, t.blue_latency)?;
                 }
                 if let Some(rb) = rb {
                     write!(f, " rb={rb}")?;
@@ -445,6 +584,7 @@ mod tests {
             started: UtcTime::parse_rfc3339("2026-11-27T13:00:00Z").unwrap(),
             fails: 1,
             approved: false,
+            tally: None,
         }
     }
 
@@ -506,6 +646,78 @@ mod tests {
         };
         assert_eq!(idle.render(), "[lambda-rollout/1 idle rb=7]");
         assert_eq!(Description::parse(&idle.render()).unwrap(), idle);
+    }
+
+    fn tallied() -> Rollout {
+        let r = rollout();
+        Rollout {
+            tally: Some(Tally {
+                upto: r.started.plus(std::time::Duration::from_secs(65 * 60)),
+                rollout: Counts {
+                    green_invocations: 5230,
+                    green_errors: 12,
+                    blue_invocations: 47000,
+                    blue_errors: 98,
+                },
+                step: Counts {
+                    green_invocations: 1200,
+                    green_errors: 1,
+                    blue_invocations: 10800,
+                    blue_errors: 9,
+                },
+                throttles: 3,
+                green_latency: Some(Tenths(1234)),
+                blue_latency: None,
+            }),
+            ..r
+        }
+    }
+
+    #[test]
+    fn a_tally_round_trips_and_gives_way_to_the_users_text() {
+        let d = Description {
+            user_text: "production traffic".into(),
+            record: Record {
+                rollout: Some(tallied()),
+                rolled_back: Some(v(5)),
+            },
+        };
+        let s = d.render();
+        assert!(
+            s.ends_with("fails=1 t=65 ro=5230/12/47000/98 st=1200/1/10800/9/3 lat=123.4/- rb=5]"),
+            "{s}"
+        );
+        assert_eq!(Description::parse(&s).unwrap(), d);
+        // Whole milliseconds are written without a decimal.
+        let mut whole = tallied();
+        whole.tally.as_mut().unwrap().blue_latency = Some(Tenths(980));
+        let record = Record {
+            rollout: Some(whole),
+            rolled_back: None,
+        };
+        assert!(record.to_string().contains("lat=123.4/98]"), "{record}");
+        assert_eq!(
+            Description::parse(&record.to_string()).unwrap().record,
+            record
+        );
+
+        // Text that leaves the tally no room keeps all its characters; the
+        // record goes without the tally (the next tick reads whole windows).
+        let long = Description {
+            user_text: "x".repeat(130),
+            ..d.clone()
+        };
+        let s = long.render();
+        assert!(s.starts_with(&"x".repeat(130)) && !s.contains('…'), "{s}");
+        let back = Description::parse(&s).unwrap();
+        assert_eq!(back.record.rollout.unwrap().tally, None);
+        assert_eq!(
+            back.record.rollout.map(|r| Rollout { tally: None, ..r }),
+            Some(Rollout {
+                tally: None,
+                ..tallied()
+            })
+        );
     }
 
     #[test]
@@ -602,6 +814,27 @@ mod tests {
             ),
             (ok.replace("rolling", "watching"), "no w="),
             (ok.replace("fails=0", "fails=0 ok=yes"), "ok=1"),
+            (ok.replace("fails=0", "fails=0 t=5"), "needs all of"),
+            (
+                ok.replace("fails=0", "fails=0 t=5 ro=1/0/9/0 st=2/0/9/0/0 lat=-/-"),
+                "counts more than the rollout's",
+            ),
+            (
+                ok.replace("fails=0", "fails=0 t=5 ro=1/0/9 st=1/0/9/0/0 lat=-/-"),
+                "4 counts",
+            ),
+            (
+                ok.replace("fails=0", "fails=0 t=5 ro=1/0/9/0 st=1/0/9/0/0 lat=1.25/-"),
+                "not a latency",
+            ),
+            (
+                ok.replace("fails=0", "fails=0 t=-5 ro=1/0/9/0 st=1/0/9/0/0 lat=-/-"),
+                "minutes",
+            ),
+            (
+                "[lambda-rollout/1 idle rb=7 t=5 ro=1/0/9/0 st=1/0/9/0/0 lat=-/-]".to_string(),
+                "idle record",
+            ),
         ];
         for (text, want) in cases {
             let e = Description::parse(&text).unwrap_err();

@@ -638,6 +638,7 @@ pub fn rolling_alias(since: UtcTime) -> lambda_rollout::engine::AliasState {
             started: since,
             fails: 0,
             approved: false,
+            tally: None,
         }),
         rolled_back: None,
     };

@@ -96,6 +96,7 @@ pub(super) fn begin(r: Rollout, check: Check, now: UtcTime) -> (Rollout, CheckDu
         weight,
         since: now,
         fails: 0,
+        tally: None,
         ..r
     };
     let due = CheckDue {
@@ -282,6 +283,7 @@ fn passed(
                     weight: w,
                     since: now,
                     fails: 0,
+                    tally: None,
                     ..r
                 }),
                 ..desc.record

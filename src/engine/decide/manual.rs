@@ -191,6 +191,7 @@ fn promote(c: &Command, reason: &Option<String>, policy: &Policy, now: UtcTime) 
             started: now,
             fails: 0,
             approved: false,
+            tally: None,
         });
     let (after, note) = watch::after_promotion(&r, c.record, policy, now);
     Decision::new(
@@ -286,6 +287,7 @@ fn pause(c: &Command, reason: &Option<String>, now: UtcTime) -> Decision {
             green: x.version,
             blue: alias.stable,
             weight: x.weight,
+            tally: None,
             ..r
         },
         (None, Some(x)) => Rollout {
@@ -297,6 +299,7 @@ fn pause(c: &Command, reason: &Option<String>, now: UtcTime) -> Decision {
             started: now,
             fails: 0,
             approved: false,
+            tally: None,
         },
         (_, None) => {
             return Decision::new(
@@ -339,6 +342,7 @@ fn resume(c: &Command, policy: &Policy, now: UtcTime) -> Decision {
                     weight: x.weight,
                     since: now,
                     fails: 0,
+                    tally: None,
                     ..r
                 }),
                 ..c.record
@@ -478,6 +482,7 @@ fn set_weight(
             weight,
             since: now,
             fails: 0,
+            tally: None,
             ..r
         }),
         ..c.record

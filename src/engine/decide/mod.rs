@@ -181,6 +181,7 @@ pub enum MetricsAnswer<'a> {
 
 /// The windows a judgment of green against blue reads, whole minutes (as
 /// `MetricsRequest` names them).
+#[derive(Clone, Copy)]
 struct Windows {
     start: UtcTime,
     end: UtcTime,
@@ -286,6 +287,7 @@ mod fixtures {
             started: since,
             fails,
             approved: false,
+            tally: None,
         };
         let record = Record {
             rollout: Some(r),

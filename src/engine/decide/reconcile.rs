@@ -109,6 +109,7 @@ pub(super) fn reconcile(
                     started,
                     fails: 0,
                     approved: r.approved,
+                    tally: None,
                 }),
                 ..record
             };

@@ -146,6 +146,7 @@ fn begin(cx: &StartContext, version: Version) -> Result<Decision, Refusal> {
             started: cx.now,
             fails: 0,
             approved: false,
+            tally: None,
         };
         let (checking, due) = check::begin(r, Check::PreTraffic, cx.now);
         let after = Record {
@@ -181,6 +182,7 @@ fn begin(cx: &StartContext, version: Version) -> Result<Decision, Refusal> {
                     started: cx.now,
                     fails: 0,
                     approved: false,
+                    tally: None,
                 }),
                 rolled_back,
             };

@@ -20,6 +20,7 @@ use crate::engine::health::{
 };
 use crate::engine::state::{AliasState, Canary, Check, Description, Phase, Record, Rollout};
 use crate::engine::step::{next_step, position, Next};
+use crate::engine::tally::{self, Tally, Whole};
 use crate::model::{format_duration, Target, UtcTime, Weight};
 use crate::policy::{OnFailure, OnTimeout, Policy};
 
@@ -52,7 +53,9 @@ pub struct AwaitMetrics<'a> {
 }
 
 /// What the metrics will judge: a step of the rollout, or a watched promotion.
+/// Never held but boxed (`AwaitMetrics`), so the variants' sizes may differ.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Judged<'a> {
     Step(Step<'a>),
     Watch(Watch<'a>),
@@ -85,6 +88,15 @@ pub(super) struct Step<'a> {
     waiting: String,
     /// At least one complete minute is in the window.
     window_open: bool,
+    /// What the record says was already read (rule T1), if it holds here.
+    tally: Option<Tally>,
+    /// Where the step's and the rollout's windows begin.
+    whole: Whole,
+    /// The first minute this tick reads.
+    read_from: UtcTime,
+    /// The policy lets this step keep a tally (rule T2): it has no metrics of
+    /// its own, whose running figures the record has no room for.
+    may_tally: bool,
 }
 
 /// A tick's first look at one target.
@@ -215,7 +227,15 @@ fn rolling<'a>(
             ),
         ));
     }
-    let w = step_windows(&r, policy, now);
+    let may_tally = policy.metrics.is_empty();
+    let tally = r
+        .tally
+        .filter(|t| may_tally && tally_holds(t, &r, policy, now));
+    let w = step_windows(&r, policy, now, tally.is_none());
+    let whole = Whole {
+        start: w.start,
+        rollout_start: w.rollout_start,
+    };
     let bake_note = format!(
         "{} of {} bake",
         format_duration(now.since(r.since)),
@@ -232,8 +252,18 @@ fn rolling<'a>(
     if w.fresh_end <= w.start && policy.alarms.is_empty() {
         return Plan::Decided(Decision::new(Outcome::Held, waiting));
     }
+    // With a tally, only the minutes after it are read.
+    let read = match tally {
+        Some(t) => Windows {
+            start: w.start.max(t.upto),
+            rollout_start: t.upto,
+            ..w
+        },
+        None => w,
+    };
+    let read_from = read.rollout_start;
     Plan::NeedMetrics(AwaitMetrics::new(
-        w.request(target, r.green, r.blue, policy),
+        read.request(target, r.green, r.blue, policy),
         Judged::Step(Step {
             target: target.clone(),
             alias: alias.clone(),
@@ -246,22 +276,41 @@ fn rolling<'a>(
             bake_note,
             waiting,
             window_open: w.end > w.start,
+            tally,
+            whole,
+            read_from,
+            may_tally,
         }),
     ))
 }
 
-/// The step's windows, whole minutes.
-fn step_windows(r: &Rollout, policy: &Policy, now: UtcTime) -> Windows {
+/// Whether a recorded tally can stand for the minutes before it: it ends at
+/// a whole minute no later than this tick's window, and counts nothing for
+/// the step before the step began. Otherwise the windows are read whole.
+fn tally_holds(t: &Tally, r: &Rollout, policy: &Policy, now: UtcTime) -> bool {
     let end = now.minus(policy.metric_lag).floor_minute();
-    // A step that has lasted longer than a day is judged on its last day:
-    // the query stays bounded (1,440 points a series) and recent data
-    // counts.
-    let start = r.since.floor_minute().max(end.minus(MAX_WINDOW));
-    let rollout_start = r
-        .started
-        .floor_minute()
-        .max(end.minus(MAX_WINDOW))
-        .min(start);
+    let step_counted = t.step != tally::Counts::default() || t.throttles > 0;
+    t.upto.floor_minute() == t.upto
+        && t.upto <= end
+        && t.upto >= r.started.floor_minute()
+        && (t.upto > r.since.floor_minute() || !step_counted)
+}
+
+/// The step's windows, whole minutes. `capped`: a step that has lasted
+/// longer than a day is judged on its last day when it is read whole, so
+/// that the query stays bounded (1,440 points a series); with a tally (rule
+/// T1) the windows are the whole step and rollout, since nothing old is read.
+fn step_windows(r: &Rollout, policy: &Policy, now: UtcTime, capped: bool) -> Windows {
+    let end = now.minus(policy.metric_lag).floor_minute();
+    let cap = |t: UtcTime| {
+        if capped {
+            t.max(end.minus(MAX_WINDOW))
+        } else {
+            t
+        }
+    };
+    let start = cap(r.since.floor_minute());
+    let rollout_start = cap(r.started.floor_minute()).min(start);
     // Minutes inside metric_lag may still be filling in: read to fail early.
     let fresh_end = now.floor_minute().max(end);
     Windows {
@@ -288,7 +337,7 @@ impl Step<'_> {
     /// The step judged on its metrics: advance, promote, hold or roll back.
     fn decide(self, answer: MetricsAnswer<'_>) -> Decision {
         let s = self;
-        let obs = match answer {
+        let tail = match answer {
             MetricsAnswer::Unavailable(why) => {
                 return Decision::new(
                     Outcome::Held,
@@ -297,6 +346,10 @@ impl Step<'_> {
             }
             MetricsAnswer::Fetched(obs) => obs,
         };
+        let whole = s
+            .tally
+            .map(|t| tally::rule_t1_tally_plus_tail(&t, tail, s.whole));
+        let obs = whole.as_ref().unwrap_or(tail);
         let next = next_step(&s.policy.steps, s.r.weight);
         // Small steps need only no sign of trouble; an advance to
         // evidence_from or more, and a promotion, must rule a regression out.
@@ -356,8 +409,15 @@ impl Step<'_> {
                         .unwrap_or_default()
                 ),
             ),
-            Verdict::Pass { reason } => s.passed(next, reason),
+            Verdict::Pass { reason } => s.passed(next, reason, obs),
         };
+        if d.outcome == Outcome::Held
+            && d.write.is_none()
+            && s.may_tally
+            && tally::rule_t2_tally_due(&s.target, s.read_from, obs)
+        {
+            d.write = Some(s.tallied(obs));
+        }
         d.estimate = s.estimate(&d, &verdict, obs);
         if let (Outcome::Held, Some(e)) = (d.outcome, &d.estimate) {
             d.reason = format!("{}; {}", d.reason, e.sentence());
@@ -581,8 +641,20 @@ impl Step<'_> {
         ))
     }
 
+    /// The alias as it is, its record holding a tally of `judged` (rule T2).
+    fn tallied(&self, judged: &Observation) -> AliasState {
+        let after = Record {
+            rollout: Some(Rollout {
+                tally: Some(tally::taken(judged)),
+                ..self.r
+            }),
+            ..self.record
+        };
+        alias_after(self.alias.stable, self.alias.canary, &self.user_text, after)
+    }
+
     /// A pass with the bake over: the next step, or the promotion.
-    fn passed(&self, next: Next, reason: &str) -> Decision {
+    fn passed(&self, next: Next, reason: &str, judged: &Observation) -> Decision {
         let r = self.r;
         let to = next.weight();
         if let Some(gate) = self.gate(to) {
@@ -596,6 +668,7 @@ impl Step<'_> {
                         weight: w,
                         since: self.now,
                         fails: 0,
+                        tally: self.may_tally.then(|| tally::rule_t3_next_step(judged)),
                         ..r
                     }),
                     ..self.record

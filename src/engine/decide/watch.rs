@@ -36,6 +36,7 @@ pub(super) fn after_promotion(
             weight: Weight::FULL,
             since: now,
             fails: 0,
+            tally: None,
             ..*r
         }),
         rolled_back,

@@ -459,41 +459,37 @@ struct Call {
     end: UtcTime,
 }
 
-/// A tick's GetMetricData calls. The requests go in the order of their
-/// spans' starts, 500 queries a call, and each call reads the union of the
-/// spans of the requests it carries queries of: one old window widens only
-/// its own call, not every call of the tick. Requests without a window (a
-/// step just began) only need their alarms.
+/// A tick's GetMetricData calls. The queries go in the order of their
+/// spans' starts (a request's built-in series share one span, its own
+/// metrics another), 500 a call, and each call reads the union of the spans
+/// of the queries it carries: one old window widens only its own call, not
+/// every call of the tick. Requests without a window (a step just began)
+/// only need their alarms.
 fn calls(requests: &[MetricsRequest]) -> Vec<Call> {
-    let mut windowed: Vec<(usize, &MetricsRequest)> = requests
+    type Spanned = ((UtcTime, UtcTime), usize, MetricDataQuery);
+    let mut queries: Vec<Spanned> = requests
         .iter()
         .enumerate()
         .filter(|(_, r)| r.has_window())
-        .collect();
-    windowed.sort_by_key(|(i, r)| (r.span().0, *i));
-    let queries: Vec<(usize, MetricDataQuery)> = windowed
-        .iter()
         .flat_map(|(i, r)| {
-            BUILTIN
-                .iter()
-                .map(move |s| query(*i, *s, r))
-                .chain(
-                    r.custom
-                        .iter()
-                        .enumerate()
-                        .flat_map(move |(j, c)| custom_queries(*i, j, c)),
-                )
-                .map(move |q| (*i, q))
+            let builtin = BUILTIN.iter().map(move |s| (r.span(), i, query(i, *s, r)));
+            let custom = r.custom.iter().enumerate().flat_map(move |(j, c)| {
+                custom_queries(i, j, c)
+                    .into_iter()
+                    .map(move |q| (r.custom_span(), i, q))
+            });
+            builtin.chain(custom)
         })
         .collect();
+    // Stable: a request's queries stay together and in order.
+    queries.sort_by_key(|(span, i, _)| (span.0, *i));
     queries
         .chunks(MAX_QUERIES_PER_CALL)
         .map(|chunk| {
-            let spans = chunk.iter().map(|(i, _)| requests[*i].span());
-            let start = spans.clone().map(|s| s.0).min();
-            let end = spans.map(|s| s.1).max();
+            let start = chunk.iter().map(|(s, _, _)| s.0).min();
+            let end = chunk.iter().map(|(s, _, _)| s.1).max();
             Call {
-                queries: chunk.iter().map(|(_, q)| q.clone()).collect(),
+                queries: chunk.iter().map(|(_, _, q)| q.clone()).collect(),
                 start: start.unwrap_or(requests[0].start),
                 end: end.unwrap_or(requests[0].start),
             }
@@ -549,12 +545,16 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn read(&mut self, id: &str) -> Vec<(i64, f64)> {
+        self.read_over(id, self.span)
+    }
+
+    fn read_over(&mut self, id: &str, (start, end): (UtcTime, UtcTime)) -> Vec<(i64, f64)> {
         let Some(p) = self.points.get(id) else {
             self.complete = false;
             return Vec::new();
         };
         self.complete &= p.complete;
-        within(&p.by_time, self.span.0, self.span.1)
+        within(&p.by_time, start, end)
     }
 }
 
@@ -598,8 +598,8 @@ fn observation(
     let mut series = |s: Builtin| reader.read(&format!("t{i}_{}", s.code()));
     let [gi, ge, gl, bi, be, bl, th] = BUILTIN.map(&mut series);
     for (j, c) in obs.custom.iter_mut().enumerate() {
-        let points = reader.read(&format!("t{i}_c{j}"));
-        c.value = aggregate(&req.custom[j].stat, &within(&points, req.start, req.end));
+        let points = reader.read_over(&format!("t{i}_c{j}"), req.custom_span());
+        c.value = aggregate(&req.custom[j].stat, &points);
     }
     let figures = |inv: &[(i64, f64)], err: &[(i64, f64)], start, end| VersionFigures {
         invocations: sum(inv, start, end),
@@ -677,6 +677,7 @@ mod tests {
             latency_stat: crate::policy::LatencyStat::parse("p99").unwrap(),
             alarms: vec!["gate".into(), "gone".into()],
             custom: Vec::new(),
+            custom_start: UtcTime::from_unix(start),
         }
     }
 
@@ -711,6 +712,49 @@ mod tests {
                 (id.to_string(), p)
             })
             .collect()
+    }
+
+    /// `request(start, end)` with one metric of the policy's own, judged
+    /// since `custom_start`.
+    fn with_custom(start: i64, end: i64, custom_start: i64) -> MetricsRequest {
+        let source = MetricSource {
+            namespace: "Shop".into(),
+            metric: "Checkouts".into(),
+            dimensions: Vec::new(),
+            stat: "Sum".into(),
+        };
+        MetricsRequest {
+            custom: vec![CustomQuery {
+                name: "checkouts".into(),
+                source: CustomSource::Metric(source),
+                stat: "Sum".into(),
+                max: None,
+                min: Some(1.0),
+            }],
+            custom_start: UtcTime::from_unix(custom_start),
+            ..request(start, end)
+        }
+    }
+
+    #[test]
+    fn a_policys_own_metrics_are_read_over_the_whole_step_in_calls_of_their_own() {
+        // Read from a tally at 3120, the step began at 600: the metric of the
+        // policy's own is summed from 600, the built-in series from 3000.
+        let req = with_custom(3120, 3600, 600);
+        let minute = |m: i64, v: f64| (m * 60, v);
+        let all = points(&[
+            ("t0_c0", &[minute(12, 5.0), minute(52, 2.0)]),
+            ("t0_gi", &[minute(11, 7.0), minute(52, 3.0)]),
+        ]);
+        let o = observation(0, &req, &all, &HashMap::new());
+        assert_eq!(o.custom[0].value, Some(7.0));
+        assert_eq!(o.green.invocations, 3, "built-in series: their own window");
+        // 500 targets: their 500 own-metric queries (the oldest spans) make
+        // one call, which alone reads the step's 50 minutes (600..3600); the
+        // 3,500 built-in queries, seven calls of the tail's 11 (3000..3660).
+        let fleet: Vec<MetricsRequest> = (0..500).map(|_| with_custom(3120, 3600, 600)).collect();
+        assert_eq!(metric_calls(&fleet), 8);
+        assert_eq!(data_points(&fleet), 500 * 50 + 3500 * 11);
     }
 
     #[test]

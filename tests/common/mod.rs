@@ -738,6 +738,7 @@ impl Emulator {
             latency_stat: lambda_rollout::policy::LatencyStat::parse("p99").unwrap(),
             alarms: Vec::new(),
             custom: Vec::new(),
+            custom_start: start,
         };
         let mut last = None;
         for _ in 0..100 {

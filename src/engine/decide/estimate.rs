@@ -177,6 +177,7 @@ pub fn start_traffic(
         latency_stat: policy.latency_stat.clone(),
         alarms: Vec::new(),
         custom: Vec::new(),
+        custom_start: start,
     }
 }
 

@@ -216,6 +216,7 @@ impl Windows {
                 .iter()
                 .map(|m| CustomQuery::resolve(m, target, green))
                 .collect(),
+            custom_start: self.start,
         }
     }
 }

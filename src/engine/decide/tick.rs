@@ -94,9 +94,6 @@ pub(super) struct Step<'a> {
     whole: Whole,
     /// The first minute this tick reads.
     read_from: UtcTime,
-    /// The policy lets this step keep a tally (rule T2): it has no metrics of
-    /// its own, whose running figures the record has no room for.
-    may_tally: bool,
 }
 
 /// A tick's first look at one target.
@@ -227,10 +224,7 @@ fn rolling<'a>(
             ),
         ));
     }
-    let may_tally = policy.metrics.is_empty();
-    let tally = r
-        .tally
-        .filter(|t| may_tally && tally_holds(t, &r, policy, now));
+    let tally = r.tally.filter(|t| tally_holds(t, &r, policy, now));
     let w = step_windows(&r, policy, now, tally.is_none());
     let whole = Whole {
         start: w.start,
@@ -262,8 +256,12 @@ fn rolling<'a>(
         None => w,
     };
     let read_from = read.rollout_start;
+    let request = MetricsRequest {
+        custom_start: w.start,
+        ..read.request(target, r.green, r.blue, policy)
+    };
     Plan::NeedMetrics(AwaitMetrics::new(
-        read.request(target, r.green, r.blue, policy),
+        request,
         Judged::Step(Step {
             target: target.clone(),
             alias: alias.clone(),
@@ -279,7 +277,6 @@ fn rolling<'a>(
             tally,
             whole,
             read_from,
-            may_tally,
         }),
     ))
 }
@@ -413,7 +410,6 @@ impl Step<'_> {
         };
         if d.outcome == Outcome::Held
             && d.write.is_none()
-            && s.may_tally
             && tally::rule_t2_tally_due(&s.target, s.read_from, obs)
         {
             d.write = Some(s.tallied(obs));
@@ -668,7 +664,7 @@ impl Step<'_> {
                         weight: w,
                         since: self.now,
                         fails: 0,
-                        tally: self.may_tally.then(|| tally::rule_t3_next_step(judged)),
+                        tally: Some(tally::rule_t3_next_step(judged)),
                         ..r
                     }),
                     ..self.record
@@ -719,6 +715,48 @@ mod tests {
             Ok(Plan::NeedVersions(_)) => "versions".into(),
             Ok(Plan::NeedMetrics(_)) => "metrics".into(),
         }
+    }
+
+    #[test]
+    fn a_tally_is_read_from_and_the_policys_own_metrics_over_the_whole_step() {
+        let p = policy(
+            r#"{"bake":"5m","metric_lag":"2m",
+                "metrics":[{"name":"x","namespace":"N","metric":"M","max":1}]}"#,
+        );
+        let since = t0().minus(Duration::from_secs(3600));
+        let alias = rolling_alias(10.0, Phase::Rolling, since, 0);
+        let mut d = Description::parse(&alias.description).unwrap();
+        let upto = t0().minus(Duration::from_secs(600));
+        let mut r = d.record.rollout.unwrap();
+        r.tally = Some(tally::rule_t3_next_step(&Observation {
+            window_end: upto,
+            ..obs((600, 0), (5400, 2))
+        }));
+        // rule_t3 keeps the rollout's counts only; these are the step's too.
+        if let Some(t) = r.tally.as_mut() {
+            t.step = t.rollout;
+        }
+        d.record.rollout = Some(r);
+        let tallied = AliasState {
+            description: d.render(),
+            ..alias
+        };
+        let Ok(Plan::NeedMetrics(a)) = plan(&target(), &tallied, &p, t0()) else {
+            panic!("expected a metrics request")
+        };
+        assert_eq!((a.request.rollout_start, a.request.start), (upto, upto));
+        assert_eq!(a.request.custom_start, since);
+        assert_eq!(a.request.end, t0().minus(Duration::from_secs(120)));
+        // The step's figures are the tally's and the tail's.
+        let end = a.request.end;
+        let d = a.decide(MetricsAnswer::Fetched(&Observation {
+            window_start: upto,
+            window_end: end,
+            ..obs((80, 0), (720, 0))
+        }));
+        let o = d.observation.unwrap();
+        assert_eq!((o.green.invocations, o.blue.invocations), (680, 6120));
+        assert_eq!(o.window_start, since);
     }
 
     #[test]

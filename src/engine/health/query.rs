@@ -29,6 +29,11 @@ pub struct MetricsRequest {
     pub alarms: Vec<String>,
     /// The policy's own metrics, placeholders resolved for green.
     pub custom: Vec<CustomQuery>,
+    /// The policy's own metrics are judged over `[custom_start, end)`: the
+    /// step's window, read whole even where the rest is read from a tally
+    /// (their running figures, a maximum or a mean, are not kept). Never
+    /// after `start`.
+    pub custom_start: UtcTime,
 }
 
 /// One CloudWatch metric and statistic, placeholders resolved.
@@ -113,7 +118,13 @@ impl MetricsRequest {
         self.fresh_end > self.start
     }
 
-    /// The minutes any of the request's windows covers.
+    /// The minutes the policy's own metrics are read over.
+    pub fn custom_span(&self) -> (UtcTime, UtcTime) {
+        (self.custom_start.min(self.start), self.end)
+    }
+
+    /// The minutes the built-in series are read over: every window but the
+    /// policy's own metrics'.
     pub fn span(&self) -> (UtcTime, UtcTime) {
         let (start, end) = (
             self.rollout_start.min(self.start),

@@ -53,6 +53,10 @@ pub struct TargetResult {
     /// The decision changed the alias (routing or record).
     #[serde(skip)]
     pub changed: bool,
+    /// It changed the routing or the record, a tally aside: what a wait
+    /// decided again at every tick announces (a tally is no news).
+    #[serde(skip)]
+    pub news: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -160,7 +164,7 @@ impl TargetResult {
     /// conflict that stopped one.
     pub fn is_transition(&self) -> bool {
         let announced = match self.decision {
-            Reported::Decided(o) if o.repeats() => self.changed,
+            Reported::Decided(o) if o.repeats() => self.news,
             d => d.is_transition(),
         };
         announced && !self.dry_run
@@ -190,6 +194,9 @@ impl TargetResult {
             estimate: d.estimate.clone(),
             dry_run,
             changed: after != before,
+            news: after.stable != before.stable
+                || after.canary != before.canary
+                || untallied(after) != untallied(before),
         }
     }
 
@@ -216,8 +223,19 @@ impl TargetResult {
             estimate: None,
             dry_run,
             changed: false,
+            news: false,
         }
     }
+}
+
+/// The record an alias holds, without its tally; its text if unreadable.
+fn untallied(a: &AliasState) -> Result<crate::engine::Record, &str> {
+    let mut d =
+        crate::engine::Description::parse(&a.description).map_err(|_| a.description.as_str())?;
+    if let Some(r) = d.record.rollout.as_mut() {
+        r.tally = None;
+    }
+    Ok(d.record)
 }
 
 #[cfg(test)]
@@ -261,5 +279,26 @@ mod tests {
             ..waiting
         };
         assert!(TargetResult::decided(&t, &before, &promoted, false).is_transition());
+
+        // A wait that writes only a tally is no news.
+        let record = "[lambda-rollout/1 approval green=2 blue=1 w=10 \
+                      since=2026-11-27T13:05:00Z started=2026-11-27T13:00:00Z fails=0]";
+        let waiting_there = AliasState {
+            description: record.into(),
+            ..before.clone()
+        };
+        let tallied = Decision {
+            write: Some(AliasState {
+                description: record.replace(
+                    "fails=0]",
+                    "fails=0 t=30 ro=300/0/2700/1 st=250/0/2250/1/0 lat=100/98]",
+                ),
+                ..before.clone()
+            }),
+            outcome: Outcome::AwaitingApproval,
+            ..promoted
+        };
+        let r = TargetResult::decided(&t, &waiting_there, &tallied, false);
+        assert!(r.changed && !r.is_transition());
     }
 }

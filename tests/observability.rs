@@ -217,6 +217,7 @@ fn judged(outcome: Outcome, dry_run: bool) -> TargetResult {
         estimate: None,
         dry_run,
         changed: true,
+        news: true,
     }
 }
 

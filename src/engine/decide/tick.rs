@@ -408,7 +408,9 @@ impl Step<'_> {
             ),
             Verdict::Pass { reason } => s.passed(next, reason, obs),
         };
-        if d.outcome == Outcome::Held
+        // A wait for an approval keeps its tally too: a tally is not
+        // announced as the wait again (TargetResult::news).
+        if matches!(d.outcome, Outcome::Held | Outcome::AwaitingApproval)
             && d.write.is_none()
             && tally::rule_t2_tally_due(&s.target, s.read_from, obs)
         {
@@ -757,6 +759,26 @@ mod tests {
         let o = d.observation.unwrap();
         assert_eq!((o.green.invocations, o.blue.invocations), (680, 6120));
         assert_eq!(o.window_start, since);
+    }
+
+    #[test]
+    fn a_wait_for_an_approval_keeps_a_tally_in_its_record() {
+        let p = policy(r#"{"steps":[10,50,100],"approve_before":50,"bake":"5m","error_floor":5}"#);
+        let since = t0().minus(Duration::from_secs(40 * 60));
+        let alias = rolling_alias(10.0, Phase::AwaitingApproval, since, 0);
+        let Ok(Plan::NeedMetrics(a)) = plan(&target(), &alias, &p, t0()) else {
+            panic!("expected a metrics request")
+        };
+        let d = a.decide(MetricsAnswer::Fetched(&obs((1000, 0), (9000, 9))));
+        assert_eq!(d.outcome, Outcome::AwaitingApproval, "{}", d.reason);
+        let written = d.write.expect("a tally").description;
+        let r = Description::parse(&written)
+            .unwrap()
+            .record
+            .rollout
+            .unwrap();
+        assert_eq!(r.phase, Phase::AwaitingApproval);
+        assert_eq!(r.tally.map(|t| t.step.green_invocations), Some(1000));
     }
 
     #[test]

@@ -84,6 +84,23 @@ impl Builtin {
     }
 }
 
+/// A query's id: `t{request}_{series}`. Many targets share a call, so the
+/// id says whose query it is (`request_of`), and CloudWatch wants ids that
+/// start with a lower-case letter.
+fn query_id(request: usize, series: &str) -> String {
+    format!("t{request}_{series}")
+}
+
+/// The request a query id belongs to.
+fn request_of(id: &str) -> Option<usize> {
+    id.strip_prefix('t')?.split('_').next()?.parse().ok()
+}
+
+/// The id of the `j`th metric of the policy's own.
+fn custom_id(request: usize, j: usize) -> String {
+    query_id(request, &format!("c{j}"))
+}
+
 fn dim(name: &str, value: impl Into<String>) -> Dimension {
     Dimension::builder().name(name).value(value).build()
 }
@@ -115,7 +132,7 @@ fn query(index: usize, series: Builtin, req: &MetricsRequest) -> MetricDataQuery
             .build(),
     };
     MetricDataQuery::builder()
-        .id(format!("t{index}_{}", series.code()))
+        .id(query_id(index, series.code()))
         .metric_stat(
             MetricStat::builder()
                 .metric(metric)
@@ -148,7 +165,7 @@ fn metric_stat(m: &MetricSource) -> MetricStat {
 /// (not returned) under ids of this target and metric, and the expression with
 /// the names rewritten to those ids.
 fn custom_queries(index: usize, j: usize, c: &CustomQuery) -> Vec<MetricDataQuery> {
-    let id = format!("t{index}_c{j}");
+    let id = custom_id(index, j);
     match &c.source {
         CustomSource::Metric(m) => vec![MetricDataQuery::builder()
             .id(id)
@@ -444,10 +461,7 @@ impl MetricsRead for CloudWatchMetrics {
 
 /// The requests a call carries queries of: ids are `t{request}_...`.
 fn carried(chunk: &[MetricDataQuery]) -> Vec<usize> {
-    let mut out: Vec<usize> = chunk
-        .iter()
-        .filter_map(|q| q.id()?.strip_prefix('t')?.split('_').next()?.parse().ok())
-        .collect();
+    let mut out: Vec<usize> = chunk.iter().filter_map(|q| request_of(q.id()?)).collect();
     out.dedup();
     out
 }
@@ -595,10 +609,10 @@ fn observation(
         span: req.span(),
         complete: true,
     };
-    let mut series = |s: Builtin| reader.read(&format!("t{i}_{}", s.code()));
+    let mut series = |s: Builtin| reader.read(&query_id(i, s.code()));
     let [gi, ge, gl, bi, be, bl, th] = BUILTIN.map(&mut series);
     for (j, c) in obs.custom.iter_mut().enumerate() {
-        let points = reader.read_over(&format!("t{i}_c{j}"), req.custom_span());
+        let points = reader.read_over(&custom_id(i, j), req.custom_span());
         c.value = aggregate(&req.custom[j].stat, &points);
     }
     let figures = |inv: &[(i64, f64)], err: &[(i64, f64)], start, end| VersionFigures {

@@ -47,6 +47,12 @@ impl Estimate {
                 format_duration(Duration::from_secs(m * 60)),
                 self.requests_per_minute
             ),
+            None if self.requests_per_minute > 0.0 => format!(
+                "no estimate of the promotion at {:.0} requests a minute: at the error rates \
+                 seen so far the evidence it needs would not come (or green has had no \
+                 request yet){plus}",
+                self.requests_per_minute
+            ),
             None => format!("no estimate of the promotion: no traffic seen{plus}"),
         }
     }
@@ -264,10 +270,19 @@ mod tests {
             remaining(&p, &standing(10.0, 0, 0), 0.0, Some(0)).promotion_in_minutes,
             None
         );
-        assert_eq!(
-            remaining(&p, &standing(10.0, 0, 0), 1000.0, None).promotion_in_minutes,
-            None
+        let unreachable = remaining(&p, &standing(10.0, 0, 0), 1000.0, None);
+        assert_eq!(unreachable.promotion_in_minutes, None);
+        // Each says which it is: traffic is there, the evidence is not.
+        assert!(
+            unreachable.sentence().starts_with(
+                "no estimate of the promotion at 1000 requests a minute: at the error rates"
+            ),
+            "{}",
+            unreachable.sentence()
         );
+        assert!(remaining(&p, &standing(10.0, 0, 0), 0.0, Some(0))
+            .sentence()
+            .contains("no traffic seen"));
         // What it leaves out is named.
         let gated = policy(r#"{"approve_before":50,"watch_after_promote":"15m"}"#);
         let s = remaining(&gated, &standing(10.0, 0, 0), 1000.0, Some(0)).sentence();

@@ -230,12 +230,9 @@ impl TargetResult {
 
 /// The record an alias holds, without its tally; its text if unreadable.
 fn untallied(a: &AliasState) -> Result<crate::engine::Record, &str> {
-    let mut d =
-        crate::engine::Description::parse(&a.description).map_err(|_| a.description.as_str())?;
-    if let Some(r) = d.record.rollout.as_mut() {
-        r.tally = None;
-    }
-    Ok(d.record)
+    crate::engine::Description::parse(&a.description)
+        .map(|d| d.record.untallied())
+        .map_err(|_| a.description.as_str())
 }
 
 #[cfg(test)]

@@ -637,10 +637,7 @@ fn a_long_hold_reads_only_what_its_tally_has_not_and_judges_as_if_it_read_it_all
     let (mut tallied, mut whole) = (world.alias.clone(), world.alias.clone());
     let strike = |a: &AliasState| {
         let mut d = Description::parse(&a.description).unwrap();
-        d.record.rollout = d
-            .record
-            .rollout
-            .map(|r| lambda_rollout::engine::Rollout { tally: None, ..r });
+        d.record = d.record.untallied();
         AliasState {
             description: d.render(),
             ..a.clone()

@@ -42,13 +42,10 @@ fn approve_before_holds_the_step_until_an_operator_approves() {
     // tally (which is not announced: TargetResult::news).
     let untallied = |d: &lambda_rollout::engine::Decision| {
         let a = d.write.as_ref()?;
-        let mut r = lambda_rollout::engine::Description::parse(&a.description)
+        let r = lambda_rollout::engine::Description::parse(&a.description)
             .unwrap()
             .record;
-        r.rollout = r
-            .rollout
-            .map(|r| lambda_rollout::engine::Rollout { tally: None, ..r });
-        Some((a.stable, a.canary, r))
+        Some((a.stable, a.canary, r.untallied()))
     };
     let writes: Vec<_> = waiting.iter().filter_map(|(_, d)| untallied(d)).collect();
     assert!(!writes.is_empty());

@@ -163,6 +163,17 @@ pub struct Record {
     pub rolled_back: Option<Version>,
 }
 
+impl Record {
+    /// The record as it is but for its rollout's tally: what it says of the
+    /// rollout, which a tally only saves reading again.
+    pub fn untallied(mut self) -> Record {
+        if let Some(r) = self.rollout.as_mut() {
+            r.tally = None;
+        }
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error(
     "the alias description holds an unreadable lambda-rollout state ({problem}): \
@@ -316,10 +327,10 @@ impl Description {
         };
         let tallied = self.record.rollout.is_some_and(|r| r.tally.is_some());
         if tallied && beside + units(&record) > MAX_DESCRIPTION {
-            let mut bare = self.clone();
-            if let Some(r) = bare.record.rollout.as_mut() {
-                r.tally = None;
-            }
+            let bare = Description {
+                user_text: self.user_text.clone(),
+                record: self.record.untallied(),
+            };
             return bare.render();
         }
         if record.is_empty() {

@@ -92,8 +92,6 @@ pub(super) struct Step<'a> {
     tally: Option<Tally>,
     /// Where the step's and the rollout's windows begin.
     whole: Whole,
-    /// The first minute this tick reads.
-    read_from: UtcTime,
 }
 
 /// A tick's first look at one target.
@@ -255,7 +253,6 @@ fn rolling<'a>(
         },
         None => w,
     };
-    let read_from = read.rollout_start;
     let request = MetricsRequest {
         custom_start: w.start,
         ..read.request(target, r.green, r.blue, policy)
@@ -276,7 +273,6 @@ fn rolling<'a>(
             window_open: w.end > w.start,
             tally,
             whole,
-            read_from,
         }),
     ))
 }
@@ -412,7 +408,7 @@ impl Step<'_> {
         // announced as the wait again (TargetResult::news).
         if matches!(d.outcome, Outcome::Held | Outcome::AwaitingApproval)
             && d.write.is_none()
-            && tally::rule_t2_tally_due(&s.target, s.read_from, obs)
+            && tally::rule_t2_tally_due(&s.target, s.read_from(), obs)
         {
             d.write = Some(s.tallied(obs));
         }
@@ -637,6 +633,12 @@ impl Step<'_> {
             &self.user_text,
             record,
         ))
+    }
+
+    /// The first minute this tick read: the tally's end, or the rollout's
+    /// start when it read the windows whole.
+    fn read_from(&self) -> UtcTime {
+        self.tally.map_or(self.whole.rollout_start, |t| t.upto)
     }
 
     /// The alias as it is, its record holding a tally of `judged` (rule T2).

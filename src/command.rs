@@ -8,7 +8,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::engine::{Check, CheckDue, Manual};
-use crate::model::{clipped, number, shown, Target, UtcTime, Version, Weight};
+use crate::model::{clipped, number, shown, GroupName, Target, UtcTime, Version, Weight};
 use crate::policy::{Policy, PolicySpec};
 
 /// A payload that cannot be understood. Nothing is written.
@@ -26,6 +26,9 @@ const MAX_REASON: usize = 200;
 pub struct TargetSpec {
     pub target: Target,
     pub policy: PolicySpec,
+    /// The release group it is a member of (README, Release groups); a
+    /// member's policy is its group's.
+    pub group: Option<GroupName>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +47,18 @@ pub enum Command {
     Status {
         target: Target,
         policy: PolicySpec,
+    },
+    /// A command for every member of a release group (README, Release
+    /// groups). A start names each member's version by function, or takes
+    /// each one's newest.
+    Group {
+        group: GroupName,
+        action: Manual,
+        versions: Vec<(String, Version)>,
+        dry_run: bool,
+    },
+    GroupStatus {
+        group: GroupName,
     },
     /// A CloudWatch alarm changed state: every configured target whose policy
     /// names it in `alarms` is rolled back at once when it is `ALARM`.
@@ -105,6 +120,16 @@ struct RawTarget {
     policy: Option<PolicySpec>,
 }
 
+/// A release group in a targets list: its members share its policy.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGroup {
+    group: String,
+    targets: Vec<Value>,
+    #[serde(default)]
+    policy: Option<PolicySpec>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTick {
@@ -143,6 +168,25 @@ struct RawSetWeight {
     function: String,
     alias: String,
     weight: Value,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// A command for a group: start, promote, rollback, pause, resume, approve,
+/// revert, status.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGroupCommand {
+    #[allow(dead_code)]
+    action: String,
+    group: String,
+    /// start: function name -> version, for the members named.
+    #[serde(default)]
+    versions: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    force: bool,
     #[serde(default)]
     reason: Option<String>,
     #[serde(default)]
@@ -341,24 +385,96 @@ pub fn parse_targets(raw: Vec<Value>) -> Result<Vec<TargetSpec>, InputError> {
             )));
         }
         policy_shape(v.get("policy"), &format!("targets[{i}].policy"))?;
-        let t: RawTarget = typed(v).map_err(|e| {
-            InputError(format!(
-                "targets[{i}]: {e}; a target is {{\"function\": \"F\", \"alias\": \"A\", \"policy\": {{...}}}}"
-            ))
-        })?;
-        let target =
-            target(&t.function, &t.alias).map_err(|e| InputError(format!("targets[{i}]: {e}")))?;
-        if out.iter().any(|o| o.target == target) {
+        if v.get("group").is_some() {
+            group_members(i, v, &mut out)?;
+        } else {
+            let spec = one_target(&format!("targets[{i}]"), v, None, None)?;
+            push_target(&format!("targets[{i}]"), spec, &mut out)?;
+        }
+        if out.len() > MAX_TARGETS {
             return Err(InputError(format!(
-                "targets[{i}]: {target} appears twice: give each alias once"
+                "more than {MAX_TARGETS} targets in one tick; split them over several schedules"
             )));
         }
-        out.push(TargetSpec {
-            target,
-            policy: t.policy.unwrap_or_default(),
-        });
     }
     Ok(out)
+}
+
+fn push_target(at: &str, spec: TargetSpec, out: &mut Vec<TargetSpec>) -> Result<(), InputError> {
+    if out.iter().any(|o| o.target == spec.target) {
+        return Err(InputError(format!(
+            "{at}: {} appears twice: give each alias once (a group's members included)",
+            spec.target
+        )));
+    }
+    out.push(spec);
+    Ok(())
+}
+
+/// `{"function": "F", "alias": "A", "policy": {...}}` at `at`; a group's
+/// member takes the group's policy and has none of its own.
+fn one_target(
+    at: &str,
+    v: &Value,
+    group: Option<GroupName>,
+    group_policy: Option<&PolicySpec>,
+) -> Result<TargetSpec, InputError> {
+    if !v.is_object() {
+        return Err(InputError(format!(
+            "{at} must be an object such as {{\"function\": \"F\", \"alias\": \"A\"}}, got {}",
+            kind(v)
+        )));
+    }
+    if let (Some(g), Some(_)) = (group, v.get("policy")) {
+        return Err(InputError(format!(
+            "{at}: a member of group {g} has no policy of its own: its members are judged \
+             alike, by the group's \"policy\""
+        )));
+    }
+    policy_shape(v.get("policy"), &format!("{at}.policy"))?;
+    let t: RawTarget = typed(v).map_err(|e| {
+        InputError(format!(
+            "{at}: {e}; a target is {{\"function\": \"F\", \"alias\": \"A\", \"policy\": {{...}}}}"
+        ))
+    })?;
+    let target = target(&t.function, &t.alias).map_err(|e| InputError(format!("{at}: {e}")))?;
+    Ok(TargetSpec {
+        target,
+        policy: group_policy.cloned().or(t.policy).unwrap_or_default(),
+        group,
+    })
+}
+
+/// `{"group": "checkout", "targets": [...], "policy": {...}}`: its members,
+/// each with the group's policy.
+fn group_members(i: usize, v: &Value, out: &mut Vec<TargetSpec>) -> Result<(), InputError> {
+    let at = format!("targets[{i}]");
+    let g: RawGroup = typed(v).map_err(|e| {
+        InputError(format!(
+            "{at}: {e}; a group is {{\"group\": \"NAME\", \"targets\": [{{\"function\": \"F\", \
+             \"alias\": \"A\"}}, ...], \"policy\": {{...}}}}"
+        ))
+    })?;
+    let name = GroupName::new(&g.group).map_err(|e| InputError(format!("{at}: {e}")))?;
+    if out.iter().any(|o| o.group == Some(name)) {
+        return Err(InputError(format!(
+            "{at}: group {name} appears twice: list each group once, with all its members"
+        )));
+    }
+    let max = usize::from(crate::engine::state::MAX_MEMBERS);
+    if g.targets.is_empty() || g.targets.len() > max {
+        return Err(InputError(format!(
+            "{at}: group {name} has {} members: a group has 1 to {max}",
+            g.targets.len()
+        )));
+    }
+    let policy = g.policy.unwrap_or_default();
+    for (j, m) in g.targets.iter().enumerate() {
+        let at = format!("{at}.targets[{j}]");
+        let spec = one_target(&at, m, Some(name), Some(&policy))?;
+        push_target(&at, spec, out)?;
+    }
+    Ok(())
 }
 
 impl Command {
@@ -387,6 +503,9 @@ impl Command {
                 )))
             }
         };
+        if obj.contains_key("group") && action != "tick" {
+            return group_command(action, payload);
+        }
         match action {
             "tick" => {
                 let raw: RawTick = fields(action, payload)?;
@@ -470,6 +589,63 @@ impl Command {
             ))),
         }
     }
+}
+
+/// `{"action": "...", "group": "NAME"}`: a command for every member.
+fn group_command(action: &str, payload: &Value) -> Result<Command, InputError> {
+    let like = format!(r#"{{"action":"{action}","group":"checkout"}}"#);
+    let raw: RawGroupCommand = typed(payload).map_err(|e| {
+        InputError(format!(
+            "{action} for a group: {e}; write it like {like} (README, Release groups)"
+        ))
+    })?;
+    let group = GroupName::new(&raw.group).map_err(|e| InputError(e.0))?;
+    let r = reason(raw.reason)?;
+    let only_start = |what: &str| {
+        InputError(format!(
+            "{action} for a group takes no \"{what}\": only start does (README, Release groups)"
+        ))
+    };
+    if action != "start" {
+        if raw.versions.is_some() {
+            return Err(only_start("versions"));
+        }
+        if raw.force {
+            return Err(only_start("force"));
+        }
+    }
+    let action = match action {
+        "status" => return Ok(Command::GroupStatus { group }),
+        "start" => Manual::Start {
+            version: None,
+            force: raw.force,
+        },
+        "promote" => Manual::Promote { reason: r },
+        "rollback" => Manual::Rollback { reason: r },
+        "pause" => Manual::Pause { reason: r },
+        "resume" => Manual::Resume,
+        "approve" => Manual::Approve { reason: r },
+        "revert" => Manual::Revert { reason: r },
+        other => {
+            return Err(InputError(format!(
+                "{} does not take a group: a group takes start, promote, rollback, pause, \
+                 resume, approve, revert or status",
+                shown(other)
+            )))
+        }
+    };
+    let mut versions = Vec::new();
+    for (function, v) in raw.versions.unwrap_or_default() {
+        let name = crate::model::function_name(&function).map_err(|e| InputError(e.0))?;
+        let v = version(&v).map_err(|e| InputError(format!("versions.{name}: {e}")))?;
+        versions.push((name, v));
+    }
+    Ok(Command::Group {
+        group,
+        action,
+        versions,
+        dry_run: raw.dry_run,
+    })
 }
 
 /// What a Lambda API call changed, by its CloudTrail event name.
@@ -654,6 +830,107 @@ mod tests {
                 e.chars().count()
             );
             assert!(e.contains("expected") || e.contains("invalid type"), "{e}");
+        }
+    }
+
+    #[test]
+    fn groups_parse_into_members_that_share_the_groups_policy() {
+        let tick = json!({"action": "tick", "targets": [
+            {"group": "checkout", "policy": {"bake": "9m"}, "targets": [
+                {"function": "api", "alias": "live"},
+                {"function": "arn:aws:lambda:us-east-1:123456789012:function:worker", "alias": "live"}]},
+            {"function": "search", "alias": "live"}]});
+        let Command::Tick {
+            targets: Some(t), ..
+        } = Command::parse(&tick).unwrap()
+        else {
+            panic!("a tick")
+        };
+        let g = GroupName::new("checkout").unwrap();
+        let groups: Vec<(String, Option<GroupName>)> = t
+            .iter()
+            .map(|s| (s.target.function.clone(), s.group))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                ("api".into(), Some(g)),
+                ("worker".into(), Some(g)),
+                ("search".into(), None)
+            ]
+        );
+        assert_eq!(t[0].policy, t[1].policy);
+        assert_ne!(t[0].policy, t[2].policy);
+        let cmd = json!({"action": "start", "group": "checkout", "versions": {"api": 7}});
+        let Command::Group {
+            group, versions, ..
+        } = Command::parse(&cmd).unwrap()
+        else {
+            panic!("a group command")
+        };
+        assert_eq!(group, g);
+        assert_eq!(versions, [("api".to_string(), Version::new(7).unwrap())]);
+        assert!(matches!(
+            Command::parse(&json!({"action": "status", "group": "checkout"})),
+            Ok(Command::GroupStatus { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_groups_name_the_problem() {
+        let member = json!({"function": "api", "alias": "live"});
+        let tick = |t: Value| json!({"action": "tick", "targets": t});
+        let cases = [
+            (
+                tick(json!([{"group": "a b", "targets": [member]}])),
+                "not a group name",
+            ),
+            (tick(json!([{"group": "g", "targets": []}])), "1 to 50"),
+            (
+                tick(
+                    json!([{"group": "g", "targets": [{"function": "api", "alias": "live", "policy": {}}]}]),
+                ),
+                "no policy of its own",
+            ),
+            (
+                tick(
+                    json!([{"group": "g", "targets": [member]}, {"group": "g", "targets": [{"function": "b", "alias": "live"}]}]),
+                ),
+                "appears twice",
+            ),
+            (
+                tick(json!([{"group": "g", "targets": [member]}, member])),
+                "api:live appears twice",
+            ),
+            (
+                tick(json!([{"group": "g", "targets": [member], "colour": 1}])),
+                "unknown field `colour`",
+            ),
+            (
+                tick(json!([{"group": "g", "targets": [3]}])),
+                "targets[0].targets[0] must be an object",
+            ),
+            (
+                json!({"action": "set_weight", "group": "g"}),
+                "does not take a group",
+            ),
+            (
+                json!({"action": "rollback", "group": "g", "versions": {}}),
+                "only start does",
+            ),
+            (
+                json!({"action": "start", "group": "g", "versions": {"api": "$LATEST"}}),
+                "versions.api",
+            ),
+            (
+                json!({"action": "start", "group": "g", "function": "api"}),
+                "unknown field `function`",
+            ),
+        ];
+        for (payload, want) in cases {
+            let e = Command::parse(&payload).unwrap_err().0;
+            assert!(e.contains(want), "{payload}: {e}");
+            assert!(e.chars().count() < 500, "{e}");
         }
     }
 

@@ -9,15 +9,16 @@ use std::future::Future;
 use futures_util::stream::{self, StreamExt};
 use thiserror::Error;
 
+use crate::engine::decide::group::{self, GroupTick, Member, Seen};
 use crate::engine::{
     self, AliasState, AwaitMetrics, Decision, Manual, MetricsAnswer, Observation, Plan, Refusal,
 };
-use crate::model::{Target, UtcTime};
+use crate::model::{GroupName, Target, UtcTime};
 use crate::policy::Policy;
 use crate::ports::{
     AliasRead, AliasSnapshot, AliasWrite, Checks, InvokeError, MetricsRead, NoChecks, StoreError,
 };
-use crate::report::{Reported, TargetResult};
+use crate::report::{GroupResult, MemberOf, Reported, TargetResult};
 
 /// Why a command for one target was not carried out. Nothing was written.
 #[derive(Debug, Error)]
@@ -73,6 +74,8 @@ enum NotWritten {
 /// first look.
 enum Pending<'a> {
     Done(TargetResult),
+    /// The alias (or its function) does not exist.
+    Gone(TargetResult),
     Ready(AliasSnapshot, Decision),
     Needs(AliasSnapshot, AwaitMetrics<'a>),
 }
@@ -130,37 +133,81 @@ where
     M: MetricsRead,
     C: Checks,
 {
-    /// One tick over many targets. Targets are independent: one that fails is
-    /// reported as `error` (or `conflict`) and the others go on. Alias reads
-    /// and writes run `concurrency` at a time (Lambda's control plane is rate
-    /// limited; the SDK's adaptive retry slows down on throttling), the
-    /// metrics of every target in one batched call between them.
+    /// One tick over many targets, none in a group.
     pub async fn tick(
         &self,
         targets: &[(Target, Policy)],
         now: UtcTime,
         dry_run: bool,
     ) -> Vec<TargetResult> {
+        self.tick_groups(targets, &[], now, dry_run).await.0
+    }
+
+    /// One tick over many targets, some of them members of release groups
+    /// (`groups`: each group's name and its members' places in `targets`).
+    /// Targets outside a group are independent: one that fails is reported
+    /// as `error` (or `conflict`) and the others go on. A group's members are
+    /// each decided alone, then together (`group::decide`), and a member's
+    /// write that conflicts is not decided again alone: the next tick decides
+    /// for the group. Alias reads and writes run `concurrency` at a time
+    /// (Lambda's control plane is rate limited; the SDK's adaptive retry
+    /// slows down on throttling), the metrics of every target in one batched
+    /// call between them.
+    pub async fn tick_groups(
+        &self,
+        targets: &[(Target, Policy)],
+        groups: &[(GroupName, Vec<usize>)],
+        now: UtcTime,
+        dry_run: bool,
+    ) -> (Vec<TargetResult>, Vec<GroupResult>) {
         let n = self.concurrency.max(1);
         let pending: Vec<Pending<'_>> = stream::iter(targets)
             .map(|(t, p)| self.read_and_plan(t, p, now, dry_run))
             .buffered(n)
             .collect()
             .await;
-        let decided = self.judge_all(pending).await;
-        stream::iter(targets.iter().zip(decided))
-            .map(|((t, p), item)| async move {
-                let result = match item {
-                    Pending::Done(r) => r,
+        let mut decided = self.judge_all(pending).await;
+        let mut member_of: Vec<Option<MemberOf>> = vec![None; targets.len()];
+        let mut reports = Vec::with_capacity(groups.len());
+        for (name, members) in groups {
+            let tick = decide_group(*name, targets, members, &decided, now);
+            for (&i, d) in members.iter().zip(&tick.decisions) {
+                member_of[i] = Some(MemberOf {
+                    name: *name,
+                    state: tick.state.label(),
+                });
+                if let (Some(d), Pending::Ready(_, own)) = (d, &mut decided[i]) {
+                    *own = d.clone();
+                }
+            }
+            tracing::info!(group = %name, state = tick.state.label(), reason = %tick.reason, "group");
+            reports.push(GroupResult {
+                group: *name,
+                state: tick.state.label(),
+                started: tick.started,
+                reason: tick.reason,
+                members: members.iter().map(|&i| targets[i].0.to_string()).collect(),
+            });
+        }
+        let results = stream::iter(targets.iter().zip(decided).zip(member_of))
+            .map(|(((t, p), item), member)| async move {
+                let grouped = member.is_some();
+                let mut result = match item {
+                    Pending::Done(r) | Pending::Gone(r) => r,
+                    Pending::Ready(snap, d) if grouped => {
+                        self.apply_member(t, p, snap, d, now, dry_run).await
+                    }
                     Pending::Ready(snap, d) => self.apply_tick(t, p, snap, d, now, dry_run).await,
                     Pending::Needs(..) => unreachable!("judge_all decides every waiting target"),
                 };
+                result.group = member;
                 log(&result);
                 result
             })
             .buffered(n)
             .collect()
-            .await
+            .await;
+        (results, reports)
     }
 
     /// A target's alias read and the engine's first look at it, with the
@@ -175,13 +222,13 @@ where
         let snap = match self.store.read_alias(t).await {
             Ok(s) => s,
             Err(e) => {
-                return Pending::Done(TargetResult::failed(
-                    t,
-                    Reported::Error,
-                    None,
-                    e.to_string(),
-                    dry_run,
-                ))
+                let gone = matches!(e, StoreError::NotFound { .. });
+                let r = TargetResult::failed(t, Reported::Error, None, e.to_string(), dry_run);
+                return if gone {
+                    Pending::Gone(r)
+                } else {
+                    Pending::Done(r)
+                };
             }
         };
         let failed = |state: &AliasState, reason: String| {
@@ -262,7 +309,7 @@ where
         let (snap, first) = decide(self.read(target).await?).await;
         let first = first.map_err(|e| refused_or_store(target, e))?;
         let written = self
-            .write_once_more_on_conflict(target, snap, first, dry_run, decide)
+            .write_once_more_on_conflict(target, snap, first, dry_run, now, decide)
             .await;
         let (before, d) = written.map_err(|e| not_written(target, e))?;
         let mut r = TargetResult::decided(target, &before, &d, dry_run);
@@ -273,6 +320,180 @@ where
         }
         log(&r);
         Ok(r)
+    }
+
+    /// A command for every member of group `name`, each member's own
+    /// command in turn, what it did to each reported. A start is decided on
+    /// every member before any is written, and starts the members that have
+    /// a version to roll out (the one `versions` names, else the newest
+    /// newer than stable) as one release; a member that cannot start (a
+    /// rollout in progress, a version it cannot route to) refuses it whole.
+    pub async fn group_command(
+        &self,
+        name: GroupName,
+        members: &[(Target, Policy)],
+        manual: &Manual,
+        versions: &[(String, crate::model::Version)],
+        now: UtcTime,
+        dry_run: bool,
+    ) -> Result<Vec<TargetResult>, ExecError> {
+        let Manual::Start { force, .. } = manual else {
+            let mut out = Vec::with_capacity(members.len());
+            for (t, p) in members {
+                let mut r = match self.command(t, manual, p, now, dry_run).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let decision = match e {
+                            ExecError::Conflict { .. } => Reported::Conflict,
+                            _ => Reported::Error,
+                        };
+                        TargetResult::failed(t, decision, None, e.to_string(), dry_run)
+                    }
+                };
+                r.group = Some(MemberOf {
+                    name,
+                    state: "command",
+                });
+                out.push(r);
+            }
+            return Ok(out);
+        };
+        let mut starts = Vec::with_capacity(members.len());
+        let mut skipped = Vec::new();
+        let mut already = Vec::new();
+        // A start cut short left a release in flight on some members: run
+        // again, it completes that release instead of beginning another.
+        let mut release: Option<(UtcTime, u8)> = None;
+        for (t, p) in members {
+            let snap = self.read(t).await?;
+            if let Some(r) = group::in_flight(name, &snap.state) {
+                release = release.max(Some(r));
+                already.push((t, snap));
+                continue;
+            }
+            let published =
+                self.store
+                    .published_versions(t)
+                    .await
+                    .map_err(|source| ExecError::Store {
+                        target: t.clone(),
+                        source,
+                    })?;
+            let requested = versions
+                .iter()
+                .find(|(f, _)| *f == t.function)
+                .map(|(_, v)| *v);
+            let newer = published.iter().any(|v| v.version > snap.state.stable)
+                || snap.state.canary.is_some_and(|c| !c.weight.is_zero());
+            if requested.is_none() && !newer {
+                skipped.push(t);
+                continue;
+            }
+            let start = Manual::Start {
+                version: requested,
+                force: *force,
+            };
+            let d = engine::command(&start, &snap.state, p, now, &published).map_err(|source| {
+                ExecError::Refused {
+                    target: t.clone(),
+                    source,
+                }
+            })?;
+            if d.outcome != engine::Outcome::Started {
+                return Err(ExecError::Refused {
+                    target: t.clone(),
+                    source: Refusal(format!("group {name} not started: {}", d.reason)),
+                });
+            }
+            starts.push((t, p, snap, d));
+        }
+        let Some(first) = members.first() else {
+            return Ok(Vec::new());
+        };
+        let (into, n) = match release {
+            Some((started, n)) => (Some(started), n),
+            None => (None, starts.len() as u8),
+        };
+        if starts.len() + already.len() > usize::from(n) {
+            return Err(ExecError::Refused {
+                target: first.0.clone(),
+                source: Refusal(format!(
+                    "group {name}: a release of {n} members started {} is in flight: promote or \
+                     rollback it before starting another",
+                    into.map(|s| s.to_string()).unwrap_or_default()
+                )),
+            });
+        }
+        if starts.is_empty() && !already.is_empty() {
+            return Err(ExecError::Refused {
+                target: first.0.clone(),
+                source: Refusal(format!(
+                    "group {name}: its release started {} is already in flight on every member \
+                     it has: nothing to start",
+                    into.map(|s| s.to_string()).unwrap_or_default()
+                )),
+            });
+        }
+        if starts.is_empty() {
+            return Err(ExecError::Refused {
+                target: first.0.clone(),
+                source: Refusal(format!(
+                    "group {name}: no member has a version newer than its stable one: publish \
+                     the release's versions (aws lambda publish-version), or name them in \
+                     \"versions\""
+                )),
+            });
+        }
+        let mut out = Vec::with_capacity(members.len());
+        for (t, p, snap, d) in starts {
+            let d = group::joined(d, name, n, into);
+            let mut r = self.apply_member(t, p, snap, d, now, dry_run).await;
+            if matches!(r.decision, Reported::Error | Reported::Conflict) {
+                r.reason = format!(
+                    "{}; the group's next tick rolls back what this start reached unless it is \
+                     run again within {}",
+                    r.reason,
+                    crate::model::format_duration(group::GRACE)
+                );
+            }
+            r.group = Some(MemberOf {
+                name,
+                state: "started",
+            });
+            log(&r);
+            out.push(r);
+        }
+        for (t, snap) in already {
+            let mut r = TargetResult::failed(
+                t,
+                Reported::Decided(engine::Outcome::Held),
+                Some(&snap.state),
+                format!("already in the release of group {name} in flight: left as it is"),
+                dry_run,
+            );
+            r.group = Some(MemberOf {
+                name,
+                state: "started",
+            });
+            out.push(r);
+        }
+        for t in skipped {
+            let mut r = TargetResult::failed(
+                t,
+                Reported::Decided(engine::Outcome::Idle),
+                None,
+                format!(
+                    "not in this release of group {name}: no version newer than its stable one"
+                ),
+                dry_run,
+            );
+            r.group = Some(MemberOf {
+                name,
+                state: "started",
+            });
+            out.push(r);
+        }
+        Ok(out)
     }
 
     /// A started rollout's estimate, from the alias's traffic over the hour
@@ -362,7 +583,7 @@ where
         let (snap, first) = decide(self.read(target).await?).await;
         let first = first.map_err(|e| refused_or_store(target, e))?;
         let written = self
-            .write_once_more_on_conflict(target, snap, first, false, decide)
+            .write_once_more_on_conflict(target, snap, first, false, later(), decide)
             .await;
         let (before, d) = written.map_err(|e| not_written(target, e))?;
         let r = TargetResult::decided(target, &before, &d, false);
@@ -438,6 +659,47 @@ where
         engine::command(manual, state, policy, now, &versions).map_err(Undecided::Refused)
     }
 
+    /// A group member's decision, written once: a conflict means another
+    /// writer (a duplicate tick, a command, a human) moved it, and what the
+    /// group does about that is the next tick's decision, not this member's
+    /// alone.
+    async fn apply_member(
+        &self,
+        t: &Target,
+        p: &Policy,
+        snap: AliasSnapshot,
+        d: Decision,
+        now: UtcTime,
+        dry_run: bool,
+    ) -> TargetResult {
+        let d = group::rule_g7_carry(&snap.state, d, now);
+        match self.write(t, &snap, &d, dry_run).await {
+            Ok(()) => {
+                let mut r = TargetResult::decided(t, &snap.state, &d, dry_run);
+                self.start_check(t, p, &d, dry_run, &mut r).await;
+                r
+            }
+            Err(StoreError::Conflict { .. }) => TargetResult::failed(
+                t,
+                Reported::Conflict,
+                Some(&snap.state),
+                format!(
+                    "the alias changed while this tick applied \"{}\"; nothing was written, the \
+                     next tick decides again for the group",
+                    d.outcome.label()
+                ),
+                dry_run,
+            ),
+            Err(e) => TargetResult::failed(
+                t,
+                Reported::Error,
+                Some(&snap.state),
+                write_failed(&d, &e),
+                dry_run,
+            ),
+        }
+    }
+
     async fn apply_tick(
         &self,
         t: &Target,
@@ -448,7 +710,7 @@ where
         dry_run: bool,
     ) -> TargetResult {
         let written = self
-            .write_once_more_on_conflict(t, snap, d, dry_run, |snap| async move {
+            .write_once_more_on_conflict(t, snap, d, dry_run, now, |snap| async move {
                 let d = self.decide_alone(t, p, &snap.state, now).await;
                 (snap, d)
             })
@@ -490,18 +752,22 @@ where
     /// re-reads, decides again with `again` on what is there now, and writes
     /// that, once; a second conflict writes nothing. Returns the alias the
     /// written decision was made on, and the decision.
+    ///
+    /// A write to a group member keeps it one (rule G7, `group::rule_g7_carry`).
     async fn write_once_more_on_conflict<F, Fut>(
         &self,
         t: &Target,
         snap: AliasSnapshot,
         d: Decision,
         dry_run: bool,
+        now: UtcTime,
         again: F,
     ) -> Result<(AliasState, Decision), NotWritten>
     where
         F: FnOnce(AliasSnapshot) -> Fut,
         Fut: Future<Output = (AliasSnapshot, Result<Decision, Undecided>)>,
     {
+        let d = group::rule_g7_carry(&snap.state, d, now);
         match self.write(t, &snap, &d, dry_run).await {
             Ok(()) => return Ok((snap.state, d)),
             Err(StoreError::Conflict { .. }) => {}
@@ -510,7 +776,10 @@ where
         tracing::info!(function = %t.function, alias = %t.alias, "alias changed under us; re-reading once");
         let snap = self.store.read_alias(t).await.map_err(NotWritten::Reread)?;
         let (snap, d) = match again(snap).await {
-            (snap, Ok(d)) => (snap, d),
+            (snap, Ok(d)) => {
+                let d = group::rule_g7_carry(&snap.state, d, now);
+                (snap, d)
+            }
             (snap, Err(e)) => return Err(NotWritten::Undecided(snap.state, e)),
         };
         match self.write(t, &snap, &d, dry_run).await {
@@ -673,4 +942,30 @@ fn write_failed(d: &Decision, e: &StoreError) -> String {
         "{}: write not applied: {e}; the next tick re-reads the alias",
         d.outcome.label()
     )
+}
+
+/// A group's decisions from its members' own, as the tick found them.
+fn decide_group(
+    name: GroupName,
+    targets: &[(Target, Policy)],
+    members: &[usize],
+    decided: &[Pending<'_>],
+    now: UtcTime,
+) -> GroupTick {
+    let seen: Vec<Member> = members
+        .iter()
+        .map(|&i| Member {
+            target: targets[i].0.clone(),
+            seen: match &decided[i] {
+                Pending::Ready(snap, d) => Seen::Decided {
+                    alias: snap.state.clone(),
+                    decision: d.clone(),
+                },
+                Pending::Gone(r) => Seen::Gone(r.reason.clone()),
+                Pending::Done(r) => Seen::Unreadable(r.reason.clone()),
+                Pending::Needs(..) => Seen::Unreadable("not judged".into()),
+            },
+        })
+        .collect();
+    group::decide(name, &seen, now)
 }

@@ -5,12 +5,13 @@ use serde_json::Value;
 
 use crate::command::{Change, Command, InputError, TargetSpec};
 use crate::config::{Config, ConfigError, POLICY_VAR, TARGETS_VAR};
+use crate::engine::decide::group;
 use crate::engine::Manual;
 use crate::error::Error;
 use crate::executor::{ExecError, Executor};
 use crate::idle::IdleBook;
 use crate::json::JsonError;
-use crate::model::{Target, UtcTime};
+use crate::model::{GroupName, Target, UtcTime};
 use crate::onboarding::{self, Catalog};
 use crate::policy::{OnFailure, Policy, PolicySpec};
 use crate::ports::{
@@ -216,6 +217,14 @@ where
                 policy,
                 dry_run,
             } => {
+                if let (Manual::Start { .. }, Some(g)) =
+                    (&action, self.group_of(&target, now).await)
+                {
+                    return Err(Error::Input(InputError(format!(
+                        "{target} is a member of group {g}, whose members are started together: \
+                         send {{\"action\": \"start\", \"group\": \"{g}\"}}"
+                    ))));
+                }
                 // Only start and resume need the policy: the others must work
                 // even when the configured one is broken (then with defaults).
                 let policy = match self.policy_for(&target, &policy, now).await {
@@ -236,6 +245,44 @@ where
                 let policy = self.policy_for(&target, &policy, now).await?;
                 let r = self.executor.status(&target, &policy, now).await?;
                 Ok(Response::of(vec![r]))
+            }
+            Command::Group {
+                group,
+                action,
+                versions,
+                dry_run,
+            } => {
+                let members = self
+                    .group_members(group, action.needs_policy(), now)
+                    .await?;
+                if let Some((f, _)) = versions
+                    .iter()
+                    .find(|(f, _)| members.iter().all(|(t, _)| t.function != *f))
+                {
+                    return Err(Error::Input(InputError(format!(
+                        "versions names {}, which is not a member of group {group}: name its \
+                         members' functions",
+                        crate::model::shown(f)
+                    ))));
+                }
+                let results = self
+                    .executor
+                    .group_command(group, &members, &action, &versions, now, dry_run)
+                    .await?;
+                Ok(Response::of(results))
+            }
+            Command::GroupStatus { group } => {
+                let members = self.group_members(group, true, now).await?;
+                let all = (0..members.len()).collect();
+                let (results, groups) = self
+                    .executor
+                    .tick_groups(&members, &[(group, all)], now, true)
+                    .await;
+                Ok(Response {
+                    results,
+                    groups,
+                    not_read: 0,
+                })
             }
             Command::Alarm { name, state } => self.alarm(&name, &state, now).await,
             Command::RunCheck {
@@ -330,6 +377,17 @@ where
             Some(t) => (t, 0, Vec::new()),
             None => self.managed(now).await?,
         };
+        // An event for one function ticks its group whole: a group is
+        // judged on all its members or not at all.
+        let woken: Vec<GroupName> = specs
+            .iter()
+            .filter(|s| function.is_some_and(|only| only == s.target.function))
+            .filter_map(|s| s.group)
+            .collect();
+        let wanted_spec = |s: &TargetSpec| {
+            function.is_none_or(|only| only == s.target.function)
+                || s.group.is_some_and(|g| woken.contains(&g))
+        };
         let wanted = |f: &str| function.is_none_or(|only| only == f);
         // Every policy is validated before anything is read or written,
         // and a bad one is reported against where it came from: a team's
@@ -340,12 +398,16 @@ where
             .filter(|r| wanted(&r.function))
             .collect();
         let mut resolved = Vec::with_capacity(specs.len());
+        let mut group_of: Vec<Option<GroupName>> = Vec::with_capacity(specs.len());
         for (i, s) in specs.iter().enumerate() {
-            if !wanted(&s.target.function) {
+            if !wanted_spec(s) {
                 continue;
             }
             match PolicySpec::resolve(&[&s.policy, env_policy]) {
-                Ok(p) => resolved.push((s.target.clone(), p)),
+                Ok(p) => {
+                    resolved.push((s.target.clone(), p));
+                    group_of.push(s.group);
+                }
                 Err(e) if i >= configured => refused.push(TargetResult::failed(
                     &s.target,
                     Reported::Error,
@@ -366,19 +428,72 @@ where
                 }
             }
         }
+        // A group whose policy it cannot take is refused whole (rule G0).
+        let mut unfit: Vec<(GroupName, String)> = Vec::new();
+        for ((_, p), g) in resolved.iter().zip(&group_of) {
+            let Some(g) = *g else { continue };
+            if unfit.iter().all(|(u, _)| *u != g) {
+                if let Err(why) = group::rule_g0_policy_fits(g, p) {
+                    unfit.push((g, why));
+                }
+            }
+        }
+        let why_unfit = |g: &Option<GroupName>| {
+            g.and_then(|g| unfit.iter().find(|(u, _)| *u == g).map(|(_, why)| why))
+        };
+        for ((t, _), g) in resolved.iter().zip(&group_of) {
+            if let Some(why) = why_unfit(g) {
+                refused.push(TargetResult::failed(
+                    t,
+                    Reported::Error,
+                    None,
+                    why.clone(),
+                    dry_run,
+                ));
+            }
+        }
+        let (mut resolved, mut group_of): (Vec<_>, Vec<_>) = resolved
+            .into_iter()
+            .zip(group_of)
+            .filter(|(_, g)| why_unfit(g).is_none())
+            .unzip();
         // What the reads find is remembered for the managed targets; an
         // event's own reads are not a tick, so they do not count as one.
         let idle = self.idle.as_ref().filter(|_| !from_payload && !dry_run);
         let mut not_read = 0;
         if let Some(idle) = idle.filter(|_| function.is_none()) {
             let targets: Vec<Target> = resolved.iter().map(|(t, _)| t.clone()).collect();
-            let due = idle.due(&targets);
+            let mut due = idle.due(&targets);
+            // A group is read whole, or not at all.
+            let due_groups: Vec<GroupName> = due
+                .iter()
+                .zip(&group_of)
+                .filter_map(|(d, g)| g.filter(|_| *d))
+                .collect();
+            for (d, g) in due.iter_mut().zip(&group_of) {
+                *d |= g.is_some_and(|g| due_groups.contains(&g));
+            }
             let before = resolved.len();
-            let mut due = due.into_iter();
-            resolved.retain(|_| due.next().unwrap_or(true));
+            (resolved, group_of) = resolved
+                .into_iter()
+                .zip(group_of)
+                .zip(due)
+                .filter_map(|(x, d)| d.then_some(x))
+                .unzip();
             not_read = before - resolved.len();
         }
-        let mut results = self.executor.tick(&resolved, now, dry_run).await;
+        let mut groups: Vec<(GroupName, Vec<usize>)> = Vec::new();
+        for (i, g) in group_of.iter().enumerate() {
+            let Some(g) = g else { continue };
+            match groups.iter_mut().find(|(name, _)| name == g) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((*g, vec![i])),
+            }
+        }
+        let (mut results, groups) = self
+            .executor
+            .tick_groups(&resolved, &groups, now, dry_run)
+            .await;
         if let Some(idle) = idle {
             idle.record(&results);
             if not_read > 0 {
@@ -394,7 +509,66 @@ where
             crate::executor::log(r);
         }
         results.extend(refused);
-        Ok(Response { results, not_read })
+        Ok(Response {
+            results,
+            groups,
+            not_read,
+        })
+    }
+
+    /// The group `target` is a managed member of, if any.
+    async fn group_of(&self, target: &Target, now: UtcTime) -> Option<GroupName> {
+        let (managed, _, _) = self.managed(now).await.ok()?;
+        managed
+            .into_iter()
+            .find(|s| s.target == *target)
+            .and_then(|s| s.group)
+    }
+
+    /// A managed group's members, each with the group's policy over the
+    /// environment's. `strict`: a policy that does not resolve (or that a
+    /// group cannot take, rule G0) is an error; otherwise the defaults
+    /// stand in, as for any command that must work at 3 a.m.
+    async fn group_members(
+        &self,
+        group: GroupName,
+        strict: bool,
+        now: UtcTime,
+    ) -> Result<Vec<(Target, Policy)>, Error> {
+        let env = self.config.policy();
+        let (managed, _, _) = self.managed(now).await?;
+        let specs: Vec<TargetSpec> = managed
+            .into_iter()
+            .filter(|s| s.group == Some(group))
+            .collect();
+        if specs.is_empty() {
+            return Err(Error::Input(InputError(format!(
+                "no group {group} among the managed targets: define it in {TARGETS_VAR} as \
+                 {{\"group\": \"{group}\", \"targets\": [...]}} (README, Release groups)"
+            ))));
+        }
+        let mut out = Vec::with_capacity(specs.len());
+        for s in specs {
+            let resolved = match &env {
+                Ok(env) => PolicySpec::resolve(&[&s.policy, env]).map_err(Error::from),
+                Err(e) => Err(Error::Config(e.clone())),
+            }
+            .and_then(|p| {
+                group::rule_g0_policy_fits(group, &p)
+                    .map(|()| p)
+                    .map_err(|why| Error::Input(InputError(why)))
+            });
+            let policy = match resolved {
+                Ok(p) => p,
+                Err(e) if strict => return Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the group's policy does not resolve; the command goes on with the defaults");
+                    Policy::defaults()
+                }
+            };
+            out.push((s.target, policy));
+        }
+        Ok(out)
     }
 
     /// The policy a tick would judge `target` by: its configured (or its

@@ -430,6 +430,60 @@ impl fmt::Display for Target {
     }
 }
 
+/// A release group's name (README, Release groups): 1 to 32 letters, digits,
+/// `-` or `_`. Short, because every member's alias description carries it
+/// beside the rollout's record in 256 characters; held inline (`Copy`), as
+/// the record that carries it is.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GroupName {
+    len: u8,
+    bytes: [u8; GroupName::MAX],
+}
+
+impl GroupName {
+    pub const MAX: usize = 32;
+
+    pub fn new(s: &str) -> Result<Self, InvalidValue> {
+        let s = s.trim();
+        if !is_name(s, Self::MAX) {
+            return Err(InvalidValue(format!(
+                "group {} is not a group name: 1 to {} letters, digits, - or _ (\"checkout\")",
+                shown(s),
+                Self::MAX
+            )));
+        }
+        let mut bytes = [0; Self::MAX];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        Ok(Self {
+            len: s.len() as u8,
+            bytes,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII letters, digits, - and _ are ever stored.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for GroupName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for GroupName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+impl Serialize for GroupName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Seconds since the Unix epoch, UTC. The engine never reads a clock: callers pass
 /// one of these in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -146,7 +146,11 @@ pub fn onboard(
             },
         };
         match policy {
-            Ok(policy) => out.push(Onboarded::Managed(Box::new(TargetSpec { target, policy }))),
+            Ok(policy) => out.push(Onboarded::Managed(Box::new(TargetSpec {
+                target,
+                policy,
+                group: None,
+            }))),
             Err(refused) => out.push(refused),
         }
     }
@@ -410,6 +414,7 @@ mod tests {
         let configured = vec![TargetSpec {
             target: Target::new("a", "live").unwrap(),
             policy: parse(r#"{"bake":"9m"}"#).unwrap(),
+            group: None,
         }];
         let onboarded = onboard(
             &[

@@ -3,11 +3,14 @@
 use serde::Serialize;
 
 use crate::engine::{AliasState, Decision, Observation, Outcome, Verdict};
-use crate::model::{Target, UtcTime, Version, Weight};
+use crate::model::{GroupName, Target, UtcTime, Version, Weight};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Response {
     pub results: Vec<TargetResult>,
+    /// Each release group ticked, as a whole (README, Release groups).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupResult>,
     /// Idle targets this tick did not read (README, Idle targets): none
     /// is left out of the JSON.
     #[serde(skip_serializing_if = "is_zero")]
@@ -22,9 +25,33 @@ impl Response {
     pub fn of(results: Vec<TargetResult>) -> Self {
         Self {
             results,
+            groups: Vec::new(),
             not_read: 0,
         }
     }
+}
+
+/// A release group as a tick (or `status`) found it and what it did.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GroupResult {
+    pub group: GroupName,
+    /// idle, rolling, split, incomplete, rolling_back, paused, promoted,
+    /// done or rolled_back.
+    pub state: &'static str,
+    /// The release in flight (or last ended): when it started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started: Option<UtcTime>,
+    pub reason: String,
+    /// `function:alias` of each member.
+    pub members: Vec<String>,
+}
+
+/// The group a target's result belongs to, in the result and its audit
+/// event.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MemberOf {
+    pub name: GroupName,
+    pub state: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -50,6 +77,9 @@ pub struct TargetResult {
     pub estimate: Option<crate::engine::Estimate>,
     /// True when nothing was written: `status`, or `dry_run`.
     pub dry_run: bool,
+    /// The release group this target is a member of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<MemberOf>,
     /// The decision changed the alias (routing or record).
     #[serde(skip)]
     pub changed: bool,
@@ -193,6 +223,7 @@ impl TargetResult {
             health,
             estimate: d.estimate.clone(),
             dry_run,
+            group: None,
             changed: after != before,
             news: after.stable != before.stable
                 || after.canary != before.canary
@@ -222,6 +253,7 @@ impl TargetResult {
             health: None,
             estimate: None,
             dry_run,
+            group: None,
             changed: false,
             news: false,
         }

@@ -476,6 +476,7 @@ mod tests {
     fn rollout(phase: Phase, green: u64, blue: u64) -> Record {
         let t = UtcTime::parse_rfc3339("2026-12-01T10:00:00Z").unwrap();
         Record {
+            group: None,
             rollout: Some(Rollout {
                 phase,
                 green: v(green),
@@ -493,6 +494,7 @@ mod tests {
 
     fn idle(rb: Option<u64>) -> Record {
         Record {
+            group: None,
             rollout: None,
             rolled_back: rb.map(v),
         }

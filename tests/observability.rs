@@ -192,6 +192,7 @@ fn judged(outcome: Outcome, dry_run: bool) -> TargetResult {
         canary: Some(v(7)),
         weight_before: Weight::from_percent(25.0).unwrap(),
         weight_after: Weight::from_percent(50.0).unwrap(),
+        group: None,
         health: Some(Health {
             window_start: at,
             window_end: at.plus(std::time::Duration::from_secs(300)),

@@ -24,4 +24,7 @@ pub use health::{
     judge, judge_for, AlarmReading, AlarmState, CustomQuery, CustomReading, CustomSource, Gate,
     MetricSource, MetricsRequest, Observation, Span, Verdict, VersionFigures, Wait,
 };
-pub use state::{AliasState, Canary, Check, Description, Phase, Record, Rollout, StateError};
+pub use state::{
+    AliasState, Canary, Check, Description, End, Ended, Membership, Phase, Record, Rollout,
+    StateError,
+};

@@ -20,6 +20,10 @@
 //! - `fails`: failed health checks at the current step
 //! - `ok=1`: approved (`approve_before` no longer holds it)
 //! - `rb`: the last version rolled back, which is not started again unless forced
+//! - `grp=NAME/N`: this rollout is one member's part of group NAME's release
+//!   of N members, the release known by its `started` (README, Release
+//!   groups); kept in the idle record once the member's part is over, with
+//!   `started` and `end=back` (rolled back) or `end=done` (promoted)
 //! - `t`, `ro`, `st`, `lat`: the tally (`super::tally`), what complete minutes
 //!   before `started` + `t` minutes said: `ro=` green's invocations/errors and
 //!   blue's since the rollout began, `st=` the same and the alias's throttles
@@ -35,7 +39,7 @@ use std::fmt;
 use thiserror::Error;
 
 use super::tally::{Counts, Tally, Tenths};
-use crate::model::{UtcTime, Version, Weight};
+use crate::model::{GroupName, UtcTime, Version, Weight};
 
 /// Lambda's limit for an alias description. Its documentation says 256 and
 /// not in what: Smithy's length counts Unicode scalar values, a Java service
@@ -161,6 +165,48 @@ pub struct Rollout {
 pub struct Record {
     pub rollout: Option<Rollout>,
     pub rolled_back: Option<Version>,
+    /// The group release this alias's rollout is a part of, or (idle) was.
+    pub group: Option<Membership>,
+}
+
+/// The most members a group's release has: a tick reads and judges them
+/// together, and the count is kept in every member's record.
+pub const MAX_MEMBERS: u8 = 50;
+
+/// One member's part in a group's release. The release is the group's name
+/// and the `started` its members share: no record elsewhere says which
+/// aliases belong to it, so each says how many do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Membership {
+    pub group: GroupName,
+    /// How many members the release began on.
+    pub members: u8,
+    /// Set once this member's part is over (the record is idle then).
+    pub ended: Option<Ended>,
+}
+
+/// How a member's part of a release ended, and which release it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    pub started: UtcTime,
+    pub end: End,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Rolled back (or a promotion reverted): blue takes all traffic.
+    Back,
+    /// Promoted, and the release done.
+    Done,
+}
+
+impl End {
+    pub fn word(self) -> &'static str {
+        match self {
+            End::Back => "back",
+            End::Done => "done",
+        }
+    }
 }
 
 impl Record {
@@ -243,9 +289,15 @@ impl Description {
             fields.set(k, v)?;
         }
         let rolled_back = fields.rb;
+        let group = fields.membership(phase.is_none())?;
         let rollout = match phase {
             None => {
-                if fields.any_rollout_field() {
+                let started = if group.is_some() {
+                    None
+                } else {
+                    fields.started
+                };
+                if fields.any_rollout_field() || started.is_some() {
                     return Err(bad("an idle record carries rollout fields"));
                 }
                 None
@@ -310,6 +362,7 @@ impl Description {
             record: Record {
                 rollout,
                 rolled_back,
+                group,
             },
         })
     }
@@ -385,6 +438,8 @@ struct Fields {
     ro: Option<[u64; 4]>,
     st: Option<[u64; 5]>,
     lat: Option<[Option<Tenths>; 2]>,
+    grp: Option<(GroupName, u8)>,
+    end: Option<End>,
 }
 
 /// `N` counts separated by `/`.
@@ -470,6 +525,26 @@ impl Fields {
                     .ok_or_else(|| bad(format!("lat={v} is not green/blue")))?;
                 once(&mut self.lat, k, [latency(k, g)?, latency(k, b)?])
             }
+            "grp" => {
+                let wrong = || bad(format!("grp={v} is not a group and its size (checkout/3)"));
+                let (name, n) = v.split_once('/').ok_or_else(wrong)?;
+                let name = GroupName::new(name).map_err(|_| wrong())?;
+                let n: u8 = n.parse().map_err(|_| wrong())?;
+                if n == 0 || n > MAX_MEMBERS {
+                    return Err(bad(format!(
+                        "grp={v}: a release has 1 to {MAX_MEMBERS} members"
+                    )));
+                }
+                once(&mut self.grp, k, (name, n))
+            }
+            "end" => {
+                let end = match v {
+                    "back" => End::Back,
+                    "done" => End::Done,
+                    _ => return Err(bad(format!("end={v} is not back or done"))),
+                };
+                once(&mut self.end, k, end)
+            }
             _ => Err(bad(format!("unknown field {k:?}"))),
         }
     }
@@ -479,7 +554,6 @@ impl Fields {
             || self.blue.is_some()
             || self.w.is_some()
             || self.since.is_some()
-            || self.started.is_some()
             || self.fails.is_some()
             || self.ok.is_some()
             || self.check.is_some()
@@ -487,6 +561,32 @@ impl Fields {
             || self.ro.is_some()
             || self.st.is_some()
             || self.lat.is_some()
+    }
+
+    /// The group membership: `grp=` in a rollout's record; in an idle one
+    /// with the release's `started=` and how it ended, `end=`.
+    fn membership(&self, idle: bool) -> Result<Option<Membership>, StateError> {
+        let Some((group, members)) = self.grp else {
+            return match self.end {
+                Some(_) => Err(bad("end= belongs to a group member's record (grp=)")),
+                None => Ok(None),
+            };
+        };
+        let ended = match (idle, self.end, self.started) {
+            (false, None, _) => None,
+            (false, Some(_), _) => return Err(bad("end= belongs to an idle record")),
+            (true, Some(end), Some(started)) => Some(Ended { started, end }),
+            (true, _, _) => {
+                return Err(bad(
+                    "an idle group member's record needs started= and end=back or end=done",
+                ))
+            }
+        };
+        Ok(Some(Membership {
+            group,
+            members,
+            ended,
+        }))
     }
 
     /// The tally: all four of its fields, or none; the step's counts a part
@@ -528,11 +628,30 @@ impl Fields {
 impl fmt::Display for Record {
     /// Empty when there is nothing to remember.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let grp = |f: &mut fmt::Formatter<'_>| match self.group {
+            Some(m) => write!(f, " grp={}/{}", m.group, m.members),
+            None => Ok(()),
+        };
+        // An idle record names its group only with how its part ended: a
+        // membership without it belongs to a rollout, and is not written
+        // once the rollout is closed.
+        let ended = self.group.and_then(|m| m.ended);
         match (&self.rollout, self.rolled_back) {
-            (None, None) => Ok(()),
-            (None, Some(rb)) => write!(f, "{MARKER}{FORMAT_VERSION} idle rb={rb}]"),
+            (None, None) if ended.is_none() => Ok(()),
+            (None, rb) => {
+                write!(f, "{MARKER}{FORMAT_VERSION} idle")?;
+                if let Some(e) = ended {
+                    grp(f)?;
+                    write!(f, " started={} end={}", e.started, e.end.word())?;
+                }
+                if let Some(rb) = rb {
+                    write!(f, " rb={rb}")?;
+                }
+                write!(f, "]")
+            }
             (Some(r), rb) => {
                 write!(f, "{MARKER}{FORMAT_VERSION} {}", r.phase.word())?;
+                grp(f)?;
                 if let Phase::Checking(c) = r.phase {
                     write!(f, " check={}", c.word())?;
                 }
@@ -612,6 +731,7 @@ mod tests {
         ];
         for (phase, weight, approved) in phases {
             let record = Record {
+                group: None,
                 rollout: Some(Rollout {
                     phase,
                     weight,
@@ -636,6 +756,7 @@ mod tests {
         let d = Description {
             user_text: "production traffic".into(),
             record: Record {
+                group: None,
                 rollout: Some(rollout()),
                 rolled_back: Some(v(5)),
             },
@@ -651,6 +772,7 @@ mod tests {
         let idle = Description {
             user_text: String::new(),
             record: Record {
+                group: None,
                 rollout: None,
                 rolled_back: Some(v(7)),
             },
@@ -689,6 +811,7 @@ mod tests {
         let d = Description {
             user_text: "production traffic".into(),
             record: Record {
+                group: None,
                 rollout: Some(tallied()),
                 rolled_back: Some(v(5)),
             },
@@ -703,6 +826,7 @@ mod tests {
         let mut whole = tallied();
         whole.tally.as_mut().unwrap().blue_latency = Some(Tenths(980));
         let record = Record {
+            group: None,
             rollout: Some(whole),
             rolled_back: None,
         };
@@ -745,6 +869,7 @@ mod tests {
         let d = Description {
             user_text: "x".repeat(300),
             record: Record {
+                group: None,
                 rollout: Some(rollout()),
                 rolled_back: Some(v(123456)),
             },
@@ -766,6 +891,7 @@ mod tests {
             let d = Description {
                 user_text: text.clone(),
                 record: Record {
+                    group: None,
                     rollout: Some(rollout()),
                     rolled_back: Some(v(123456)),
                 },
@@ -781,6 +907,75 @@ mod tests {
             .render();
             assert!(units(&alone) <= MAX_DESCRIPTION, "{}", units(&alone));
         }
+    }
+
+    #[test]
+    fn a_group_members_record_round_trips_and_fits_beside_a_long_name() {
+        let group = GroupName::new(&"g".repeat(GroupName::MAX)).unwrap();
+        let member = |ended| Membership {
+            group,
+            members: MAX_MEMBERS,
+            ended,
+        };
+        let rolling = Record {
+            rollout: Some(tallied()),
+            rolled_back: Some(v(123456)),
+            group: Some(member(None)),
+        };
+        let ended = Ended {
+            started: rollout().started,
+            end: End::Back,
+        };
+        let idle = Record {
+            rollout: None,
+            rolled_back: Some(v(7)),
+            group: Some(member(Some(ended))),
+        };
+        let done = Record {
+            rolled_back: None,
+            group: Some(member(Some(Ended {
+                end: End::Done,
+                ..ended
+            }))),
+            ..idle
+        };
+        for record in [rolling, idle, done] {
+            for user_text in [String::new(), "x".repeat(300)] {
+                let s = Description { user_text, record }.render();
+                assert!(units(&s) <= MAX_DESCRIPTION, "{s}");
+                let back = Description::parse(&s).unwrap().record;
+                // Beside 300 characters of the user's, the tally gives way;
+                // the membership never does.
+                assert_eq!(back.group, record.group, "{s}");
+                assert_eq!(back.untallied(), record.untallied(), "{s}");
+            }
+        }
+        assert_eq!(
+            Record {
+                group: Some(Membership {
+                    group: GroupName::new("checkout").unwrap(),
+                    members: 3,
+                    ended: Some(ended),
+                }),
+                ..idle
+            }
+            .to_string(),
+            "[lambda-rollout/1 idle grp=checkout/3 started=2026-11-27T13:00:00Z end=back rb=7]"
+        );
+        let s = Record {
+            rollout: Some(rollout()),
+            rolled_back: None,
+            group: Some(Membership {
+                group: GroupName::new("checkout").unwrap(),
+                members: 3,
+                ended: None,
+            }),
+        }
+        .to_string();
+        assert!(
+            s.starts_with("[lambda-rollout/1 rolling grp=checkout/3 green=7"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -845,6 +1040,32 @@ mod tests {
             (
                 "[lambda-rollout/1 idle rb=7 t=5 ro=1/0/9/0 st=1/0/9/0/0 lat=-/-]".to_string(),
                 "idle record",
+            ),
+            (ok.replace("fails=0", "fails=0 grp=checkout"), "its size"),
+            (ok.replace("fails=0", "fails=0 grp=check.out/3"), "its size"),
+            (ok.replace("fails=0", "fails=0 grp=checkout/0"), "1 to 50"),
+            (ok.replace("fails=0", "fails=0 grp=checkout/51"), "1 to 50"),
+            (ok.replace("fails=0", "fails=0 end=back"), "grp="),
+            (
+                ok.replace("fails=0", "fails=0 grp=checkout/3 end=back"),
+                "belongs to an idle record",
+            ),
+            (
+                "[lambda-rollout/1 idle grp=checkout/3 rb=7]".to_string(),
+                "needs started= and end=",
+            ),
+            (
+                "[lambda-rollout/1 idle grp=checkout/3 end=back rb=7]".to_string(),
+                "needs started= and end=",
+            ),
+            (
+                "[lambda-rollout/1 idle started=2026-11-27T13:00:00Z rb=7]".to_string(),
+                "idle record",
+            ),
+            (
+                "[lambda-rollout/1 idle grp=a/2 started=2026-11-27T13:00:00Z end=sideways]"
+                    .to_string(),
+                "not back or done",
             ),
         ];
         for (text, want) in cases {

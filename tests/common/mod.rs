@@ -641,6 +641,7 @@ pub fn rolling_alias(since: UtcTime) -> lambda_rollout::engine::AliasState {
             tally: None,
         }),
         rolled_back: None,
+        group: None,
     };
     AliasState {
         stable: blue,
@@ -755,4 +756,48 @@ impl Emulator {
         }
         (last.expect("observed"), false)
     }
+}
+
+/// A version's code: it answers its colour; "broken" raises on every
+/// request, "checkout" only on requests for /checkout (a path the canary's
+/// small share never met).
+pub fn app(colour: &str, mode: &str) -> String {
+    format!(
+        "def lambda_handler(event, context):\n    \
+         if {mode:?} == 'broken' or ({mode:?} == 'checkout' and event.get('path') == '/checkout'):\n        \
+         raise RuntimeError('this version is broken')\n    \
+         return {{'statusCode': 200, 'body': {colour:?}}}\n"
+    )
+}
+
+/// Version 1 "blue" (healthy) and version 2 "green" in `mode`, the alias
+/// `live` on version 1.
+pub async fn blue_and(em: &Emulator, prefix: &str, mode: &str) -> String {
+    let f = unique(prefix);
+    em.create_function(&f, "blue").await;
+    for (colour, mode) in [("blue", "healthy"), ("green", mode)] {
+        em.publish_code(&f, &app(colour, mode)).await;
+    }
+    em.create_alias(&f, "live", "1").await;
+    f
+}
+
+/// Calls the alias `n` times with `path`, as users would: the versions that
+/// answered, and how many raised.
+pub async fn traffic(em: &Emulator, f: &str, n: usize, path: &str) -> (Vec<String>, usize) {
+    let (mut executed, mut errors) = (Vec::new(), 0);
+    for _ in 0..n {
+        let out = em
+            .lambda
+            .invoke()
+            .function_name(f)
+            .qualifier("live")
+            .payload(Blob::new(serde_json::json!({ "path": path }).to_string()))
+            .send()
+            .await
+            .unwrap();
+        executed.push(out.executed_version().unwrap_or_default().to_string());
+        errors += usize::from(out.function_error().is_some());
+    }
+    (executed, errors)
 }

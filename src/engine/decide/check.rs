@@ -503,6 +503,7 @@ mod tests {
             .unwrap();
         let (checking, due) = begin(r, Check::PostTraffic, t0());
         let record = Record {
+            group: None,
             rollout: Some(checking),
             rolled_back: None,
         };

@@ -231,6 +231,7 @@ fn rollback(c: &Command, reason: &Option<String>) -> Decision {
         let after = Record {
             rollout: None,
             rolled_back: Some(g),
+            group: None,
         };
         let from = c
             .canary
@@ -635,6 +636,7 @@ mod tests {
         assert_eq!(
             Description::parse(&reverted.description).unwrap().record,
             Record {
+                group: None,
                 rollout: None,
                 rolled_back: Some(v(2))
             }

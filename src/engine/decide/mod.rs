@@ -12,6 +12,7 @@
 
 mod check;
 mod estimate;
+pub mod group;
 mod manual;
 mod reconcile;
 mod start;
@@ -63,6 +64,9 @@ pub enum Outcome {
     Checking,
     /// The pre-traffic check passed: green at the first step.
     CheckPassed,
+    /// A group's advance (or promotion) that reached only some of its
+    /// members, taken back on those it reached (README, Release groups).
+    StepUndone,
 }
 
 impl Outcome {
@@ -83,6 +87,7 @@ impl Outcome {
             Outcome::WatchPassed => "watch_passed",
             Outcome::Checking => "checking",
             Outcome::CheckPassed => "check_passed",
+            Outcome::StepUndone => "step_undone",
         }
     }
 
@@ -235,6 +240,7 @@ fn back_to_blue(outcome: Outcome, user: &str, r: &Rollout, reason: String) -> De
     let after = Record {
         rollout: None,
         rolled_back: Some(r.green),
+        group: None,
     };
     Decision::new(outcome, reason).writing(alias_after(r.blue, None, user, after))
 }
@@ -291,6 +297,7 @@ mod fixtures {
             tally: None,
         };
         let record = Record {
+            group: None,
             rollout: Some(r),
             rolled_back: None,
         };
@@ -303,6 +310,27 @@ mod fixtures {
             "team notes",
             record,
         )
+    }
+
+    /// Green's and blue's (invocations, errors) over a complete window.
+    pub fn obs(green: (u64, u64), blue: (u64, u64)) -> crate::engine::health::Observation {
+        let f = |(invocations, errors)| crate::engine::health::VersionFigures {
+            invocations,
+            errors,
+            latency_ms: Some(100.0),
+        };
+        crate::engine::health::Observation {
+            window_start: t0(),
+            window_end: t0(),
+            green: f(green),
+            blue: f(blue),
+            throttles: 0,
+            complete: true,
+            alarms: Vec::new(),
+            custom: Vec::new(),
+            rollout: None,
+            fresh: None,
+        }
     }
 
     pub fn versions() -> Vec<PublishedVersion> {

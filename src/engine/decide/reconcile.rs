@@ -30,6 +30,7 @@ fn watch_changed(alias: &AliasState, user_text: &str, record: Record, r: Rollout
     let after = Record {
         rollout: None,
         rolled_back,
+        group: None,
     };
     Decision::new(Outcome::Idle, reason).writing(alias_after(
         alias.stable,
@@ -87,6 +88,7 @@ pub(super) fn reconcile(
             let after = Record {
                 rollout: None,
                 rolled_back,
+                group: None,
             };
             Some(Decision::new(Outcome::Idle, reason).writing(alias_after(
                 alias.stable,
@@ -209,6 +211,7 @@ mod tests {
             ..base
         };
         let record = |r: Rollout| Record {
+            group: None,
             rollout: Some(r),
             rolled_back: None,
         };

@@ -152,6 +152,7 @@ fn begin(cx: &StartContext, version: Version) -> Result<Decision, Refusal> {
         let after = Record {
             rollout: Some(checking),
             rolled_back,
+            group: None,
         };
         let what = check::describe(&pre.run, version);
         return Ok(Decision::new(
@@ -185,6 +186,7 @@ fn begin(cx: &StartContext, version: Version) -> Result<Decision, Refusal> {
                     tally: None,
                 }),
                 rolled_back,
+                group: None,
             };
             let how = if adopted.is_some() {
                 format!("adopted the canary set outside lambda-rollout at {w}")
@@ -216,6 +218,7 @@ fn begin(cx: &StartContext, version: Version) -> Result<Decision, Refusal> {
             let after = Record {
                 rollout: None,
                 rolled_back,
+                group: None,
             };
             Ok(Decision::new(
                 Outcome::Promoted,

@@ -705,7 +705,6 @@ impl Step<'_> {
 mod tests {
     use super::super::fixtures::*;
     use super::*;
-    use crate::engine::health::VersionFigures;
 
     fn target() -> Target {
         Target::new("hello", "live").unwrap()
@@ -834,26 +833,6 @@ mod tests {
         ];
         for (name, alias, p, want) in cases {
             assert_eq!(planned(&alias, p, now), want, "{name}");
-        }
-    }
-
-    fn obs(green: (u64, u64), blue: (u64, u64)) -> Observation {
-        let f = |(invocations, errors)| VersionFigures {
-            invocations,
-            errors,
-            latency_ms: Some(100.0),
-        };
-        Observation {
-            window_start: t0(),
-            window_end: t0(),
-            green: f(green),
-            blue: f(blue),
-            throttles: 0,
-            complete: true,
-            alarms: Vec::new(),
-            custom: Vec::new(),
-            rollout: None,
-            fresh: None,
         }
     }
 

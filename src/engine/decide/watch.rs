@@ -27,6 +27,7 @@ pub(super) fn after_promotion(
         let after = Record {
             rollout: None,
             rolled_back,
+            group: None,
         };
         return (after, String::new());
     };
@@ -40,6 +41,7 @@ pub(super) fn after_promotion(
             ..*r
         }),
         rolled_back,
+        group: record.group,
     };
     let note = format!(
         "; watching it for {} (until {}) against what version {} did during the rollout: a \
@@ -96,16 +98,27 @@ pub(super) fn plan<'a>(
     now: UtcTime,
 ) -> Result<(MetricsRequest, Watch<'a>), Box<Decision>> {
     let Some(watch) = policy.watch_after_promote else {
+        // A group's member is kept promoted-and-watched until every member
+        // is promoted, whatever its policy says (group::rule_g7_carry).
+        let reason = if desc.record.group.is_some() {
+            format!(
+                "version {} promoted with its group, no watch_after_promote: its part of the \
+                 release is done",
+                r.green
+            )
+        } else {
+            format!(
+                "the policy no longer sets watch_after_promote: the watch of version {} ends, it \
+                 stays the stable version",
+                r.green
+            )
+        };
         return Err(Box::new(closed(
             alias,
             &desc.user_text,
             desc.record,
             Outcome::WatchPassed,
-            format!(
-                "the policy no longer sets watch_after_promote: the watch of version {} ends, it \
-                 stays the stable version",
-                r.green
-            ),
+            reason,
         )));
     };
     let ends = r.since.plus(watch);

@@ -42,6 +42,20 @@ pub enum ExecError {
     Conflict { target: Target },
 }
 
+impl ExecError {
+    /// The command's target as a result among others (a group's, an
+    /// alarm's): `conflict` for a conflict, `error` otherwise.
+    pub fn result(&self, dry_run: bool) -> TargetResult {
+        let (target, decision) = match self {
+            ExecError::Conflict { target } => (target, Reported::Conflict),
+            ExecError::Refused { target, .. } | ExecError::Store { target, .. } => {
+                (target, Reported::Error)
+            }
+        };
+        TargetResult::failed(target, decision, None, self.to_string(), dry_run)
+    }
+}
+
 pub struct Executor<S, M, C = NoChecks> {
     pub store: S,
     pub metrics: M,
@@ -342,13 +356,7 @@ where
             for (t, p) in members {
                 let mut r = match self.command(t, manual, p, now, dry_run).await {
                     Ok(r) => r,
-                    Err(e) => {
-                        let decision = match e {
-                            ExecError::Conflict { .. } => Reported::Conflict,
-                            _ => Reported::Error,
-                        };
-                        TargetResult::failed(t, decision, None, e.to_string(), dry_run)
-                    }
+                    Err(e) => e.result(dry_run),
                 };
                 r.group = Some(MemberOf {
                     name,

@@ -8,7 +8,7 @@ use crate::config::{Config, ConfigError, POLICY_VAR, TARGETS_VAR};
 use crate::engine::decide::group;
 use crate::engine::Manual;
 use crate::error::Error;
-use crate::executor::{ExecError, Executor};
+use crate::executor::Executor;
 use crate::idle::IdleBook;
 use crate::json::JsonError;
 use crate::model::{GroupName, Target, UtcTime};
@@ -346,14 +346,7 @@ where
                 .await
             {
                 Ok(r) => r,
-                Err(e) => {
-                    let decision = if matches!(e, ExecError::Conflict { .. }) {
-                        Reported::Conflict
-                    } else {
-                        Reported::Error
-                    };
-                    TargetResult::failed(target, decision, None, e.to_string(), false)
-                }
+                Err(e) => e.result(false),
             };
             results.push(r);
         }

@@ -9,8 +9,7 @@ use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use aws_sdk_lambda::primitives::Blob;
-use common::{emulator, Emulator};
+use common::{app, blue_and, emulator, traffic, Emulator};
 use lambda_rollout::config::Config;
 use lambda_rollout::model::UtcTime;
 use serde_json::{json, Value};
@@ -86,25 +85,6 @@ fn parsed(lines: &[String]) -> Vec<Value> {
         .collect()
 }
 
-fn app(colour: &str, healthy: bool) -> String {
-    format!(
-        "def lambda_handler(event, context):\n    \
-         if not {}:\n        raise RuntimeError('broken')\n    \
-         return {{'statusCode': 200, 'body': {colour:?}}}\n",
-        if healthy { "True" } else { "False" }
-    )
-}
-
-/// Version 1 (healthy) and version 2, healthy or not, the alias live on 1.
-async fn blue_and(em: &Emulator, prefix: &str, healthy: bool) -> String {
-    let f = common::unique(prefix);
-    em.create_function(&f, "blue").await;
-    em.publish_code(&f, &app("blue", true)).await;
-    em.publish_code(&f, &app("green", healthy)).await;
-    em.create_alias(&f, "live", "1").await;
-    f
-}
-
 /// A command for `f`, by an orchestrator that manages it under `policy`.
 async fn act_under(em: &Emulator, policy: &Value, action: &str, f: &str, extra: Value) -> Value {
     let mut v = json!({"action": action, "function": f, "alias": "live"});
@@ -118,24 +98,6 @@ async fn act_under(em: &Emulator, policy: &Value, action: &str, f: &str, extra: 
 
 async fn act(em: &Emulator, action: &str, f: &str, extra: Value) -> Value {
     act_under(em, &quick(), action, f, extra).await
-}
-
-/// Calls the alias `n` times: how many calls raised.
-async fn traffic(em: &Emulator, f: &str, n: usize) -> usize {
-    let mut errors = 0;
-    for _ in 0..n {
-        let out = em
-            .lambda
-            .invoke()
-            .function_name(f)
-            .qualifier("live")
-            .payload(Blob::new("{}"))
-            .send()
-            .await
-            .unwrap();
-        errors += usize::from(out.function_error().is_some());
-    }
-    errors
 }
 
 /// No bake, no lag, a 10% floor: a hundred clean requests are the evidence.
@@ -170,7 +132,7 @@ async fn seen() {
 #[tokio::test]
 async fn a_rollout_promoted_on_real_traffic_exits_0() {
     let em = emulator().await;
-    let f = blue_and(&em, "wait-promoted", true).await;
+    let f = blue_and(&em, "wait-promoted", "healthy").await;
     let began = UtcTime::now().minus(Duration::from_secs(60));
     let started = em
         .run(
@@ -183,7 +145,7 @@ async fn a_rollout_promoted_on_real_traffic_exits_0() {
     // No --version: the rollout in progress is the one followed.
     let child = spawn_wait(&f, &["--json", "--timeout", "100s"]);
     seen().await;
-    assert_eq!(traffic(&em, &f, 200).await, 0);
+    assert_eq!(traffic(&em, &f, 200, "/").await.1, 0);
     let out = tick_until_decided(&em, &f).await;
     assert_eq!(out["decision"], "promoted", "{out}");
 
@@ -215,7 +177,7 @@ async fn a_rollout_promoted_on_real_traffic_exits_0() {
 #[tokio::test]
 async fn a_rollback_exits_3_and_says_which_version_took_the_traffic() {
     let em = emulator().await;
-    let f = blue_and(&em, "wait-rolledback", false).await;
+    let f = blue_and(&em, "wait-rolledback", "broken").await;
     act(&em, "start", &f, json!({})).await;
     // Lines, not JSON: what a pipeline's log shows.
     let child = spawn_wait(&f, &["--version", "2", "--timeout", "100s"]);
@@ -243,7 +205,7 @@ async fn a_rollback_exits_3_and_says_which_version_took_the_traffic() {
 #[tokio::test]
 async fn a_reverted_promotion_exits_3_after_the_watch_it_waited_through() {
     let em = emulator().await;
-    let f = blue_and(&em, "wait-reverted", true).await;
+    let f = blue_and(&em, "wait-reverted", "healthy").await;
     let mut policy = quick();
     policy["watch_after_promote"] = json!("10m");
     act_under(&em, &policy, "start", &f, json!({})).await;
@@ -274,7 +236,7 @@ async fn a_reverted_promotion_exits_3_after_the_watch_it_waited_through() {
 #[tokio::test]
 async fn the_timeout_exits_4_while_the_rollout_goes_on() {
     let em = emulator().await;
-    let f = blue_and(&em, "wait-timeout", true).await;
+    let f = blue_and(&em, "wait-timeout", "healthy").await;
     act(&em, "start", &f, json!({})).await;
     let before = em.alias_raw(&f, "live").await;
     let (code, lines, err) = finish(spawn_wait(&f, &["--timeout", "3s"]));
@@ -294,7 +256,7 @@ async fn the_timeout_exits_4_while_the_rollout_goes_on() {
 #[tokio::test]
 async fn a_paused_rollout_at_the_timeout_exits_5() {
     let em = emulator().await;
-    let f = blue_and(&em, "wait-paused", true).await;
+    let f = blue_and(&em, "wait-paused", "healthy").await;
     act(&em, "start", &f, json!({})).await;
     let out = act(&em, "pause", &f, json!({"reason": "change freeze"})).await;
     assert_eq!(out["decision"], "paused", "{out}");
@@ -313,9 +275,9 @@ async fn a_paused_rollout_at_the_timeout_exits_5() {
 #[tokio::test]
 async fn a_rollout_of_another_version_exits_6_at_once() {
     let em = emulator().await;
-    let f = blue_and(&em, "wait-other", true).await;
+    let f = blue_and(&em, "wait-other", "healthy").await;
     // Version 3 is published and rolled out; the pipeline asks about 2.
-    em.publish_code(&f, &app("newer", true)).await;
+    em.publish_code(&f, &app("newer", "healthy")).await;
     let out = act(&em, "start", &f, json!({"version": 3})).await;
     assert_eq!(out["decision"], "started", "{out}");
     let (code, lines, err) = finish(spawn_wait(&f, &["--version", "2", "--json"]));
@@ -341,7 +303,7 @@ async fn a_rollout_of_another_version_exits_6_at_once() {
 #[tokio::test]
 async fn a_missing_alias_is_an_error_at_once() {
     let em = emulator().await;
-    let f = blue_and(&em, "wait-missing", true).await;
+    let f = blue_and(&em, "wait-missing", "healthy").await;
     let (code, _, err) = finish(
         Command::new(BIN)
             .args([
@@ -385,8 +347,8 @@ fn cli(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
 #[tokio::test]
 async fn status_and_list_are_tables_of_the_same_figures_as_the_json() {
     let em = emulator().await;
-    let rolling = blue_and(&em, "people-rolling", true).await;
-    let idle = blue_and(&em, "people-idle", true).await;
+    let rolling = blue_and(&em, "people-rolling", "healthy").await;
+    let idle = blue_and(&em, "people-idle", "healthy").await;
     act(&em, "start", &rolling, json!({})).await;
     let before = em.alias_raw(&rolling, "live").await;
 

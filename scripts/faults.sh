@@ -12,4 +12,4 @@ scripts/emulator.sh up
 source ".tools/emulator-$EMULATOR_PORT/env"
 FAULT_SCENARIOS="${FAULT_SCENARIOS:-1000}" FAULT_SEED="${FAULT_SEED:-2026}" \
     FAULT_REPORT="$ROOT/BENCHMARKS.md" \
-    cargo test --test faults -- --nocapture
+    cargo test --test faults --test faults_groups -- --nocapture

@@ -17,14 +17,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
-use bytes::Bytes;
-use common::faults::{Exchange, Fault, FaultProxy, Op, Rival};
+use common::faults::{faulty_clients, replay, Exchange, Fault, FaultProxy, Wire};
 use common::{emulator, sim_start, Emulator};
 use lambda_rollout::aws::{CloudWatchMetrics, LambdaAliases};
 use lambda_rollout::config::Config;
@@ -33,74 +29,7 @@ use lambda_rollout::executor::Executor;
 use lambda_rollout::handler::Handler;
 use lambda_rollout::memory::Rng;
 use lambda_rollout::model::UtcTime;
-use serde_json::{json, Value};
-
-/// The alias as the wire shows it: version, routing, description.
-#[derive(Debug, Clone)]
-struct Wire {
-    version: String,
-    weights: BTreeMap<String, f64>,
-    description: String,
-}
-
-/// Weights equal to the last bits a JSON round trip through the emulator
-/// (Python floats) may change.
-impl PartialEq for Wire {
-    fn eq(&self, other: &Wire) -> bool {
-        self.version == other.version
-            && self.description == other.description
-            && self.weights.len() == other.weights.len()
-            && self
-                .weights
-                .iter()
-                .zip(&other.weights)
-                .all(|((a, x), (b, y))| a == b && (x - y).abs() < 1e-9)
-    }
-}
-
-impl Wire {
-    fn from_json(v: &Value) -> Wire {
-        Wire {
-            version: v["FunctionVersion"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            weights: v["RoutingConfig"]["AdditionalVersionWeights"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, w)| (k.clone(), w.as_f64().unwrap_or(0.0)))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            description: v["Description"].as_str().unwrap_or_default().to_string(),
-        }
-    }
-
-    /// An UpdateAlias body sets only what it names.
-    fn updated(&self, body: &Value) -> Wire {
-        let mut w = self.clone();
-        if let Some(v) = body["FunctionVersion"].as_str() {
-            w.version = v.to_string();
-        }
-        if body.get("RoutingConfig").is_some() {
-            w.weights = Wire::from_json(body).weights;
-        }
-        if let Some(d) = body["Description"].as_str() {
-            w.description = d.to_string();
-        }
-        w
-    }
-
-    /// Green's weight: 1 once it is the stable version.
-    fn green_share(&self, green: &str) -> f64 {
-        if self.version == green {
-            1.0
-        } else {
-            self.weights.get(green).copied().unwrap_or(0.0)
-        }
-    }
-}
+use serde_json::json;
 
 #[derive(Default)]
 struct Report {
@@ -120,10 +49,6 @@ const _: () = assert!(OPERATIONS < 15);
 const RPM: u64 = 3000;
 const PUBLISHED: [&str; 3] = ["1", "2", "3"];
 
-fn json_of(b: &Bytes) -> Value {
-    serde_json::from_slice(b).unwrap_or(Value::Null)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_faults_never_break_the_invariants() {
     let scenarios: usize = std::env::var("FAULT_SCENARIOS")
@@ -135,89 +60,7 @@ async fn injected_faults_never_break_the_invariants() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(2026);
     let em = emulator().await;
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("make test sets it");
-    let upstream = endpoint
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .parse()
-        .expect("AWS_ENDPOINT_URL is http://host:port on loopback");
-
-    // The rival: a human (or another tick) moving the alias in the console.
-    let rival_seed = Arc::new(std::sync::Mutex::new(Rng::new(seed ^ 0x5eed)));
-    let rival_client = em.lambda.clone();
-    let rival: Rival = Arc::new(move |function: String, alias: String| {
-        let client = rival_client.clone();
-        let pick = rival_seed.lock().unwrap().next_f64();
-        Box::pin(async move {
-            let mut req = client.update_alias().function_name(&function).name(&alias);
-            let body = if pick < 0.3 {
-                // Rolled back by hand: routing gone.
-                req = req.routing_config(AliasRoutingConfiguration::builder().build());
-                json!({"RoutingConfig": {"AdditionalVersionWeights": {}}})
-            } else if pick < 0.6 {
-                // Weight moved by hand, finer than the hundredths of a
-                // percent lambda-rollout keeps.
-                let w = ((0.05 + (pick - 0.3)) * 1e5).round() / 1e5;
-                req = req.routing_config(
-                    AliasRoutingConfiguration::builder()
-                        .additional_version_weights("2", w)
-                        .build(),
-                );
-                json!({"RoutingConfig": {"AdditionalVersionWeights": {"2": w}}})
-            } else if pick < 0.8 {
-                // Promoted by hand.
-                req = req
-                    .function_version("2")
-                    .routing_config(AliasRoutingConfiguration::builder().build());
-                json!({"FunctionVersion": "2", "RoutingConfig": {"AdditionalVersionWeights": {}}})
-            } else {
-                // A note added to the description, the record kept.
-                let current = client
-                    .get_alias()
-                    .function_name(&function)
-                    .name(&alias)
-                    .send()
-                    .await
-                    .ok()?;
-                let d = format!("on call: {}", current.description().unwrap_or_default());
-                req = req.description(&d);
-                json!({"Description": d})
-            };
-            let out = req.send().await.ok()?;
-            let answer = json!({"RevisionId": out.revision_id()});
-            Some((
-                Bytes::from(body.to_string()),
-                Bytes::from(answer.to_string()),
-            ))
-        })
-    });
-    let hold = Duration::from_millis(1300);
-    let proxy = FaultProxy::start(upstream, seed, rival, hold).await;
-
-    // The clients under test: the real SDK through the proxy, with short
-    // timeouts and backoff so that a thousand scenarios fit in minutes.
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let timeouts = TimeoutConfig::builder()
-        .operation_attempt_timeout(Duration::from_millis(1000))
-        .operation_timeout(Duration::from_secs(8))
-        .build();
-    let retry = RetryConfig::standard()
-        .with_max_attempts(3)
-        .with_initial_backoff(Duration::from_millis(20));
-    let lambda = aws_sdk_lambda::Client::from_conf(
-        aws_sdk_lambda::config::Builder::from(&sdk)
-            .endpoint_url(proxy.url())
-            .timeout_config(timeouts.clone())
-            .retry_config(retry.clone())
-            .build(),
-    );
-    let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
-        aws_sdk_cloudwatch::config::Builder::from(&sdk)
-            .endpoint_url(proxy.url())
-            .timeout_config(timeouts)
-            .retry_config(retry)
-            .build(),
-    );
+    let (proxy, lambda, cloudwatch) = faulty_clients(&em, seed).await;
     let handler = Handler::new(
         Executor::new(
             LambdaAliases::new(lambda),
@@ -424,56 +267,28 @@ fn check(
     violations: &mut Vec<String>,
 ) {
     let mut fail = |m: String| violations.push(format!("{context}: {m}"));
-    // Replay the exchanges: the alias as the emulator holds it, its revision,
-    // and whether the last metrics answer delivered was the emulator's own.
-    let mut current = before.clone();
-    let mut current_revision = before_revision.to_string();
-    let mut last_metrics_clean: Option<bool> = None;
-    for x in log {
-        match x.op {
-            Op::GetMetricData if x.fault.answered() => {
-                last_metrics_clean = Some(!x.fault.tampers_metrics());
+    let current = replay(
+        before,
+        before_revision,
+        log,
+        &mut fail,
+        |current, next, clean, fail| {
+            if action != "tick" {
+                return;
             }
-            Op::GetAlias if x.fault.answered() && x.upstream_status == Some(200) => {
-                if let Some(r) = x.response.as_ref().map(json_of) {
-                    current_revision = r["RevisionId"].as_str().unwrap_or_default().to_string();
-                }
+            // 1: more traffic for green only on a pass on complete data.
+            let grew = next.green_share("2") > current.green_share("2") + 1e-9;
+            if grew && green_bad {
+                fail(format!("a bad green advanced: {current:?} -> {next:?}"));
             }
-            Op::UpdateAlias if x.upstream_status == Some(200) => {
-                let body = json_of(&x.request);
-                let ours = x.fault != Fault::RivalWrite;
-                if ours {
-                    // 4: a compare-and-swap on the revision current right now.
-                    match body["RevisionId"].as_str() {
-                        None => fail("an UpdateAlias without RevisionId".into()),
-                        Some(r) if r != current_revision => fail(format!(
-                            "a write on revision {r} applied over revision {current_revision}"
-                        )),
-                        _ => {}
-                    }
-                }
-                let next = current.updated(&body);
-                if ours && action == "tick" {
-                    // 1: more traffic for green only on a pass on complete data.
-                    let grew = next.green_share("2") > current.green_share("2") + 1e-9;
-                    if grew && green_bad {
-                        fail(format!("a bad green advanced: {current:?} -> {next:?}"));
-                    }
-                    if grew && last_metrics_clean != Some(true) {
-                        fail(format!(
-                            "green advanced without a complete metrics answer \
-                             ({last_metrics_clean:?}): {current:?} -> {next:?}"
-                        ));
-                    }
-                }
-                current = next;
-                if let Some(r) = x.response.as_ref().map(json_of) {
-                    current_revision = r["RevisionId"].as_str().unwrap_or_default().to_string();
-                }
+            if grew && clean != Some(true) {
+                fail(format!(
+                    "green advanced without a complete metrics answer ({clean:?}): {current:?} -> \
+                 {next:?}"
+                ));
             }
-            _ => {}
-        }
-    }
+        },
+    );
     // 3: nothing but the writes seen happened, and the record parses.
     if *after != current {
         fail(format!(

@@ -11,18 +11,23 @@
 //! invariant checks. And Lambda's control-plane quota: with `set_quota(n)`,
 //! a Lambda request beyond n in the last second is throttled, as Lambda does.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use lambda_rollout::memory::Rng;
+use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -535,4 +540,227 @@ fn error_response(op: Op, status: u16, code: &str) -> Response<Full<Bytes>> {
             ))))
             .expect("response"),
     }
+}
+
+/// The alias as the wire shows it: version, routing, description.
+#[derive(Debug, Clone)]
+pub struct Wire {
+    pub version: String,
+    pub weights: BTreeMap<String, f64>,
+    pub description: String,
+}
+
+/// Weights equal to the last bits a JSON round trip through the emulator
+/// (Python floats) may change.
+impl PartialEq for Wire {
+    fn eq(&self, other: &Wire) -> bool {
+        self.version == other.version
+            && self.description == other.description
+            && self.weights.len() == other.weights.len()
+            && self
+                .weights
+                .iter()
+                .zip(&other.weights)
+                .all(|((a, x), (b, y))| a == b && (x - y).abs() < 1e-9)
+    }
+}
+
+impl Wire {
+    pub fn from_json(v: &Value) -> Wire {
+        Wire {
+            version: v["FunctionVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            weights: v["RoutingConfig"]["AdditionalVersionWeights"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, w)| (k.clone(), w.as_f64().unwrap_or(0.0)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            description: v["Description"].as_str().unwrap_or_default().to_string(),
+        }
+    }
+
+    /// An UpdateAlias body sets only what it names.
+    pub fn updated(&self, body: &Value) -> Wire {
+        let mut w = self.clone();
+        if let Some(v) = body["FunctionVersion"].as_str() {
+            w.version = v.to_string();
+        }
+        if body.get("RoutingConfig").is_some() {
+            w.weights = Wire::from_json(body).weights;
+        }
+        if let Some(d) = body["Description"].as_str() {
+            w.description = d.to_string();
+        }
+        w
+    }
+
+    /// Green's weight: 1 once it is the stable version.
+    pub fn green_share(&self, green: &str) -> f64 {
+        if self.version == green {
+            1.0
+        } else {
+            self.weights.get(green).copied().unwrap_or(0.0)
+        }
+    }
+}
+
+pub fn json_of(b: &Bytes) -> Value {
+    serde_json::from_slice(b).unwrap_or(Value::Null)
+}
+
+/// The exchanges of one alias replayed from `before`: the alias as the
+/// emulator holds it afterwards. Every write of ours must be a
+/// compare-and-swap on the revision current at that moment (else `fail`);
+/// `ours(current, next, clean, fail)` sees each of our writes applied, with
+/// whether the last metrics answer delivered before it was the emulator's
+/// own.
+pub fn replay<'a>(
+    before: &Wire,
+    before_revision: &str,
+    log: impl IntoIterator<Item = &'a Exchange>,
+    fail: &mut dyn FnMut(String),
+    mut ours: impl FnMut(&Wire, &Wire, Option<bool>, &mut dyn FnMut(String)),
+) -> Wire {
+    let mut current = before.clone();
+    let mut current_revision = before_revision.to_string();
+    let mut last_metrics_clean: Option<bool> = None;
+    for x in log {
+        match x.op {
+            Op::GetMetricData if x.fault.answered() => {
+                last_metrics_clean = Some(!x.fault.tampers_metrics());
+            }
+            Op::GetAlias if x.fault.answered() && x.upstream_status == Some(200) => {
+                if let Some(r) = x.response.as_ref().map(json_of) {
+                    current_revision = r["RevisionId"].as_str().unwrap_or_default().to_string();
+                }
+            }
+            Op::UpdateAlias if x.upstream_status == Some(200) => {
+                let body = json_of(&x.request);
+                let mine = x.fault != Fault::RivalWrite;
+                if mine {
+                    // A compare-and-swap on the revision current right now.
+                    match body["RevisionId"].as_str() {
+                        None => fail("an UpdateAlias without RevisionId".into()),
+                        Some(r) if r != current_revision => fail(format!(
+                            "a write on revision {r} applied over revision {current_revision}"
+                        )),
+                        _ => {}
+                    }
+                }
+                let next = current.updated(&body);
+                if mine {
+                    ours(&current, &next, last_metrics_clean, fail);
+                }
+                current = next;
+                if let Some(r) = x.response.as_ref().map(json_of) {
+                    current_revision = r["RevisionId"].as_str().unwrap_or_default().to_string();
+                }
+            }
+            _ => {}
+        }
+    }
+    current
+}
+
+/// The emulator behind a fault proxy whose rival is a human in the console
+/// (rolls back, moves the weight finer than lambda-rollout keeps, promotes,
+/// adds a note), and the real SDK clients through it, with short timeouts
+/// and backoff so that a thousand scenarios fit in minutes.
+pub async fn faulty_clients(
+    em: &super::Emulator,
+    seed: u64,
+) -> (
+    FaultProxy,
+    aws_sdk_lambda::Client,
+    aws_sdk_cloudwatch::Client,
+) {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("make test sets it");
+    let upstream = endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("AWS_ENDPOINT_URL is http://host:port on loopback");
+
+    // The rival: a human (or another tick) moving the alias in the console.
+    let rival_seed = Arc::new(std::sync::Mutex::new(Rng::new(seed ^ 0x5eed)));
+    let rival_client = em.lambda.clone();
+    let rival: Rival = Arc::new(move |function: String, alias: String| {
+        let client = rival_client.clone();
+        let pick = rival_seed.lock().unwrap().next_f64();
+        Box::pin(async move {
+            let mut req = client.update_alias().function_name(&function).name(&alias);
+            let body = if pick < 0.3 {
+                // Rolled back by hand: routing gone.
+                req = req.routing_config(AliasRoutingConfiguration::builder().build());
+                json!({"RoutingConfig": {"AdditionalVersionWeights": {}}})
+            } else if pick < 0.6 {
+                // Weight moved by hand, finer than the hundredths of a
+                // percent lambda-rollout keeps.
+                let w = ((0.05 + (pick - 0.3)) * 1e5).round() / 1e5;
+                req = req.routing_config(
+                    AliasRoutingConfiguration::builder()
+                        .additional_version_weights("2", w)
+                        .build(),
+                );
+                json!({"RoutingConfig": {"AdditionalVersionWeights": {"2": w}}})
+            } else if pick < 0.8 {
+                // Promoted by hand.
+                req = req
+                    .function_version("2")
+                    .routing_config(AliasRoutingConfiguration::builder().build());
+                json!({"FunctionVersion": "2", "RoutingConfig": {"AdditionalVersionWeights": {}}})
+            } else {
+                // A note added to the description, the record kept.
+                let current = client
+                    .get_alias()
+                    .function_name(&function)
+                    .name(&alias)
+                    .send()
+                    .await
+                    .ok()?;
+                let d = format!("on call: {}", current.description().unwrap_or_default());
+                req = req.description(&d);
+                json!({"Description": d})
+            };
+            let out = req.send().await.ok()?;
+            let answer = json!({"RevisionId": out.revision_id()});
+            Some((
+                Bytes::from(body.to_string()),
+                Bytes::from(answer.to_string()),
+            ))
+        })
+    });
+    let hold = Duration::from_millis(1300);
+    let proxy = FaultProxy::start(upstream, seed, rival, hold).await;
+
+    // The clients under test: the real SDK through the proxy, with short
+    // timeouts and backoff so that a thousand scenarios fit in minutes.
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let timeouts = TimeoutConfig::builder()
+        .operation_attempt_timeout(Duration::from_millis(1000))
+        .operation_timeout(Duration::from_secs(8))
+        .build();
+    let retry = RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(20));
+    let lambda = aws_sdk_lambda::Client::from_conf(
+        aws_sdk_lambda::config::Builder::from(&sdk)
+            .endpoint_url(proxy.url())
+            .timeout_config(timeouts.clone())
+            .retry_config(retry.clone())
+            .build(),
+    );
+    let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+        aws_sdk_cloudwatch::config::Builder::from(&sdk)
+            .endpoint_url(proxy.url())
+            .timeout_config(timeouts)
+            .retry_config(retry)
+            .build(),
+    );
+    (proxy, lambda, cloudwatch)
 }

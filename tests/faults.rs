@@ -228,6 +228,7 @@ async fn scenario(
         );
         check(
             &context,
+            f,
             action,
             green_bad,
             &before,
@@ -257,6 +258,7 @@ async fn wire(em: &Emulator, f: &str) -> (Wire, String) {
 #[allow(clippy::too_many_arguments)]
 fn check(
     context: &str,
+    function: &str,
     action: &str,
     green_bad: bool,
     before: &Wire,
@@ -268,6 +270,7 @@ fn check(
 ) {
     let mut fail = |m: String| violations.push(format!("{context}: {m}"));
     let current = replay(
+        function,
         before,
         before_revision,
         log,

@@ -395,7 +395,7 @@ impl Scenario<'_> {
                 .iter()
                 .filter(|x| x.alias.as_ref().is_none_or(|(xf, _)| xf == f));
             let bad = self.bad == Some(i);
-            let current = replay(b, rev, mine, fail, |current, next, clean, fail| {
+            let current = replay(f, b, rev, mine, fail, |current, next, clean, fail| {
                 let grew = next.green_share("2") > current.green_share("2") + 1e-9;
                 if ticked && grew && bad {
                     fail(format!(

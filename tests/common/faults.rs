@@ -104,6 +104,10 @@ pub struct Exchange {
     /// The emulator's status, when the request was forwarded.
     pub upstream_status: Option<u16>,
     pub response: Option<Bytes>,
+    /// GetMetricData: the ids of the series the fault emptied, marked
+    /// partial or left out (the answer is shared by every target asked
+    /// about, and spoils only the targets whose series these are).
+    pub spoiled: Vec<String>,
     /// When the request reached the proxy.
     pub arrived: std::time::Instant,
     /// When the request left for the emulator, and how long the emulator
@@ -322,6 +326,7 @@ impl FaultProxy {
             request: body.clone(),
             upstream_status: None,
             response: None,
+            spoiled: Vec::new(),
             arrived,
             sent_at: None,
             upstream_time: None,
@@ -361,6 +366,7 @@ impl FaultProxy {
                             request: rival_req,
                             upstream_status: Some(200),
                             response: Some(rival_resp),
+                            spoiled: Vec::new(),
                             arrived,
                             sent_at: None,
                             upstream_time: None,
@@ -386,7 +392,7 @@ impl FaultProxy {
         };
         let mut out_body = upstream_body.clone();
         if op == Op::GetMetricData && head.status == 200 && fault.tampers_metrics() {
-            out_body = self.tamper(&upstream_body, fault);
+            (out_body, exchange.spoiled) = self.tamper(&upstream_body, fault);
         }
         exchange.upstream_status = Some(head.status.as_u16());
         exchange.response = Some(upstream_body);
@@ -424,12 +430,14 @@ impl FaultProxy {
         Ok((head, body.collect().await.map_err(closed)?.to_bytes()))
     }
 
-    /// Rewrites a CBOR GetMetricData answer.
-    fn tamper(&self, body: &Bytes, fault: Fault) -> Bytes {
+    /// Rewrites a CBOR GetMetricData answer; with the ids of the series
+    /// it spoiled.
+    fn tamper(&self, body: &Bytes, fault: Fault) -> (Bytes, Vec<String>) {
         use ciborium::Value;
         let Ok(mut v) = ciborium::from_reader::<Value, _>(&body[..]) else {
-            return body.clone();
+            return (body.clone(), Vec::new());
         };
+        let mut spoiled = Vec::new();
         if let Value::Map(fields) = &mut v {
             for (k, results) in fields.iter_mut() {
                 if k.as_text() != Some("MetricDataResults") {
@@ -440,6 +448,7 @@ impl FaultProxy {
                 };
                 match fault {
                     Fault::EmptyMetrics => {
+                        spoiled.extend(items.iter().filter_map(result_id));
                         for item in items.iter_mut() {
                             if let Value::Map(m) = item {
                                 for (k, v) in m.iter_mut() {
@@ -452,6 +461,7 @@ impl FaultProxy {
                     }
                     Fault::PartialMetrics if !items.is_empty() => {
                         let i = self.next_index(items.len());
+                        spoiled.extend(result_id(&items[i]));
                         if let Value::Map(m) = &mut items[i] {
                             m.retain(|(k, _)| k.as_text() != Some("StatusCode"));
                             m.push((
@@ -462,6 +472,7 @@ impl FaultProxy {
                     }
                     Fault::MissingSeries if !items.is_empty() => {
                         let i = self.next_index(items.len());
+                        spoiled.extend(result_id(&items[i]));
                         items.remove(i);
                     }
                     _ => {}
@@ -470,7 +481,75 @@ impl FaultProxy {
         }
         let mut out = Vec::new();
         ciborium::into_writer(&v, &mut out).expect("CBOR encodes");
-        Bytes::from(out)
+        (Bytes::from(out), spoiled)
+    }
+}
+
+fn cbor_field<'a>(v: &'a ciborium::Value, name: &str) -> Option<&'a ciborium::Value> {
+    v.as_map()?
+        .iter()
+        .find(|(k, _)| k.as_text() == Some(name))
+        .map(|(_, v)| v)
+}
+
+fn result_id(item: &ciborium::Value) -> Option<String> {
+    Some(cbor_field(item, "Id")?.as_text()?.to_string())
+}
+
+/// The query ids of a GetMetricData request, each with the function its
+/// target is: a query id is `t{request}_{series}`, and some metric of every
+/// request names the function in its FunctionName dimension.
+fn queries_by_function(request: &Bytes) -> Vec<(String, String)> {
+    let Ok(v) = ciborium::from_reader::<ciborium::Value, _>(&request[..]) else {
+        return Vec::new();
+    };
+    let Some(queries) = cbor_field(&v, "MetricDataQueries").and_then(|q| q.as_array()) else {
+        return Vec::new();
+    };
+    let prefix = |id: &str| id.split('_').next().unwrap_or_default().to_string();
+    let mut function_of = BTreeMap::new();
+    for q in queries {
+        let (Some(id), Some(dims)) = (
+            result_id(q),
+            cbor_field(q, "MetricStat")
+                .and_then(|m| cbor_field(m, "Metric"))
+                .and_then(|m| cbor_field(m, "Dimensions"))
+                .and_then(|d| d.as_array()),
+        ) else {
+            continue;
+        };
+        for d in dims {
+            if cbor_field(d, "Name").and_then(|n| n.as_text()) == Some("FunctionName") {
+                if let Some(f) = cbor_field(d, "Value").and_then(|v| v.as_text()) {
+                    function_of.insert(prefix(&id), f.to_string());
+                }
+            }
+        }
+    }
+    queries
+        .iter()
+        .filter_map(result_id)
+        .filter_map(|id| Some((function_of.get(&prefix(&id))?.clone(), id)))
+        .collect()
+}
+
+impl Exchange {
+    /// A delivered GetMetricData answer, as `function` would take it: None
+    /// when it asked nothing of the function, else whether the function's
+    /// series came as the emulator gave them.
+    pub fn metrics_clean_for(&self, function: &str) -> Option<bool> {
+        if self.op != Op::GetMetricData || !self.fault.answered() {
+            return None;
+        }
+        let mine: Vec<String> = queries_by_function(&self.request)
+            .into_iter()
+            .filter(|(f, _)| f == function)
+            .map(|(_, id)| id)
+            .collect();
+        if mine.is_empty() {
+            return None;
+        }
+        Some(!mine.iter().any(|id| self.spoiled.contains(id)))
     }
 }
 
@@ -617,9 +696,10 @@ pub fn json_of(b: &Bytes) -> Value {
 /// emulator holds it afterwards. Every write of ours must be a
 /// compare-and-swap on the revision current at that moment (else `fail`);
 /// `ours(current, next, clean, fail)` sees each of our writes applied, with
-/// whether the last metrics answer delivered before it was the emulator's
-/// own.
+/// whether the last metrics answer delivered before it that asked about
+/// `function` held the emulator's own series of it.
 pub fn replay<'a>(
+    function: &str,
     before: &Wire,
     before_revision: &str,
     log: impl IntoIterator<Item = &'a Exchange>,
@@ -631,8 +711,10 @@ pub fn replay<'a>(
     let mut last_metrics_clean: Option<bool> = None;
     for x in log {
         match x.op {
-            Op::GetMetricData if x.fault.answered() => {
-                last_metrics_clean = Some(!x.fault.tampers_metrics());
+            Op::GetMetricData => {
+                if let Some(clean) = x.metrics_clean_for(function) {
+                    last_metrics_clean = Some(clean);
+                }
             }
             Op::GetAlias if x.fault.answered() && x.upstream_status == Some(200) => {
                 if let Some(r) = x.response.as_ref().map(json_of) {

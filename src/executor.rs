@@ -181,28 +181,7 @@ where
             .collect()
             .await;
         let mut decided = self.judge_all(pending).await;
-        let mut member_of: Vec<Option<MemberOf>> = vec![None; targets.len()];
-        let mut reports = Vec::with_capacity(groups.len());
-        for (name, members) in groups {
-            let tick = decide_group(*name, targets, members, &decided, now);
-            for (&i, d) in members.iter().zip(&tick.decisions) {
-                member_of[i] = Some(MemberOf {
-                    name: *name,
-                    state: tick.state.label(),
-                });
-                if let (Some(d), Pending::Ready(_, own)) = (d, &mut decided[i]) {
-                    *own = d.clone();
-                }
-            }
-            tracing::info!(group = %name, state = tick.state.label(), reason = %tick.reason, "group");
-            reports.push(GroupResult {
-                group: *name,
-                state: tick.state.label(),
-                started: tick.started,
-                reason: tick.reason,
-                members: members.iter().map(|&i| targets[i].0.to_string()).collect(),
-            });
-        }
+        let (member_of, reports) = group_pass(targets, groups, &mut decided, now);
         let results = stream::iter(targets.iter().zip(decided).zip(member_of))
             .map(|(((t, p), item), member)| async move {
                 let grouped = member.is_some();
@@ -222,87 +201,6 @@ where
             .collect()
             .await;
         (results, reports)
-    }
-
-    /// A target's alias read and the engine's first look at it, with the
-    /// published versions fetched if it asks for them (`auto_start`).
-    async fn read_and_plan<'a>(
-        &self,
-        t: &Target,
-        p: &'a Policy,
-        now: UtcTime,
-        dry_run: bool,
-    ) -> Pending<'a> {
-        let snap = match self.store.read_alias(t).await {
-            Ok(s) => s,
-            Err(e) => {
-                let gone = matches!(e, StoreError::NotFound { .. });
-                let r = TargetResult::failed(t, Reported::Error, None, e.to_string(), dry_run);
-                return if gone {
-                    Pending::Gone(r)
-                } else {
-                    Pending::Done(r)
-                };
-            }
-        };
-        let failed = |state: &AliasState, reason: String| {
-            Pending::Done(TargetResult::failed(
-                t,
-                Reported::Error,
-                Some(state),
-                reason,
-                dry_run,
-            ))
-        };
-        match engine::plan(t, &snap.state, p, now) {
-            Err(r) => failed(&snap.state, r.0),
-            Ok(Plan::Decided(d)) => Pending::Ready(snap, d),
-            Ok(Plan::NeedMetrics(a)) => Pending::Needs(snap, a),
-            Ok(Plan::NeedVersions(a)) => match self.store.published_versions(t).await {
-                Ok(vs) => Pending::Ready(snap, a.decide(&vs)),
-                Err(e) => failed(
-                    &snap.state,
-                    format!("auto_start: cannot list versions: {e}"),
-                ),
-            },
-        }
-    }
-
-    /// Every waiting target's metrics in one batched read, then its decision.
-    async fn judge_all<'a>(&self, pending: Vec<Pending<'a>>) -> Vec<Pending<'a>> {
-        let requests: Vec<_> = pending
-            .iter()
-            .filter_map(|p| match p {
-                Pending::Needs(_, a) => Some(a.request.clone()),
-                _ => None,
-            })
-            .collect();
-        let observed = if requests.is_empty() {
-            Vec::new()
-        } else {
-            self.observe(&requests).await
-        };
-        let failed: Vec<&String> = observed.iter().filter_map(|o| o.as_ref().err()).collect();
-        if let Some(e) = failed.first() {
-            tracing::warn!(error = %e, targets = failed.len(), of = requests.len(), "metrics unavailable; those targets hold");
-        }
-        // Each waiting target's answer, in the order they were asked for:
-        // only the targets a failed call carried hold for it.
-        let mut answers = observed.iter();
-        pending
-            .into_iter()
-            .map(|item| match item {
-                Pending::Needs(snap, a) => {
-                    let answer = match answers.next() {
-                        Some(Ok(o)) => MetricsAnswer::Fetched(o),
-                        Some(Err(e)) => MetricsAnswer::Unavailable(e),
-                        None => MetricsAnswer::Unavailable("no answer"),
-                    };
-                    Pending::Ready(snap, a.decide(answer))
-                }
-                other => other,
-            })
-            .collect()
     }
 
     /// A manual command: decide, write with compare-and-swap, retry once.
@@ -835,6 +733,138 @@ where
         Ok(r)
     }
 
+    /// A target's alias read and the engine's first look at it, with the
+    /// published versions fetched if it asks for them (`auto_start`).
+    async fn read_and_plan<'a>(
+        &self,
+        t: &Target,
+        p: &'a Policy,
+        now: UtcTime,
+        dry_run: bool,
+    ) -> Pending<'a> {
+        let read = self.store.read_alias(t).await;
+        self.plan_read(t, p, read, now, dry_run).await
+    }
+
+    /// `read_and_plan` with the alias already read (or not).
+    async fn plan_read<'a>(
+        &self,
+        t: &Target,
+        p: &'a Policy,
+        read: Result<AliasSnapshot, StoreError>,
+        now: UtcTime,
+        dry_run: bool,
+    ) -> Pending<'a> {
+        let snap = match read {
+            Ok(s) => s,
+            Err(e) => {
+                let gone = matches!(e, StoreError::NotFound { .. });
+                let r = TargetResult::failed(t, Reported::Error, None, e.to_string(), dry_run);
+                return if gone {
+                    Pending::Gone(r)
+                } else {
+                    Pending::Done(r)
+                };
+            }
+        };
+        let failed = |state: &AliasState, reason: String| {
+            Pending::Done(TargetResult::failed(
+                t,
+                Reported::Error,
+                Some(state),
+                reason,
+                dry_run,
+            ))
+        };
+        match engine::plan(t, &snap.state, p, now) {
+            Err(r) => failed(&snap.state, r.0),
+            Ok(Plan::Decided(d)) => Pending::Ready(snap, d),
+            Ok(Plan::NeedMetrics(a)) => Pending::Needs(snap, a),
+            Ok(Plan::NeedVersions(a)) => match self.store.published_versions(t).await {
+                Ok(vs) => Pending::Ready(snap, a.decide(&vs)),
+                Err(e) => failed(
+                    &snap.state,
+                    format!("auto_start: cannot list versions: {e}"),
+                ),
+            },
+        }
+    }
+
+    /// Every waiting target's metrics in one batched read, then its decision.
+    async fn judge_all<'a>(&self, pending: Vec<Pending<'a>>) -> Vec<Pending<'a>> {
+        let requests: Vec<_> = pending
+            .iter()
+            .filter_map(|p| match p {
+                Pending::Needs(_, a) => Some(a.request.clone()),
+                _ => None,
+            })
+            .collect();
+        let observed = if requests.is_empty() {
+            Vec::new()
+        } else {
+            self.observe(&requests).await
+        };
+        let failed: Vec<&String> = observed.iter().filter_map(|o| o.as_ref().err()).collect();
+        if let Some(e) = failed.first() {
+            tracing::warn!(error = %e, targets = failed.len(), of = requests.len(), "metrics unavailable; those targets hold");
+        }
+        // Each waiting target's answer, in the order they were asked for:
+        // only the targets a failed call carried hold for it.
+        let mut answers = observed.iter();
+        pending
+            .into_iter()
+            .map(|item| match item {
+                Pending::Needs(snap, a) => {
+                    let answer = match answers.next() {
+                        Some(Ok(o)) => MetricsAnswer::Fetched(o),
+                        Some(Err(e)) => MetricsAnswer::Unavailable(e),
+                        None => MetricsAnswer::Unavailable("no answer"),
+                    };
+                    Pending::Ready(snap, a.decide(answer))
+                }
+                other => other,
+            })
+            .collect()
+    }
+
+    /// What the next tick would decide for release group `name`, with its
+    /// members' aliases as already read (`reads`, in the order of
+    /// `members`): one batched metrics read for them all, no write.
+    pub async fn judge_group(
+        &self,
+        name: GroupName,
+        members: &[(Target, Policy)],
+        reads: Vec<Result<AliasSnapshot, StoreError>>,
+        now: UtcTime,
+    ) -> (Vec<TargetResult>, GroupResult) {
+        let pending: Vec<Pending<'_>> = stream::iter(members.iter().zip(reads))
+            .map(|((t, p), read)| self.plan_read(t, p, read, now, true))
+            .buffered(self.concurrency.max(1))
+            .collect()
+            .await;
+        let mut decided = self.judge_all(pending).await;
+        let everyone = [(name, (0..members.len()).collect())];
+        let (member_of, mut reports) = group_pass(members, &everyone, &mut decided, now);
+        let results = members
+            .iter()
+            .zip(decided)
+            .zip(member_of)
+            .map(|(((t, _), item), member)| {
+                let mut r = match item {
+                    Pending::Done(r) | Pending::Gone(r) => r,
+                    Pending::Ready(snap, d) => {
+                        let d = group::rule_g7_carry(&snap.state, d, now);
+                        TargetResult::decided(t, &snap.state, &d, true)
+                    }
+                    Pending::Needs(..) => unreachable!("judge_all decides every waiting target"),
+                };
+                r.group = member;
+                r
+            })
+            .collect();
+        (results, reports.remove(0))
+    }
+
     /// What the next tick would do with the alias as already read: at most
     /// one metrics read (and, idle under auto_start, one version listing).
     pub async fn judge(
@@ -950,6 +980,40 @@ fn write_failed(d: &Decision, e: &StoreError) -> String {
         "{}: write not applied: {e}; the next tick re-reads the alias",
         d.outcome.label()
     )
+}
+
+/// Each group decided from its members' own decisions (`decided`, which
+/// takes the group's in their place): whose member each target is, and the
+/// groups as found.
+fn group_pass(
+    targets: &[(Target, Policy)],
+    groups: &[(GroupName, Vec<usize>)],
+    decided: &mut [Pending<'_>],
+    now: UtcTime,
+) -> (Vec<Option<MemberOf>>, Vec<GroupResult>) {
+    let mut member_of: Vec<Option<MemberOf>> = vec![None; targets.len()];
+    let mut reports = Vec::with_capacity(groups.len());
+    for (name, members) in groups {
+        let tick = decide_group(*name, targets, members, decided, now);
+        for (&i, d) in members.iter().zip(&tick.decisions) {
+            member_of[i] = Some(MemberOf {
+                name: *name,
+                state: tick.state.label(),
+            });
+            if let (Some(d), Pending::Ready(_, own)) = (d, &mut decided[i]) {
+                *own = d.clone();
+            }
+        }
+        tracing::info!(group = %name, state = tick.state.label(), reason = %tick.reason, "group");
+        reports.push(GroupResult {
+            group: *name,
+            state: tick.state.label(),
+            started: tick.started,
+            reason: tick.reason,
+            members: members.iter().map(|&i| targets[i].0.to_string()).collect(),
+        });
+    }
+    (member_of, reports)
 }
 
 /// A group's decisions from its members' own, as the tick found them.

@@ -522,7 +522,9 @@ where
     /// environment's. `strict`: a policy that does not resolve (or that a
     /// group cannot take, rule G0) is an error; otherwise the defaults
     /// stand in, as for any command that must work at 3 a.m.
-    async fn group_members(
+    /// A group's members, each with the group's policy resolved; `strict`
+    /// refuses a policy that does not resolve, else the defaults stand in.
+    pub async fn group_members(
         &self,
         group: GroupName,
         strict: bool,

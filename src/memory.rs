@@ -91,7 +91,20 @@ impl AliasRead for MemoryAliases {
     async fn read_alias(&self, t: &Target) -> Result<AliasSnapshot, StoreError> {
         self.round_trip().await;
         self.reads.fetch_add(1, Ordering::SeqCst);
-        let (state, rev) = self.state.lock().expect("not poisoned")[&t.function][&t.alias].clone();
+        let found = self
+            .state
+            .lock()
+            .expect("not poisoned")
+            .get(&t.function)
+            .and_then(|aliases| aliases.get(&t.alias))
+            .cloned();
+        let Some((state, rev)) = found else {
+            let message = format!("alias {} of {} not found", t.alias, t.function);
+            return Err(StoreError::NotFound {
+                source: message.clone().into(),
+                message,
+            });
+        };
         Ok(AliasSnapshot {
             state,
             revision: rev.to_string(),

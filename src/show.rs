@@ -5,8 +5,8 @@
 use crate::engine::step::position;
 use crate::model::{UtcTime, Weight};
 use crate::policy::Policy;
-use crate::report::{Reported, TargetResult};
-use crate::wait::{End, Poll, Seen, Stage};
+use crate::report::{GroupResult, Reported, TargetResult};
+use crate::wait::{End, GroupPoll, Poll, Seen, Stage};
 
 /// Colour or none: <https://no-color.org> (set and not empty: none), and
 /// none for a dumb terminal or anything not a terminal.
@@ -253,10 +253,106 @@ fn change_tail(p: &Poll) -> String {
     }
 }
 
+fn group_tone(state: &str) -> Tone {
+    match state {
+        "promoted" | "done" => Tone::Good,
+        "rolled_back" | "rolling_back" | "reverted" | "error" => Tone::Bad,
+        "idle" => Tone::Quiet,
+        _ => Tone::Waiting,
+    }
+}
+
+/// A group's change: its state and reason, then a line for each member
+/// that changed since `last` (every member at the first poll).
+pub fn group_change_lines(p: &GroupPoll, last: Option<&GroupPoll>, policy: &Policy) -> String {
+    let mut out = format!("{} group {} {}: {}", p.at, p.group, p.state, p.reason);
+    for (i, m) in p.members.iter().enumerate() {
+        let before = last.and_then(|l| l.members.get(i));
+        if before.is_none_or(|b| m.differs(b)) {
+            out.push_str("\n  ");
+            out.push_str(&change_line(m, policy));
+        }
+    }
+    out
+}
+
+/// The group's live line: its state, then each member's weight or end.
+pub fn group_live_line(p: &GroupPoll, style: Style, width: usize) -> String {
+    let head = format!("group {}", p.group);
+    let members: Vec<String> = p
+        .members
+        .iter()
+        .map(|m| {
+            let x = parts(m);
+            let at = match (x.stage, &m.status) {
+                (Some(_), Some(_)) => percent(x.weight),
+                _ => m.state.replace('_', " "),
+            };
+            format!("{} v{} {at}", m.function, m.version)
+        })
+        .collect();
+    let tail = format!("  {}", hhmmss(p.at));
+    let line = fit(
+        &format!("{head}  {}  {}", p.state, members.join(" · ")),
+        width.saturating_sub(tail.chars().count()),
+    );
+    // Paint after fitting, so escapes never count as width.
+    let plain_head = format!("{head}  {}", p.state);
+    let painted = format!(
+        "{}  {}",
+        style.paint(Tone::Strong, &head),
+        style.paint(group_tone(p.state), p.state)
+    );
+    format!("{}{tail}", line.replacen(&plain_head, &painted, 1))
+}
+
+/// A group's wait's last line: how it ended, the exit code, and the group's
+/// last word.
+pub fn group_end_line(end: &End, last: Option<&GroupPoll>, style: Style) -> String {
+    let said = match end {
+        End::Finished(_) => last.map(|p| p.reason.clone()).unwrap_or_default(),
+        End::TimedOut(_) => last.map_or(String::new(), |p| {
+            format!(
+                "the timeout ended with the group {}: {}",
+                p.state.replace('_', " "),
+                p.reason
+            )
+        }),
+        End::Failed(e) => e.clone(),
+    };
+    format!(
+        "{} (exit {}): {said}",
+        style.paint(end_tone(end), end.label()),
+        end.exit_code()
+    )
+}
+
+/// A line for each release group of a `status` or `list`, above the table.
+pub fn groups(groups: &[GroupResult], style: Style) -> String {
+    let mut out = String::new();
+    for g in groups {
+        let started = g
+            .started
+            .map(|t| format!(" (started {t})"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{} {}{started}: {} member{}\n",
+            style.paint(Tone::Strong, &format!("group {}", g.group)),
+            style.paint(group_tone(g.state), g.state),
+            g.members.len(),
+            if g.members.len() == 1 { "" } else { "s" }
+        ));
+        out.push_str(&style.paint(Tone::Quiet, &format!("  {}", g.reason)));
+        out.push_str("\n\n");
+    }
+    out
+}
+
 /// The table of `status` and `list`: one row per target, its reason on the
 /// line under it.
 pub fn table(results: &[TargetResult], style: Style) -> String {
-    let header = [
+    let grouped = results.iter().any(|r| r.group.is_some());
+    let mut header = vec![
         "FUNCTION",
         "ALIAS",
         "DECISION",
@@ -269,7 +365,19 @@ pub fn table(results: &[TargetResult], style: Style) -> String {
         "BLUE LAT",
         "ESTIMATE",
     ];
-    let rows: Vec<[String; 11]> = results.iter().map(row).collect();
+    let mut rows: Vec<Vec<String>> = results.iter().map(|r| row(r).to_vec()).collect();
+    // The decision's column, painted: after the group's, when there is one.
+    let mut decision_col = 2;
+    if grouped {
+        header.insert(0, "GROUP");
+        decision_col += 1;
+        for (cells, r) in rows.iter_mut().zip(results) {
+            cells.insert(
+                0,
+                r.group.as_ref().map_or("-".into(), |g| g.name.to_string()),
+            );
+        }
+    }
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
@@ -293,7 +401,7 @@ pub fn table(results: &[TargetResult], style: Style) -> String {
     for (r, cells) in results.iter().zip(&rows) {
         let tone = decision_tone(r.decision);
         out.push_str(&line(cells, &|i, c| {
-            if i == 2 {
+            if i == decision_col {
                 style.paint(tone, c)
             } else {
                 c.to_string()
@@ -365,5 +473,115 @@ mod tests {
     fn fitting_counts_characters() {
         assert_eq!(fit("ééé", 3), "ééé");
         assert_eq!(fit("éééé", 3), "éé…");
+    }
+
+    fn group_poll() -> GroupPoll {
+        let at = UtcTime::parse_rfc3339("2026-12-01T10:00:00Z").unwrap();
+        let member = |f: &str, state: &'static str| Poll {
+            at,
+            function: f.into(),
+            alias: "live".into(),
+            version: crate::model::Version::new(2).unwrap(),
+            state,
+            status: None,
+            note: format!("{f} note"),
+            seen: None,
+        };
+        GroupPoll {
+            at,
+            group: crate::model::GroupName::new("checkout").unwrap(),
+            state: "rolling_back",
+            reason: "api:live went back".into(),
+            members: vec![member("api", "rolled_back"), member("worker", "rolling")],
+        }
+    }
+
+    #[test]
+    fn a_group_line_names_each_member_and_fits_the_terminal() {
+        let p = group_poll();
+        let plain = group_live_line(&p, Style { colour: false }, 200);
+        assert_eq!(
+            plain,
+            "group checkout  rolling_back  api v2 rolled back · worker v2 rolling  10:00:00"
+        );
+        for width in [20, 40, 60] {
+            let line = group_live_line(&p, Style { colour: true }, width);
+            let shown: String = strip_escapes(&line);
+            assert!(shown.chars().count() <= width, "{width}: {shown:?}");
+        }
+        let painted = group_live_line(&p, Style { colour: true }, 200);
+        assert!(
+            painted.contains("\x1b[31mrolling_back\x1b[0m"),
+            "{painted:?}"
+        );
+    }
+
+    #[test]
+    fn a_group_change_shows_only_the_members_that_changed() {
+        let p = group_poll();
+        let policy = Policy::defaults();
+        let first = group_change_lines(&p, None, &policy);
+        assert_eq!(first.lines().count(), 3, "{first}");
+        assert!(first.starts_with("2026-12-01T10:00:00Z group checkout rolling_back: api:live"));
+        let mut next = p.clone();
+        next.members[1].state = "rolled_back";
+        next.members[1].note = "worker back".into();
+        let second = group_change_lines(&next, Some(&p), &policy);
+        assert_eq!(second.lines().count(), 2, "{second}");
+        assert!(
+            second.lines().nth(1).unwrap().contains("worker:live"),
+            "{second}"
+        );
+    }
+
+    #[test]
+    fn a_table_of_members_has_the_group_column() {
+        let at = UtcTime::parse_rfc3339("2026-12-01T10:00:00Z").unwrap();
+        let t = crate::model::Target::new("api", "live").unwrap();
+        let mut r = TargetResult::failed(&t, Reported::Error, None, "why".into(), true);
+        r.group = Some(crate::report::MemberOf {
+            name: crate::model::GroupName::new("checkout").unwrap(),
+            state: "rolling",
+        });
+        let alone = TargetResult::failed(
+            &crate::model::Target::new("solo", "live").unwrap(),
+            Reported::Error,
+            None,
+            "why".into(),
+            true,
+        );
+        let table = table(&[r, alone], Style { colour: false });
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].starts_with("GROUP     FUNCTION"), "{table}");
+        assert!(lines[1].starts_with("checkout  api"), "{table}");
+        assert!(lines[3].starts_with("-         solo"), "{table}");
+        let groups = groups(
+            &[GroupResult {
+                group: crate::model::GroupName::new("checkout").unwrap(),
+                state: "rolling",
+                started: Some(at),
+                reason: "all at 10%".into(),
+                members: vec!["api:live".into()],
+            }],
+            Style { colour: false },
+        );
+        assert_eq!(
+            groups,
+            "group checkout rolling (started 2026-12-01T10:00:00Z): 1 member\n  all at 10%\n\n"
+        );
+    }
+
+    fn strip_escapes(s: &str) -> String {
+        let mut out = String::new();
+        let mut in_escape = false;
+        for c in s.chars() {
+            match (in_escape, c) {
+                (false, '\x1b') => in_escape = true,
+                (true, 'm') => in_escape = false,
+                (true, _) => {}
+                (false, c) => out.push(c),
+            }
+        }
+        out
     }
 }

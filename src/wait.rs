@@ -3,6 +3,10 @@
 //! reach of this module), and a poll costs at most one GetAlias and one
 //! GetMetricData: the alias says where the rollout is, CloudWatch only what
 //! the next tick would make of it. The version is pinned once, at the start.
+//! A release group is followed whole (`follow_group`): each member's version
+//! pinned as one target's is, a poll one GetAlias a member and one batched
+//! GetMetricData, the wait over once every member's part is (its end the
+//! worst of theirs, `group_ending`).
 //!
 //! Where version N is (`where_is`), from the alias alone:
 //!
@@ -22,11 +26,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use futures_util::stream::{self, StreamExt};
+
 use crate::engine::{AliasState, Check, Description, Phase, Record};
 use crate::executor::Executor;
-use crate::model::{Target, UtcTime, Version};
+use crate::model::{GroupName, Target, UtcTime, Version};
 use crate::policy::Policy;
-use crate::ports::{AliasRead, MetricsRead, StoreError};
+use crate::ports::{AliasRead, AliasSnapshot, MetricsRead, StoreError};
 use crate::report::TargetResult;
 
 /// Where a rollout still going stands.
@@ -265,6 +271,155 @@ fn is_fatal(e: &StoreError) -> bool {
     )
 }
 
+/// One followed alias's memory between polls.
+struct Tracker<'t> {
+    target: &'t Target,
+    /// Asked for, then pinned at the first good read.
+    pinned: Option<Version>,
+    checked: bool,
+    last_stage: Option<Stage>,
+    last_error: Option<String>,
+}
+
+/// What one read of a followed alias says.
+enum Look {
+    /// Polling again cannot cure it: the alias is gone, its record does not
+    /// parse, the version is not published.
+    Fatal(String),
+    /// The read failed; polled again (a poll saying so once pinned).
+    Unread(Option<Poll>),
+    /// Where the version is; a rollout going still wants its status.
+    Read(Poll, AliasState),
+}
+
+impl<'t> Tracker<'t> {
+    fn new(target: &'t Target, asked: Option<Version>) -> Self {
+        Tracker {
+            target,
+            pinned: asked,
+            checked: false,
+            last_stage: None,
+            last_error: None,
+        }
+    }
+
+    async fn look<S: AliasRead, M, C>(
+        &mut self,
+        exec: &Executor<S, M, C>,
+        read: &Result<AliasSnapshot, StoreError>,
+        now: UtcTime,
+    ) -> Look {
+        let t = self.target;
+        let snap = match read {
+            Err(e) if is_fatal(e) => return Look::Fatal(format!("{t}: {e}")),
+            Err(e) => {
+                let note = format!("cannot read the alias ({e}); polling again");
+                let poll = self
+                    .pinned
+                    .map(|v| Poll::note(t, now, v, "unknown", note.clone()));
+                self.last_error = Some(note);
+                return Look::Unread(poll);
+            }
+            Ok(snap) => snap,
+        };
+        self.last_error = None;
+        let record = match Description::parse(&snap.state.description) {
+            Ok(d) => d.record,
+            Err(e) => return Look::Fatal(format!("{t}: {e}")),
+        };
+        if !self.checked {
+            self.checked = true;
+            match pin(exec, t, &snap.state, &record, self.pinned).await {
+                Ok(v) => self.pinned = Some(v),
+                Err(e) => return Look::Fatal(e),
+            }
+        }
+        let n = self.pinned.expect("pinned on the first read");
+        let mut poll = Poll::note(t, now, n, "", String::new());
+        match where_is(n, &snap.state, &record) {
+            Seen::Ended(ending) => {
+                let ending = match ending {
+                    Ending::RolledBack if self.last_stage == Some(Stage::Watching) => {
+                        Ending::Reverted
+                    }
+                    e => e,
+                };
+                poll.state = End::Finished(ending).label();
+                poll.seen = Some(Seen::Ended(ending));
+                poll.note = ended(n, ending, &snap.state);
+            }
+            Seen::Going(stage) => {
+                poll.state = stage.label();
+                poll.seen = Some(Seen::Going(stage));
+                self.last_stage = Some(stage);
+                if matches!(stage, Stage::NotStarted { .. }) {
+                    poll.note = not_started(n, stage, &snap.state);
+                }
+            }
+        }
+        Look::Read(poll, snap.state.clone())
+    }
+
+    /// How the wait ends at the timeout, as this alias last stood.
+    fn timed_out(&self) -> End {
+        let t = self.target;
+        match (&self.last_error, self.last_stage) {
+            (Some(e), _) => End::Failed(format!("{t}: {e}")),
+            (None, Some(stage)) => End::TimedOut(stage),
+            (None, None) => End::Failed(format!("{t}: the alias was never read")),
+        }
+    }
+}
+
+impl Poll {
+    /// A rollout going past its start: what the next tick would make of it
+    /// is worth a metrics read.
+    fn wants_status(&self) -> bool {
+        matches!(self.seen, Some(Seen::Going(s)) if !matches!(s, Stage::NotStarted { .. }))
+    }
+
+    fn note(t: &Target, at: UtcTime, version: Version, state: &'static str, note: String) -> Self {
+        Poll {
+            at,
+            function: t.function.clone(),
+            alias: t.alias.clone(),
+            version,
+            state,
+            status: None,
+            note,
+            seen: None,
+        }
+    }
+
+    fn ending(&self) -> Option<Ending> {
+        match self.seen {
+            Some(Seen::Ended(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The policy as `wait` judges with it: its alarms are not read, so that a
+/// poll stays within its calls.
+fn without_alarms(policy: &Policy) -> Policy {
+    Policy {
+        alarms: Vec::new(),
+        ..policy.clone()
+    }
+}
+
+/// Sleeps until the next poll, or returns false at the deadline.
+async fn next_poll(clock: &impl Clock, deadline: UtcTime, interval: Duration) -> bool {
+    let now = clock.now();
+    if now >= deadline {
+        return false;
+    }
+    clock
+        .sleep(interval.min(deadline.since(now).max(Duration::from_secs(1))))
+        .await;
+    true
+}
+
 /// Follows the rollout until it ends or the timeout does, calling `seen`
 /// with every poll. The policy only shapes what is shown (the step, the
 /// estimate); its alarms are not read, so that a poll stays two calls.
@@ -279,105 +434,192 @@ where
     S: AliasRead,
     M: MetricsRead,
 {
-    let policy = Policy {
-        alarms: Vec::new(),
-        ..policy.clone()
-    };
+    let policy = without_alarms(policy);
     let t = &opts.target;
     let deadline = clock.now().plus(opts.timeout);
-    let mut pinned = opts.version;
-    let mut checked = false;
-    let mut last_stage = None;
-    let mut last_error: Option<String>;
+    let mut tracker = Tracker::new(t, opts.version);
     loop {
         let now = clock.now();
-        match exec.store.read_alias(t).await {
-            Err(e) if is_fatal(&e) => return (pinned, End::Failed(format!("{t}: {e}"))),
-            Err(e) => {
-                let note = format!("cannot read the alias ({e}); polling again");
-                if let Some(version) = pinned {
-                    seen(&Poll::note(t, now, version, "unknown", note.clone()));
-                }
-                last_error = Some(note);
-            }
-            Ok(snap) => {
-                last_error = None;
-                let record = match Description::parse(&snap.state.description) {
-                    Ok(d) => d.record,
-                    Err(e) => return (pinned, End::Failed(format!("{t}: {e}"))),
-                };
-                if !checked {
-                    checked = true;
-                    match pin(exec, t, &snap.state, &record, pinned).await {
-                        Ok(v) => pinned = Some(v),
-                        Err(e) => return (pinned, End::Failed(e)),
-                    }
-                }
-                let n = pinned.expect("pinned on the first read");
-                let mut poll = Poll::note(t, now, n, "", String::new());
-                match where_is(n, &snap.state, &record) {
-                    Seen::Ended(ending) => {
-                        let ending = match ending {
-                            Ending::RolledBack if last_stage == Some(Stage::Watching) => {
-                                Ending::Reverted
-                            }
-                            e => e,
-                        };
-                        let end = End::Finished(ending);
-                        poll.state = end.label();
-                        poll.seen = Some(Seen::Ended(ending));
-                        poll.note = ended(n, ending, &snap.state);
-                        seen(&poll);
-                        return (pinned, end);
-                    }
-                    Seen::Going(stage) => {
-                        poll.state = stage.label();
-                        poll.seen = Some(Seen::Going(stage));
-                        last_stage = Some(stage);
-                        if matches!(stage, Stage::NotStarted { .. }) {
-                            poll.note = not_started(n, stage, &snap.state);
-                        } else {
-                            match exec.judge(t, &policy, &snap.state, now).await {
-                                Ok(r) => poll.status = Some(r),
-                                Err(e) => poll.note = e.to_string(),
-                            }
-                        }
-                        seen(&poll);
-                    }
+        let read = exec.store.read_alias(t).await;
+        match tracker.look(exec, &read, now).await {
+            Look::Fatal(e) => return (tracker.pinned, End::Failed(e)),
+            Look::Unread(poll) => {
+                if let Some(p) = poll {
+                    seen(&p);
                 }
             }
+            Look::Read(mut poll, alias) => {
+                if let Some(ending) = poll.ending() {
+                    seen(&poll);
+                    return (tracker.pinned, End::Finished(ending));
+                }
+                if poll.wants_status() {
+                    match exec.judge(t, &policy, &alias, now).await {
+                        Ok(r) => poll.status = Some(r),
+                        Err(e) => poll.note = e.to_string(),
+                    }
+                }
+                seen(&poll);
+            }
         }
-        let now = clock.now();
-        if now >= deadline {
-            let end = match (last_error, last_stage) {
-                (Some(e), _) => End::Failed(format!("{t}: {e}")),
-                (None, Some(stage)) => End::TimedOut(stage),
-                (None, None) => End::Failed(format!("{t}: the alias was never read")),
-            };
-            return (pinned, end);
+        if !next_poll(clock, deadline, opts.interval).await {
+            return (tracker.pinned, tracker.timed_out());
         }
-        clock
-            .sleep(
-                opts.interval
-                    .min(deadline.since(now).max(Duration::from_secs(1))),
-            )
-            .await;
     }
 }
 
-impl Poll {
-    fn note(t: &Target, at: UtcTime, version: Version, state: &'static str, note: String) -> Self {
-        Poll {
-            at,
-            function: t.function.clone(),
-            alias: t.alias.clone(),
-            version,
-            state,
-            status: None,
-            note,
-            seen: None,
+#[derive(Debug, Clone)]
+pub struct GroupFollow {
+    pub group: GroupName,
+    /// Each member and the group's policy, as the orchestrator resolves it.
+    pub members: Vec<(Target, Policy)>,
+    pub timeout: Duration,
+    pub interval: Duration,
+}
+
+/// What one poll of a release group saw.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupPoll {
+    pub at: UtcTime,
+    pub group: GroupName,
+    /// The group's state as the next tick would find it (README, Release
+    /// groups), or how the wait ended.
+    pub state: &'static str,
+    pub reason: String,
+    pub members: Vec<Poll>,
+}
+
+impl GroupPoll {
+    /// A change of the group's state or reason (its figures aside), or of a
+    /// member's.
+    pub fn differs(&self, other: &GroupPoll) -> bool {
+        self.state != other.state
+            || without_figures(&self.reason) != without_figures(&other.reason)
+            || self.members.len() != other.members.len()
+            || self
+                .members
+                .iter()
+                .zip(&other.members)
+                .any(|(a, b)| a.differs(b))
+    }
+}
+
+/// How a group's wait ends once every member's part has: the worst of them
+/// (a member rolled back is the group's verdict, whatever the others did).
+pub fn group_ending(endings: &[Ending]) -> Option<Ending> {
+    let rank = |e: &Ending| match e {
+        Ending::Reverted => 0,
+        Ending::RolledBack => 1,
+        Ending::Superseded { .. } => 2,
+        Ending::Promoted => 3,
+    };
+    endings.iter().copied().min_by_key(rank)
+}
+
+/// How a group's wait ends at the timeout: a member that cannot be read
+/// fails it; else a member held by a person holds the group; else the
+/// stage of the first member still going.
+fn group_timed_out(trackers: &[Tracker<'_>], polls: &[Option<Poll>]) -> End {
+    let ends: Vec<End> = trackers
+        .iter()
+        .zip(polls)
+        .filter(|(_, p)| p.as_ref().is_none_or(|p| p.ending().is_none()))
+        .map(|(t, _)| t.timed_out())
+        .collect();
+    ends.iter()
+        .find(|e| matches!(e, End::Failed(_)))
+        .or_else(|| {
+            ends.iter()
+                .find(|e| matches!(e, End::TimedOut(s) if s.is_held()))
+        })
+        .or_else(|| ends.first())
+        .cloned()
+        .unwrap_or_else(|| End::Failed("the group has no member".into()))
+}
+
+/// Follows every member of a release group until each member's part has
+/// ended, or the timeout. A poll reads each member's alias and, while the
+/// release goes, judges the group as the next tick would (one batched
+/// GetMetricData for all members).
+pub async fn follow_group<S, M, C>(
+    exec: &Executor<S, M, C>,
+    opts: &GroupFollow,
+    clock: &impl Clock,
+    mut seen: impl FnMut(&GroupPoll),
+) -> (Vec<Option<Version>>, End)
+where
+    S: AliasRead,
+    M: MetricsRead,
+{
+    let members: Vec<(Target, Policy)> = opts
+        .members
+        .iter()
+        .map(|(t, p)| (t.clone(), without_alarms(p)))
+        .collect();
+    let deadline = clock.now().plus(opts.timeout);
+    let mut trackers: Vec<Tracker<'_>> =
+        members.iter().map(|(t, _)| Tracker::new(t, None)).collect();
+    let pinned = |trackers: &[Tracker<'_>]| trackers.iter().map(|t| t.pinned).collect();
+    loop {
+        let now = clock.now();
+        let reads: Vec<Result<AliasSnapshot, StoreError>> = stream::iter(&members)
+            .map(|(t, _)| exec.store.read_alias(t))
+            .buffered(members.len().max(1))
+            .collect()
+            .await;
+        let mut polls: Vec<Option<Poll>> = Vec::with_capacity(members.len());
+        for (tracker, read) in trackers.iter_mut().zip(&reads) {
+            match tracker.look(exec, read, now).await {
+                Look::Fatal(e) => return (pinned(&trackers), End::Failed(e)),
+                Look::Unread(poll) => polls.push(poll),
+                Look::Read(poll, _) => polls.push(Some(poll)),
+            }
+        }
+        let endings: Option<Vec<Ending>> = polls
+            .iter()
+            .map(|p| p.as_ref().and_then(Poll::ending))
+            .collect();
+        if let Some(ending) = endings.as_deref().and_then(group_ending) {
+            let end = End::Finished(ending);
+            seen(&GroupPoll {
+                at: now,
+                group: opts.group,
+                state: end.label(),
+                reason: format!(
+                    "every member's part has ended: {}",
+                    member_endings(&members, &polls)
+                ),
+                members: polls.into_iter().flatten().collect(),
+            });
+            return (pinned(&trackers), end);
+        }
+        let (results, group) = exec.judge_group(opts.group, &members, reads, now).await;
+        for (poll, r) in polls.iter_mut().zip(results) {
+            if let Some(p) = poll.as_mut().filter(|p| p.wants_status()) {
+                p.status = Some(r);
+            }
+        }
+        seen(&GroupPoll {
+            at: now,
+            group: opts.group,
+            state: group.state,
+            reason: group.reason,
+            members: polls.iter().flatten().cloned().collect(),
+        });
+        if !next_poll(clock, deadline, opts.interval).await {
+            return (pinned(&trackers), group_timed_out(&trackers, &polls));
         }
     }
+}
+
+/// "f:live promoted, g:live rolled_back".
+fn member_endings(members: &[(Target, Policy)], polls: &[Option<Poll>]) -> String {
+    members
+        .iter()
+        .zip(polls)
+        .map(|((t, _), p)| format!("{t} {}", p.as_ref().map_or("unknown", |p| p.state)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The version to follow: the one asked for, which must be published, or
@@ -700,8 +942,18 @@ mod tests {
             now: Cell<UtcTime>,
             sleeps: Cell<usize>,
             store: &'a MemoryAliases,
-            target: Target,
-            changes: RefCell<Vec<(usize, AliasState)>>,
+            changes: RefCell<Vec<(usize, Target, AliasState)>>,
+        }
+
+        impl<'a> Script<'a> {
+            fn new(counted: &'a Counted, changes: Vec<(usize, Target, AliasState)>) -> Self {
+                Script {
+                    now: Cell::new(UtcTime::parse_rfc3339("2026-12-01T10:05:00Z").unwrap()),
+                    sleeps: Cell::new(0),
+                    store: &counted.aliases,
+                    changes: RefCell::new(changes),
+                }
+            }
         }
 
         impl Clock for Script<'_> {
@@ -712,9 +964,9 @@ mod tests {
                 self.now.set(self.now.get().plus(d));
                 self.sleeps.set(self.sleeps.get() + 1);
                 let n = self.sleeps.get();
-                for (at, a) in self.changes.borrow().iter() {
+                for (at, t, a) in self.changes.borrow().iter() {
                     if *at == n {
-                        self.store.set(&self.target, a.clone());
+                        self.store.set(t, a.clone());
                     }
                 }
             }
@@ -751,13 +1003,13 @@ mod tests {
             )
             .unwrap()])
             .unwrap();
-            let clock = Script {
-                now: Cell::new(UtcTime::parse_rfc3339("2026-12-01T10:05:00Z").unwrap()),
-                sleeps: Cell::new(0),
-                store: &counted.aliases,
-                target: t.clone(),
-                changes: RefCell::new(changes),
-            };
+            let clock = Script::new(
+                counted,
+                changes
+                    .into_iter()
+                    .map(|(at, a)| (at, t.clone(), a))
+                    .collect(),
+            );
             let opts = Follow {
                 target: t,
                 version,
@@ -829,6 +1081,165 @@ mod tests {
                 Duration::from_secs(600),
             );
             assert_eq!(end, End::Finished(Ending::Reverted));
+        }
+        fn member(i: usize) -> Target {
+            Target::new(&format!("m{i}"), "live").unwrap()
+        }
+
+        /// Member `i`'s record in release group g of `n`, rolling version 2
+        /// from 1 at 10%.
+        fn in_group(phase: Phase, n: u8) -> Record {
+            let mut r = rollout(phase, 2, 1);
+            r.group = Some(crate::engine::state::Membership {
+                group: GroupName::new("g").unwrap(),
+                members: n,
+                ended: None,
+            });
+            r
+        }
+
+        fn routed(record: Record) -> AliasState {
+            let mut a = alias(1);
+            a.canary = Some(Canary {
+                version: v(2),
+                weight: Weight::from_percent(10.0).unwrap(),
+            });
+            with(a, record)
+        }
+
+        type Change = (usize, usize, AliasState);
+
+        /// Follows a group of `start.len()` members; `changes` are (after
+        /// how many sleeps, which member, its alias then).
+        fn run_group(
+            counted: &Counted,
+            n: usize,
+            start: Vec<AliasState>,
+            changes: Vec<Change>,
+            timeout: Duration,
+        ) -> (Vec<Option<Version>>, End, Vec<GroupPoll>) {
+            let members: Vec<(Target, Policy)> =
+                (0..n).map(|i| (member(i), Policy::defaults())).collect();
+            for ((t, _), a) in members.iter().zip(start) {
+                counted.aliases.set(t, a);
+            }
+            let exec = Executor::new(Store(counted), Metrics(counted));
+            let clock = Script::new(
+                counted,
+                changes
+                    .into_iter()
+                    .map(|(at, i, a)| (at, member(i), a))
+                    .collect(),
+            );
+            let opts = GroupFollow {
+                group: GroupName::new("g").unwrap(),
+                members,
+                timeout,
+                interval: Duration::from_secs(20),
+            };
+            let mut polls = Vec::new();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let (pinned, end) = rt.block_on(follow_group(&exec, &opts, &clock, |p| {
+                polls.push(p.clone())
+            }));
+            (pinned, end, polls)
+        }
+
+        #[test]
+        fn a_group_poll_reads_each_alias_and_the_metrics_once() {
+            let c = Counted::default();
+            let going = vec![routed(in_group(Phase::Rolling, 3)); 3];
+            // Promoted one after the other: the wait ends with the last.
+            let changes = vec![(1, 0, alias(2)), (2, 1, alias(2)), (3, 2, alias(2))];
+            let (pinned, end, polls) = run_group(&c, 3, going, changes, Duration::from_secs(3600));
+            assert_eq!(end, End::Finished(Ending::Promoted));
+            assert_eq!(pinned, vec![Some(v(2)); 3]);
+            assert_eq!(polls.len(), 4);
+            assert_eq!(c.reads.load(Relaxed), 12, "one GetAlias a member a poll");
+            assert_eq!(
+                c.observes.load(Relaxed),
+                3,
+                "one batched GetMetricData a poll while the release goes"
+            );
+            assert_eq!(c.lists.load(Relaxed), 0);
+            assert_eq!(polls[0].state, "rolling");
+            assert_eq!(polls[0].members.len(), 3);
+            assert!(
+                polls[0].members.iter().all(|m| m.status.is_some()),
+                "each member with what the next tick would decide"
+            );
+            assert!(
+                polls[1].members[0].status.is_none(),
+                "a member whose part ended needs no judging"
+            );
+            assert_eq!(polls[3].state, "promoted");
+            assert!(
+                polls[3].reason.contains("m2:live promoted"),
+                "{}",
+                polls[3].reason
+            );
+        }
+
+        #[test]
+        fn one_member_back_is_the_group_rolled_back_once_all_have_ended() {
+            let c = Counted::default();
+            let going = vec![routed(in_group(Phase::Rolling, 2)); 2];
+            let back = with(alias(1), idle(Some(2)));
+            // m1 is back first; m0 still goes until the next tick reaches it.
+            let changes = vec![(1, 1, back.clone()), (3, 0, back)];
+            let (_, end, polls) = run_group(&c, 2, going, changes, Duration::from_secs(3600));
+            assert_eq!(end, End::Finished(Ending::RolledBack));
+            assert_eq!(end.exit_code(), 3);
+            assert_eq!(polls.len(), 4, "followed until every member was back");
+            assert_eq!(polls[1].members[1].state, "rolled_back");
+            assert_eq!(polls[1].members[0].state, "rolling");
+        }
+
+        #[test]
+        fn a_group_held_by_a_person_times_out_as_held() {
+            let c = Counted::default();
+            let start = vec![
+                routed(in_group(Phase::Rolling, 2)),
+                routed(in_group(Phase::Paused, 2)),
+            ];
+            let (_, end, _) = run_group(&c, 2, start, vec![], Duration::from_secs(60));
+            assert_eq!(end, End::TimedOut(Stage::Paused));
+            assert_eq!(end.exit_code(), 5);
+        }
+
+        #[test]
+        fn a_member_gone_fails_the_wait() {
+            let c = Counted::default();
+            // Three members named, two aliases: m2's does not exist.
+            let two = vec![routed(in_group(Phase::Rolling, 3)); 2];
+            let (_, end, polls) = run_group(&c, 3, two, vec![], Duration::from_secs(600));
+            let End::Failed(why) = &end else {
+                panic!("{end:?}")
+            };
+            assert!(why.starts_with("m2:live: "), "{why}");
+            assert_eq!(end.exit_code(), 1);
+            assert!(polls.is_empty(), "failed at the first poll");
+        }
+    }
+
+    #[test]
+    fn the_group_ends_as_its_worst_member() {
+        use Ending::*;
+        let cases = [
+            (vec![Promoted, Promoted], Some(Promoted)),
+            (vec![Promoted, RolledBack, Promoted], Some(RolledBack)),
+            (vec![RolledBack, Reverted], Some(Reverted)),
+            (
+                vec![Promoted, Superseded { by: v(4) }],
+                Some(Superseded { by: v(4) }),
+            ),
+            (vec![Superseded { by: v(4) }, RolledBack], Some(RolledBack)),
+            (vec![], None),
+        ];
+        for (endings, want) in cases {
+            assert_eq!(group_ending(&endings), want, "{endings:?}");
         }
     }
 }

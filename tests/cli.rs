@@ -51,7 +51,7 @@ fn every_subcommand_has_help_and_a_bad_flag_is_one_line() {
         ),
         (
             &["status", "--help"][..],
-            "Usage: lambda-rollout status --function F --alias A",
+            "Usage: lambda-rollout status (--function F --alias A | --group G)",
         ),
         (
             &["list", "--help"][..],
@@ -94,6 +94,14 @@ fn every_subcommand_has_help_and_a_bad_flag_is_one_line() {
         ),
         (&["frobnicate"][..], "unknown command \"frobnicate\""),
         (&["wait", "--alias", "live"][..], "missing --function <F>"),
+        (
+            &["wait", "--group", "g", "--function", "f"][..],
+            "'--group <G>' cannot be used with '--function <F>'",
+        ),
+        (
+            &["status", "--group", "bad name!"][..],
+            "is not a group name",
+        ),
         (
             &[
                 "wait",

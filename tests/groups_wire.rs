@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{blue_and, emulator, traffic, Emulator};
+use common::{blue_and, emulator, finish, json_lines, run_cli, spawn_cli, traffic, Emulator};
 use lambda_rollout::config::Config;
 use lambda_rollout::model::UtcTime;
 use serde_json::{json, Value};
@@ -18,9 +18,23 @@ fn quick() -> Value {
         "min_invocations": 10, "error_floor": 10, "latency_stat": "Average"})
 }
 
+const BIN: &str = env!("CARGO_BIN_EXE_lambda-rollout");
+
+/// `lambda-rollout wait --group` as a pipeline runs it, polling every
+/// second, configured as the orchestrator is.
+fn spawn_wait(targets: &str, group: &str, args: &[&str]) -> std::process::Child {
+    let mut all = vec!["wait", "--group", group, "--interval", "1s"];
+    all.extend(args);
+    spawn_cli(BIN, &all, &[("LAMBDA_ROLLOUT_TARGETS", targets)])
+}
+
 /// Three functions, blue version 1 and green version 2 in the modes given,
-/// configured as group `name`.
-async fn group_of_three(em: &Emulator, name: &str, modes: [&str; 3]) -> (Vec<String>, Config) {
+/// configured as group `name` (the configuration, and its JSON).
+async fn group_of_three(
+    em: &Emulator,
+    name: &str,
+    modes: [&str; 3],
+) -> (Vec<String>, Config, String) {
     let mut functions = Vec::new();
     for (i, mode) in modes.iter().enumerate() {
         functions.push(blue_and(em, &format!("grp-{name}-{i}"), mode).await);
@@ -31,7 +45,7 @@ async fn group_of_three(em: &Emulator, name: &str, modes: [&str; 3]) -> (Vec<Str
         .collect();
     let targets = json!([{"group": name, "targets": members, "policy": quick()}]);
     let cfg = Config::from_values(Some(&targets.to_string()), None);
-    (functions, cfg)
+    (functions, cfg, targets.to_string())
 }
 
 fn decisions(out: &Value) -> Vec<String> {
@@ -62,12 +76,14 @@ async fn tick_until(em: &Emulator, cfg: &Config, skip: &str) -> Value {
 #[tokio::test]
 async fn a_group_of_three_is_started_as_one_release_and_promoted_together() {
     let em = emulator().await;
-    let (functions, cfg) = group_of_three(&em, "prom", ["healthy"; 3]).await;
+    let (functions, cfg, targets) = group_of_three(&em, "prom", ["healthy"; 3]).await;
     let began = UtcTime::now().minus(Duration::from_secs(60));
     let out = em
         .run(&cfg, json!({"action": "start", "group": "prom"}), began)
         .await;
     assert_eq!(decisions(&out), ["started"; 3], "{out}");
+    // A pipeline waits for the group's verdict from here on.
+    let waiting = spawn_wait(&targets, "prom", &["--json"]);
     for f in &functions {
         let a = em.alias_raw(f, "live").await;
         assert_eq!(a.weight_of("2"), 0.5, "{f}");
@@ -115,17 +131,64 @@ async fn a_group_of_three_is_started_as_one_release_and_promoted_together() {
         )
         .await;
     assert_eq!(status["groups"][0]["state"], "done", "{status}");
+
+    let (code, lines, err) = finish(waiting);
+    assert_eq!(code, 0, "{lines:?} {err}");
+    let polls = json_lines(&lines);
+    let first = &polls[0];
+    assert_eq!(
+        (first["group"].as_str(), first["state"].as_str()),
+        (Some("prom"), Some("rolling")),
+        "{first}"
+    );
+    assert_eq!(first["members"].as_array().unwrap().len(), 3, "{first}");
+    let end = polls.last().unwrap();
+    assert_eq!(
+        (end["end"].as_str(), end["exit_code"].as_u64()),
+        (Some("promoted"), Some(0))
+    );
+    let versions: Vec<&Value> = end["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["version"])
+        .collect();
+    assert_eq!(versions, [&json!("2"); 3], "{end}");
+
+    // status --group: the group's line above its members' table.
+    let (code, table, err) = run_cli(
+        BIN,
+        &["status", "--group", "prom"],
+        &[("LAMBDA_ROLLOUT_TARGETS", &targets)],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(table.starts_with("group prom done"), "{table}");
+    let header = table
+        .lines()
+        .find(|l| l.starts_with("GROUP"))
+        .unwrap_or_default();
+    assert!(header.contains("FUNCTION"), "{table}");
+    for f in &functions {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with("prom") && l.contains(f.as_str())),
+            "a row for {f}: {table}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn one_failing_member_rolls_back_every_member_of_the_group() {
     let em = emulator().await;
-    let (functions, cfg) = group_of_three(&em, "fail", ["healthy", "broken", "healthy"]).await;
+    let (functions, cfg, targets) =
+        group_of_three(&em, "fail", ["healthy", "broken", "healthy"]).await;
     let began = UtcTime::now().minus(Duration::from_secs(60));
     let out = em
         .run(&cfg, json!({"action": "start", "group": "fail"}), began)
         .await;
     assert_eq!(decisions(&out), ["started"; 3], "{out}");
+    let waiting = spawn_wait(&targets, "fail", &[]);
     let before: Vec<_> = {
         let mut v = Vec::new();
         for f in &functions {
@@ -166,12 +229,20 @@ async fn one_failing_member_rolls_back_every_member_of_the_group() {
     for (f, was) in functions.iter().zip(&after) {
         assert_eq!(&em.alias_raw(f, "live").await, was, "{f} untouched");
     }
+    let (code, lines, err) = finish(waiting);
+    assert_eq!(code, 3, "{lines:?} {err}");
+    assert!(lines[0].contains(" group fail rolling"), "{lines:?}");
+    let last = lines.last().unwrap();
+    assert!(last.starts_with("rolled_back (exit 3): "), "{last}");
+    for f in &functions {
+        assert!(last.contains(&format!("{f}:live rolled_back")), "{last}");
+    }
 }
 
 #[tokio::test]
 async fn an_operator_rolls_a_group_back_with_one_command() {
     let em = emulator().await;
-    let (functions, cfg) = group_of_three(&em, "ops", ["healthy"; 3]).await;
+    let (functions, cfg, targets) = group_of_three(&em, "ops", ["healthy"; 3]).await;
     let out = em
         .run(
             &cfg,
@@ -205,4 +276,9 @@ async fn an_operator_rolls_a_group_back_with_one_command() {
         .unwrap_err()
         .to_string();
     assert!(bad.contains("no group nope"), "{bad}");
+    let (code, _, err) = finish(spawn_wait(&targets, "nope", &[]));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no group nope"), "{err}");
+    let (code, _, err) = finish(spawn_wait(&targets, "ops", &["--version", "2"]));
+    assert_eq!(code, 2, "a version names no group's member: {err}");
 }

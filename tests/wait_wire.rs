@@ -5,11 +5,10 @@
 
 mod common;
 
-use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{app, blue_and, emulator, traffic, Emulator};
+use common::{app, blue_and, emulator, finish, json_lines, run_cli, spawn_cli, traffic, Emulator};
 use lambda_rollout::config::Config;
 use lambda_rollout::model::UtcTime;
 use serde_json::{json, Value};
@@ -24,65 +23,21 @@ fn targets(f: &str, policy: &Value) -> String {
 /// `wait` on `f`'s alias live, polling every second, with `args`, configured
 /// as the orchestrator is (the steps it shows are the policy's).
 fn spawn_wait(f: &str, args: &[&str]) -> Child {
-    Command::new(BIN)
-        .args([
-            "wait",
-            "--function",
-            f,
-            "--alias",
-            "live",
-            "--interval",
-            "1s",
-        ])
-        .args(args)
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .env("LAMBDA_ROLLOUT_TARGETS", targets(f, &quick()))
-        .env_remove("LAMBDA_ROLLOUT_POLICY")
-        .env_remove("LAMBDA_ROLLOUT_ORCHESTRATOR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs")
-}
-
-/// Waits for `wait` to end (at most two minutes): its exit code, its stdout
-/// lines, its stderr.
-fn finish(mut child: Child) -> (i32, Vec<String>, String) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("wait did not end within two minutes");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let (mut out, mut err) = (String::new(), String::new());
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    let lines = out.lines().map(str::to_string).collect();
-    (status.code().expect("exited, not killed"), lines, err)
-}
-
-/// The JSON lines of `wait --json`: every change, then the end.
-fn parsed(lines: &[String]) -> Vec<Value> {
-    lines
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
-        .collect()
+    let mut all = vec![
+        "wait",
+        "--function",
+        f,
+        "--alias",
+        "live",
+        "--interval",
+        "1s",
+    ];
+    all.extend(args);
+    spawn_cli(
+        BIN,
+        &all,
+        &[("LAMBDA_ROLLOUT_TARGETS", &targets(f, &quick()))],
+    )
 }
 
 /// A command for `f`, by an orchestrator that manages it under `policy`.
@@ -151,7 +106,7 @@ async fn a_rollout_promoted_on_real_traffic_exits_0() {
 
     let (code, lines, err) = finish(child);
     assert_eq!(code, 0, "{lines:?} {err}");
-    let lines = parsed(&lines);
+    let lines = json_lines(&lines);
     let first = &lines[0];
     assert_eq!(
         (first["version"].as_str(), first["state"].as_str()),
@@ -227,7 +182,7 @@ async fn a_reverted_promotion_exits_3_after_the_watch_it_waited_through() {
 
     let (code, lines, err) = finish(child);
     assert_eq!(code, 3, "{lines:?} {err}");
-    let lines = parsed(&lines);
+    let lines = json_lines(&lines);
     let states: Vec<&str> = lines.iter().filter_map(|l| l["state"].as_str()).collect();
     assert!(states.contains(&"watching"), "{states:?}");
     assert_eq!(lines.last().unwrap()["end"], "reverted", "{lines:#?}");
@@ -262,7 +217,7 @@ async fn a_paused_rollout_at_the_timeout_exits_5() {
     assert_eq!(out["decision"], "paused", "{out}");
     let (code, lines, err) = finish(spawn_wait(&f, &["--json", "--timeout", "3s"]));
     assert_eq!(code, 5, "{lines:?} {err}");
-    let lines = parsed(&lines);
+    let lines = json_lines(&lines);
     assert_eq!(lines[0]["state"], "paused", "{lines:#?}");
     let end = lines.last().unwrap();
     assert_eq!(
@@ -282,7 +237,7 @@ async fn a_rollout_of_another_version_exits_6_at_once() {
     assert_eq!(out["decision"], "started", "{out}");
     let (code, lines, err) = finish(spawn_wait(&f, &["--version", "2", "--json"]));
     assert_eq!(code, 6, "{lines:?} {err}");
-    let end = parsed(&lines).pop().unwrap();
+    let end = json_lines(&lines).pop().unwrap();
     assert_eq!(end["end"], "superseded", "{end}");
     let message = end["message"].as_str().unwrap();
     assert!(
@@ -325,23 +280,8 @@ async fn a_missing_alias_is_an_error_at_once() {
     assert!(err.contains("alias nope of function"), "{err}");
 }
 
-/// The binary with `args`, as a person runs it (not a terminal: no colour).
 fn cli(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .env_remove("LAMBDA_ROLLOUT_TARGETS")
-        .env_remove("LAMBDA_ROLLOUT_POLICY")
-        .env_remove("LAMBDA_ROLLOUT_ORCHESTRATOR");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = c.output().unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_cli(BIN, args, env)
 }
 
 #[tokio::test]

@@ -58,8 +58,8 @@ See README.md.";
     long_about = LONG_ABOUT,
     override_usage = "lambda-rollout invoke [FILE|-] [--now RFC3339]\n       \
                       lambda-rollout simulate FILE [--seed N] [--svg PATH]\n       \
-                      lambda-rollout wait --function F --alias A [--version N] [--timeout 2h] [--json]\n       \
-                      lambda-rollout status --function F --alias A [--json]\n       \
+                      lambda-rollout wait (--function F --alias A [--version N] | --group G) [--timeout 2h] [--json]\n       \
+                      lambda-rollout status (--function F --alias A | --group G) [--json]\n       \
                       lambda-rollout list [--json]",
     after_help = ENVIRONMENT,
     arg_required_else_help = true,
@@ -107,8 +107,8 @@ enum Command {
     },
     /// Follow a rollout until it ends; the exit code says how it ended.
     #[command(
-        override_usage = "lambda-rollout wait --function F --alias A [--version N] [--timeout 2h] \
-                          [--interval 20s] [--json] [--orchestrator NAME]",
+        override_usage = "lambda-rollout wait (--function F --alias A [--version N] | --group G) \
+                          [--timeout 2h] [--interval 20s] [--json] [--orchestrator NAME]",
         long_about = people::WAIT_ABOUT,
         after_help = ENVIRONMENT
     )]
@@ -116,7 +116,7 @@ enum Command {
         #[command(flatten)]
         target: people::TargetArgs,
         /// The version to follow (default: the one rolling out, else the newest published).
-        #[arg(long, value_name = "N", value_parser = parse_version)]
+        #[arg(long, value_name = "N", value_parser = parse_version, conflicts_with = "group")]
         version: Option<Version>,
         /// How long to wait for the end: 90s, 30m, 2h.
         #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = parse_timeout)]
@@ -132,10 +132,12 @@ enum Command {
     },
     /// One target's state and what the next tick would do, as a table.
     #[command(
-        override_usage = "lambda-rollout status --function F --alias A [--json] [--orchestrator NAME]",
-        long_about = "Read one alias (and its metrics) and print its state and what the next tick\n\
-                      would decide, as a table on a terminal (colour unless NO_COLOR), or the\n\
-                      status command's JSON with --json. Writes nothing.",
+        override_usage = "lambda-rollout status (--function F --alias A | --group G) [--json] \
+                          [--orchestrator NAME]",
+        long_about = "Read one alias (and its metrics), or every member's of a release group, and\n\
+                      print its state and what the next tick would decide, as a table on a\n\
+                      terminal (colour unless NO_COLOR), or the status command's JSON with\n\
+                      --json. Writes nothing.",
         after_help = ENVIRONMENT
     )]
     Status {

@@ -7,25 +7,31 @@ use std::time::Duration;
 
 use clap::Args;
 use lambda_rollout::config::{Config, ONBOARD_BY_TAG_VAR, POLICY_VAR, TARGETS_VAR};
-use lambda_rollout::model::{Target, UtcTime, Version};
+use lambda_rollout::model::{GroupName, Target, UtcTime, Version};
 use lambda_rollout::policy::Policy;
 use lambda_rollout::report::Response;
 use lambda_rollout::show::{self, Style};
-use lambda_rollout::wait::{self, End, Follow, Poll, RealClock};
+use lambda_rollout::wait::{self, End, Follow, GroupFollow, GroupPoll, Poll, RealClock};
 use serde_json::json;
 
 use super::{fail, print_out};
 use crate::AwsHandler;
 
 pub const WAIT_ABOUT: &str = "\
-Follow the rollout of one version until it ends, with your own AWS credentials
-(lambda:GetAlias, lambda:ListVersionsByFunction once, cloudwatch:GetMetricData).
+Follow the rollout of one version (or a release group's) until it ends, with
+your own AWS credentials (lambda:GetAlias, lambda:ListVersionsByFunction once,
+cloudwatch:GetMetricData).
 It never writes. Each poll is one GetAlias and, while the rollout goes, one
 GetMetricData for what the next tick would decide.
 
 The version: --version N, else the one rolling out, else the newest published
 one (the one start and auto_start pick), pinned at the first poll. With
 watch_after_promote the rollout ends when the watch does.
+
+--group G follows every member of a release group as one release (each
+member's version pinned so, --version refused): a poll is one GetAlias a
+member and one GetMetricData for all; it ends once every member's part has,
+with the worst of their endings (one member rolled back: 3).
 
 On a terminal: a live line (weight bar, step, the next decision and its reason,
 the time left) under one line per change. Elsewhere one line per change; with
@@ -43,11 +49,31 @@ Exit codes:
 #[derive(Args)]
 pub struct TargetArgs {
     /// The function: name, ARN or partial ARN.
-    #[arg(long, value_name = "F")]
-    function: String,
+    #[arg(
+        long,
+        value_name = "F",
+        required_unless_present = "group",
+        requires = "alias"
+    )]
+    function: Option<String>,
     /// The alias that routes its traffic.
-    #[arg(long, value_name = "A")]
-    alias: String,
+    #[arg(
+        long,
+        value_name = "A",
+        required_unless_present = "group",
+        requires = "function"
+    )]
+    alias: Option<String>,
+    /// A release group of the orchestrator's targets (README, Release
+    /// groups): every member, as one release.
+    #[arg(long, value_name = "G", conflicts_with_all = ["function", "alias"])]
+    group: Option<String>,
+}
+
+/// What a command follows or reads: one alias, or a release group.
+enum Which {
+    One(Target),
+    Group(GroupName),
 }
 
 #[derive(Args)]
@@ -59,11 +85,17 @@ pub struct FromArgs {
 }
 
 impl TargetArgs {
-    fn target(&self) -> Result<Target, ExitCode> {
-        Target::new(&self.function, &self.alias).map_err(|e| {
-            say!("lambda-rollout: {}; see lambda-rollout --help", e.0);
+    fn which(&self) -> Result<Which, ExitCode> {
+        let usage = |e: String| {
+            say!("lambda-rollout: {e}; see lambda-rollout --help");
             ExitCode::from(2)
-        })
+        };
+        match (&self.group, &self.function, &self.alias) {
+            (Some(g), _, _) => GroupName::new(g).map(Which::Group).map_err(|e| usage(e.0)),
+            (None, Some(f), Some(a)) => Target::new(f, a).map(Which::One).map_err(|e| usage(e.0)),
+            // clap requires one or the other.
+            _ => Err(usage("name --function and --alias, or --group".into())),
+        }
     }
 }
 
@@ -103,6 +135,55 @@ enum Mode {
     Json,
 }
 
+impl Mode {
+    fn chosen(json: bool) -> Mode {
+        match (json, std::io::stdout().is_terminal()) {
+            (true, _) => Mode::Json,
+            (false, true) => Mode::Terminal {
+                style: style_for(true),
+                width: terminal_width(),
+            },
+            (false, false) => Mode::Lines,
+        }
+    }
+
+    /// Writes one poll: as JSON or a line if it is a change (`change(short)`:
+    /// short above a terminal's live line), and on a terminal the live line
+    /// redrawn. A closed stdout must not stop the wait: its exit code still
+    /// tells.
+    fn poll(
+        &self,
+        out: &mut impl Write,
+        changed: bool,
+        p: &impl serde::Serialize,
+        change: impl FnOnce(bool) -> String,
+        live: impl FnOnce(Style, usize) -> String,
+    ) {
+        let _ = match self {
+            Mode::Json if changed => writeln!(out, "{}", serde_json::to_string(p).unwrap()),
+            Mode::Lines if changed => writeln!(out, "{}", change(false)),
+            Mode::Terminal { style, width } => {
+                let mut s = String::from("\r\x1b[2K");
+                if changed {
+                    s.push_str(&change(true));
+                    s.push('\n');
+                }
+                s.push_str(&live(*style, *width));
+                write!(out, "{s}")
+            }
+            _ => Ok(()),
+        };
+        let _ = out.flush();
+    }
+
+    fn style(&self) -> Style {
+        match self {
+            Mode::Terminal { style, .. } => *style,
+            _ => Style { colour: false },
+        }
+    }
+}
+
 fn style_for(is_terminal: bool) -> Style {
     Style::for_terminal(
         is_terminal,
@@ -119,28 +200,24 @@ pub async fn wait(
     json: bool,
     from: &FromArgs,
 ) -> ExitCode {
-    let target = match target.target() {
-        Ok(t) => t,
+    let which = match target.which() {
+        Ok(w) => w,
         Err(code) => return code,
     };
     let handler = match handler(from).await {
         Ok(h) => h,
         Err(e) => return fail(&format!("wait: {e}")),
     };
+    let target = match which {
+        Which::One(t) => t,
+        Which::Group(g) => return wait_group(&handler, g, timeout, interval, json).await,
+    };
     // What is shown follows the policy; a broken one must not stop a wait.
     let policy = handler
         .policy_of(&target, UtcTime::now())
         .await
         .unwrap_or_else(|_| Policy::defaults());
-    let tty = std::io::stdout().is_terminal();
-    let mode = match (json, tty) {
-        (true, _) => Mode::Json,
-        (false, true) => Mode::Terminal {
-            style: style_for(true),
-            width: terminal_width(),
-        },
-        (false, false) => Mode::Lines,
-    };
+    let mode = Mode::chosen(json);
     let opts = Follow {
         target,
         version,
@@ -151,22 +228,19 @@ pub async fn wait(
     let mut out = std::io::stdout();
     let (pinned, end) = wait::follow(&handler.executor, &policy, &opts, &RealClock, |p| {
         let changed = last.as_ref().is_none_or(|l| p.differs(l));
-        // A closed stdout must not stop the wait: its exit code still tells.
-        let _ = match &mode {
-            Mode::Json if changed => writeln!(out, "{}", serde_json::to_string(p).unwrap()),
-            Mode::Lines if changed => writeln!(out, "{}", show::change_line(p, &policy)),
-            Mode::Terminal { style, width } => {
-                let mut s = String::from("\r\x1b[2K");
-                if changed {
-                    s.push_str(&show::change_line_short(p, &policy));
-                    s.push('\n');
+        mode.poll(
+            &mut out,
+            changed,
+            p,
+            |short| {
+                if short {
+                    show::change_line_short(p, &policy)
+                } else {
+                    show::change_line(p, &policy)
                 }
-                s.push_str(&show::live_line(p, &policy, *style, *width));
-                write!(out, "{s}")
-            }
-            _ => Ok(()),
-        };
-        let _ = out.flush();
+            },
+            |style, width| show::live_line(p, &policy, style, width),
+        );
         last = Some(p.clone());
     })
     .await;
@@ -196,16 +270,72 @@ pub async fn wait(
     ExitCode::from(end.exit_code())
 }
 
+/// `wait --group`: every member followed as one release (wait::follow_group).
+async fn wait_group(
+    handler: &AwsHandler,
+    group: GroupName,
+    timeout: Duration,
+    interval: Duration,
+    json: bool,
+) -> ExitCode {
+    let members = match handler.group_members(group, false, UtcTime::now()).await {
+        Ok(m) => m,
+        Err(e) => return fail(&format!("wait: {e}")),
+    };
+    // Members share the group's policy: it shapes what is shown.
+    let policy = members[0].1.clone();
+    let mode = Mode::chosen(json);
+    let opts = GroupFollow {
+        group,
+        members,
+        timeout,
+        interval,
+    };
+    let mut last: Option<GroupPoll> = None;
+    let mut out = std::io::stdout();
+    let (pinned, end) = wait::follow_group(&handler.executor, &opts, &RealClock, |p| {
+        let changed = last.as_ref().is_none_or(|l| p.differs(l));
+        mode.poll(
+            &mut out,
+            changed,
+            p,
+            |_| show::group_change_lines(p, last.as_ref(), &policy),
+            |style, width| show::group_live_line(p, style, width),
+        );
+        last = Some(p.clone());
+    })
+    .await;
+    let line = show::group_end_line(&end, last.as_ref(), mode.style());
+    let text = match &mode {
+        Mode::Json => serde_json::to_string(&json!({
+            "at": UtcTime::now(),
+            "group": group,
+            "members": opts.members.iter().zip(&pinned).map(|((t, _), v)| json!({
+                "function": t.function,
+                "alias": t.alias,
+                "version": v,
+            })).collect::<Vec<_>>(),
+            "end": end.label(),
+            "exit_code": end.exit_code(),
+            "message": line,
+        }))
+        .unwrap(),
+        Mode::Lines => line,
+        Mode::Terminal { .. } => format!("\r\x1b[2K{line}"),
+    };
+    let _ = writeln!(out, "{text}");
+    if let End::Failed(e) = &end {
+        say!("lambda-rollout: wait: {e}");
+    }
+    ExitCode::from(end.exit_code())
+}
+
 pub async fn status(target: &TargetArgs, json: bool, from: &FromArgs) -> ExitCode {
-    let target = match target.target() {
-        Ok(t) => t,
+    let payload = match target.which() {
+        Ok(Which::One(t)) => json!({"action": "status", "function": t.function, "alias": t.alias}),
+        Ok(Which::Group(g)) => json!({"action": "status", "group": g.to_string()}),
         Err(code) => return code,
     };
-    let payload = json!({
-        "action": "status",
-        "function": target.function,
-        "alias": target.alias,
-    });
     answer(&payload, json, from, "status").await
 }
 
@@ -257,7 +387,9 @@ async fn run_and_show(
         return print_out(&text, false);
     }
     let style = style_for(std::io::stdout().is_terminal());
-    print_out(&show::table(&resp.results, style), false)
+    let mut text = show::groups(&resp.groups, style);
+    text.push_str(&show::table(&resp.results, style));
+    print_out(&text, false)
 }
 
 /// Columns of the terminal on standard output (COLUMNS, else the terminal's

@@ -62,6 +62,83 @@ pub fn invoke_cli(bin: &str, args: &[&str], stdin: &str) -> std::process::Output
     child.wait_with_output().unwrap()
 }
 
+/// `bin` with `args`, as a pipeline runs it: no standard input, its output
+/// captured, none of the orchestrator's environment but what `env` sets.
+pub fn spawn_cli(bin: &str, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+    use std::process::Stdio;
+    cli_command(bin, args, env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs")
+}
+
+/// `bin` with `args` run to its end, as a person runs it (not a terminal:
+/// no colour): its exit code, stdout and stderr.
+pub fn run_cli(bin: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = cli_command(bin, args, env).output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn cli_command(bin: &str, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+    let mut c = std::process::Command::new(bin);
+    c.args(args)
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env_remove("LAMBDA_ROLLOUT_TARGETS")
+        .env_remove("LAMBDA_ROLLOUT_POLICY")
+        .env_remove("LAMBDA_ROLLOUT_ORCHESTRATOR");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+/// Waits for a spawned CLI to end (at most two minutes): its exit code, its
+/// stdout lines, its stderr.
+pub fn finish(mut child: std::process::Child) -> (i32, Vec<String>, String) {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the command did not end within two minutes");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (mut out, mut err) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let lines = out.lines().map(str::to_string).collect();
+    (status.code().expect("exited, not killed"), lines, err)
+}
+
+/// Lines of JSON, as `wait --json` writes them.
+pub fn json_lines(lines: &[String]) -> Vec<Value> {
+    lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
 /// A function name no other test (or earlier run against the same emulator) uses.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);

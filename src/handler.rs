@@ -539,7 +539,9 @@ where
         if specs.is_empty() {
             return Err(Error::Input(InputError(format!(
                 "no group {group} among the managed targets: define it in {TARGETS_VAR} as \
-                 {{\"group\": \"{group}\", \"targets\": [...]}} (README, Release groups)"
+                 {{\"group\": \"{group}\", \"targets\": [...]}}, or tag its members {} \
+                 (README, Release groups); a tick reports why a tagged group is refused",
+                onboarding::GROUP_TAG
             ))));
         }
         let mut out = Vec::with_capacity(specs.len());

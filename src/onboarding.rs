@@ -2,6 +2,8 @@
 //! `lambda-rollout:alias = ALIAS` is managed with no change to
 //! lambda-rollout's stack, by the policy its team keeps in the SSM parameter
 //! its `lambda-rollout:policy` tag names (else the orchestrator's policy).
+//! Functions tagged `lambda-rollout:group = NAME` alike are one release group,
+//! onboarded whole or not at all.
 //!
 //! Why an SSM parameter: a tag value holds at most 256 characters and none of
 //! `{ } " ,`, so a policy does not fit in tags; a parameter belongs to the
@@ -19,7 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::command::TargetSpec;
-use crate::model::{shown, Target, UtcTime};
+use crate::engine::state::MAX_MEMBERS;
+use crate::model::{shown, GroupName, Target, UtcTime};
 use crate::ports::Discover;
 pub use crate::ports::{ParameterText, Tagged};
 use crate::report::{Reported, TargetResult};
@@ -29,6 +32,9 @@ pub const ALIAS_TAG: &str = "lambda-rollout:alias";
 /// The tag that names the team's policy: an SSM parameter under
 /// [`PARAMETER_PREFIX`].
 pub const POLICY_TAG: &str = "lambda-rollout:policy";
+/// The tag that makes a function a member of a release group (README,
+/// Release groups): every function tagged with the same name is one.
+pub const GROUP_TAG: &str = "lambda-rollout:group";
 /// Where policy parameters live: the orchestrator's role reads these alone.
 pub const PARAMETER_PREFIX: &str = "/lambda-rollout/";
 
@@ -62,9 +68,19 @@ pub enum Onboarded {
     Refused(Refusal),
 }
 
-/// The target a function's tags name, and the policy parameter if one is
-/// named: read_tags is rule O1 of README's Onboarding.
-pub fn read_tags(t: &Tagged) -> Result<(Target, Option<String>), Refusal> {
+/// What a function's tags say.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tags {
+    pub target: Target,
+    /// The policy parameter, if one is named.
+    pub parameter: Option<String>,
+    pub group: Option<GroupName>,
+}
+
+/// The target a function's tags name, the policy parameter if one is
+/// named, and its group if it has one: read_tags is rule O1 of README's
+/// Onboarding.
+pub fn read_tags(t: &Tagged) -> Result<Tags, Refusal> {
     let function = t.arn.rsplit(':').next().unwrap_or(&t.arn).to_string();
     let alias = t.tag(ALIAS_TAG).unwrap_or_default().trim();
     let refuse = |reason: String| Refusal {
@@ -84,7 +100,22 @@ pub fn read_tags(t: &Tagged) -> Result<(Target, Option<String>), Refusal> {
             Some(p.to_string())
         }
     };
-    Ok((target, parameter))
+    let group = group_tag(t).map_err(|e| refuse(format!("tag {GROUP_TAG}: {e}")))?;
+    Ok(Tags {
+        target,
+        parameter,
+        group,
+    })
+}
+
+/// The group a function's tag names; an empty value names none.
+fn group_tag(t: &Tagged) -> Result<Option<GroupName>, String> {
+    match t.tag(GROUP_TAG).map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(g) => GroupName::new(g)
+            .map(Some)
+            .map_err(|e| format!("{}; tag every member with the same name", e.0)),
+    }
 }
 
 /// Rule O2: a policy parameter is named in full under [`PARAMETER_PREFIX`]:
@@ -114,10 +145,20 @@ pub fn onboard(
 ) -> Vec<Onboarded> {
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(tagged.len());
+    // Each group member's place in `out`, its group and its parameter.
+    let mut grouped: Vec<(usize, GroupName, Option<String>)> = Vec::new();
     for t in tagged {
-        let (target, parameter) = match read_tags(t) {
+        let Tags {
+            target,
+            parameter,
+            group,
+        } = match read_tags(t) {
             Ok(x) => x,
             Err(refused) => {
+                // A member refused for its own tags still refuses its group.
+                if let Ok(Some(g)) = group_tag(t) {
+                    grouped.push((out.len(), g, None));
+                }
                 out.push(Onboarded::Refused(refused));
                 continue;
             }
@@ -145,16 +186,78 @@ pub fn onboard(
                 ))),
             },
         };
+        if let Some(g) = group {
+            grouped.push((out.len(), g, parameter.clone()));
+        }
         match policy {
             Ok(policy) => out.push(Onboarded::Managed(Box::new(TargetSpec {
                 target,
                 policy,
-                group: None,
+                group,
             }))),
             Err(refused) => out.push(refused),
         }
     }
+    rule_o5_groups_whole(&mut out, &grouped);
     out
+}
+
+/// Rule O5: a group is onboarded whole or not at all. Its members must name
+/// one policy (the same parameter, or none: they are judged alike), be at
+/// most [`MAX_MEMBERS`], and none of them be refused; otherwise every member
+/// is refused, the reason saying which member and what to fix.
+fn rule_o5_groups_whole(out: &mut [Onboarded], grouped: &[(usize, GroupName, Option<String>)]) {
+    let mut done = HashSet::new();
+    for g in grouped.iter().map(|(_, g, _)| *g) {
+        if !done.insert(g) {
+            continue;
+        }
+        let members: Vec<&(usize, GroupName, Option<String>)> =
+            grouped.iter().filter(|(_, m, _)| *m == g).collect();
+        let who = |i: usize| match &out[i] {
+            Onboarded::Managed(s) => s.target.to_string(),
+            Onboarded::Refused(r) => format!("{}:{}", r.function, r.alias),
+        };
+        let refused = members.iter().find_map(|(i, _, _)| match &out[*i] {
+            Onboarded::Refused(r) => Some(format!(
+                "group {g} is onboarded whole, and its member {} is refused: fix that                  member's tags or policy",
+                who(*i)
+            ))
+            .filter(|_| !r.reason.is_empty()),
+            Onboarded::Managed(_) => None,
+        });
+        let policies: HashSet<&Option<String>> = members.iter().map(|(_, _, p)| p).collect();
+        let why = refused.or_else(|| {
+            if members.len() > usize::from(MAX_MEMBERS) {
+                Some(format!(
+                    "group {g} has {} functions tagged {GROUP_TAG}: a group has at most                      {MAX_MEMBERS}; split it in two",
+                    members.len()
+                ))
+            } else if policies.len() > 1 {
+                let named = |p: &Option<String>| p.clone().unwrap_or_else(|| "none".into());
+                let (a, b) = (members[0], members.iter().find(|m| m.2 != members[0].2)?);
+                Some(format!(
+                    "group {g}: its members name different policies ({} {}, {} {}): tag every                      member {POLICY_TAG} with the same parameter, or none",
+                    who(a.0),
+                    named(&a.2),
+                    who(b.0),
+                    named(&b.2)
+                ))
+            } else {
+                None
+            }
+        });
+        let Some(why) = why else { continue };
+        for (i, _, _) in &members {
+            if let Onboarded::Managed(s) = &out[*i] {
+                out[*i] = Onboarded::Refused(Refusal {
+                    function: s.target.function.clone(),
+                    alias: s.target.alias.clone(),
+                    reason: why.clone(),
+                });
+            }
+        }
+    }
 }
 
 /// The parameters the tags name, each once, in order.
@@ -162,27 +265,55 @@ pub fn parameters_named(tagged: &[Tagged]) -> Vec<String> {
     let mut seen = HashSet::new();
     tagged
         .iter()
-        .filter_map(|t| read_tags(t).ok().and_then(|(_, p)| p))
+        .filter_map(|t| read_tags(t).ok().and_then(|tags| tags.parameter))
         .filter(|p| seen.insert(p.clone()))
         .collect()
 }
 
 /// Rule O4: the targets a tick manages: the configured ones as configured,
 /// then every onboarded one not already among them (the platform team's
-/// `TargetsJson` wins over a team's tags), and the refused to report.
+/// `TargetsJson` wins over a team's tags), and the refused to report. A
+/// tagged group is taken whole (O5): one that shares its name with a
+/// configured group, or has a member that is configured, is refused whole
+/// rather than rolled out without that member.
 pub fn merge(
     configured: &[TargetSpec],
     onboarded: &[Onboarded],
 ) -> (Vec<TargetSpec>, Vec<TargetResult>) {
     let mut targets: Vec<TargetSpec> = configured.to_vec();
     let known: HashSet<Target> = configured.iter().map(|s| s.target.clone()).collect();
+    let configured_groups: HashSet<GroupName> = configured.iter().filter_map(|s| s.group).collect();
+    let clash = |g: GroupName| -> Option<String> {
+        if configured_groups.contains(&g) {
+            return Some(format!(
+                "group {g} is configured in TargetsJson, which lists its members: add this                  function there, or tag the group by another name"
+            ));
+        }
+        onboarded.iter().find_map(|o| match o {
+            Onboarded::Managed(s) if s.group == Some(g) && known.contains(&s.target) => {
+                Some(format!(
+                    "group {g} is onboarded whole, and its member {} is configured in                      TargetsJson: remove it there or untag it",
+                    s.target
+                ))
+            }
+            _ => None,
+        })
+    };
     let mut refused = Vec::new();
     for o in onboarded {
         match o {
-            Onboarded::Managed(spec) if !known.contains(&spec.target) => {
-                targets.push((**spec).clone())
-            }
-            Onboarded::Managed(_) => {}
+            Onboarded::Managed(spec) if known.contains(&spec.target) => {}
+            Onboarded::Managed(spec) => match spec.group.and_then(clash) {
+                None => targets.push((**spec).clone()),
+                Some(why) => refused.push(
+                    Refusal {
+                        function: spec.target.function.clone(),
+                        alias: spec.target.alias.clone(),
+                        reason: why,
+                    }
+                    .result(),
+                ),
+            },
             Onboarded::Refused(r) => refused.push(r.result()),
         }
     }
@@ -308,11 +439,12 @@ mod tests {
                 (POLICY_TAG, "/lambda-rollout/checkout"),
             ],
         );
-        let (target, p) = read_tags(&t).unwrap();
-        assert_eq!(target, Target::new("checkout", "live").unwrap());
-        assert_eq!(p.as_deref(), Some("/lambda-rollout/checkout"));
-        let (_, p) = read_tags(&tagged("a", &[(ALIAS_TAG, "live")])).unwrap();
-        assert_eq!(p, None);
+        let tags = read_tags(&t).unwrap();
+        assert_eq!(tags.target, Target::new("checkout", "live").unwrap());
+        assert_eq!(tags.parameter.as_deref(), Some("/lambda-rollout/checkout"));
+        assert_eq!(tags.group, None);
+        let tags = read_tags(&tagged("a", &[(ALIAS_TAG, "live")])).unwrap();
+        assert_eq!(tags.parameter, None);
     }
 
     #[test]
@@ -433,6 +565,157 @@ mod tests {
         assert_eq!(refused[0].function, "c");
         assert_eq!(refused[0].decision, Reported::Error);
         assert!(!refused[0].changed);
+    }
+
+    fn member(name: &str, group: &str, policy: Option<&str>) -> Tagged {
+        let mut tags = vec![(ALIAS_TAG, "live"), (GROUP_TAG, group)];
+        if let Some(p) = policy {
+            tags.push((POLICY_TAG, p));
+        }
+        tagged(name, &tags)
+    }
+
+    fn reasons(out: &[Onboarded]) -> Vec<String> {
+        out.iter()
+            .map(|o| match o {
+                Onboarded::Refused(r) => r.reason.clone(),
+                Onboarded::Managed(s) => format!("managed in {:?}", s.group.map(|g| g.to_string())),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn functions_tagged_with_one_group_are_onboarded_as_one_or_refused_whole() {
+        let shared = Some("/lambda-rollout/checkout");
+        let policies: HashMap<String, ParameterText> = [(
+            "/lambda-rollout/checkout".to_string(),
+            Some(r#"{"bake":"2m"}"#.to_string()),
+        )]
+        .into_iter()
+        .collect();
+        let cases: Vec<(&str, Vec<Tagged>, Vec<&str>)> = vec![
+            (
+                "one policy for all",
+                vec![
+                    member("api", "checkout", shared),
+                    member("worker", "checkout", shared),
+                    tagged("search", &[(ALIAS_TAG, "live")]),
+                ],
+                vec![
+                    "managed in Some(\"checkout\")",
+                    "managed in Some(\"checkout\")",
+                    "managed in None",
+                ],
+            ),
+            (
+                "different policies",
+                vec![
+                    member("api", "checkout", shared),
+                    member("worker", "checkout", None),
+                    tagged("search", &[(ALIAS_TAG, "live")]),
+                ],
+                vec![
+                    "different policies (api:live /lambda-rollout/checkout, worker:live none)",
+                    "different policies",
+                    "managed in None",
+                ],
+            ),
+            (
+                "a member's own tags refused",
+                vec![
+                    member("api", "checkout", shared),
+                    tagged("worker", &[(ALIAS_TAG, "$LATEST"), (GROUP_TAG, "checkout")]),
+                ],
+                vec![
+                    "its member worker:$LATEST is refused",
+                    "tag lambda-rollout:alias",
+                ],
+            ),
+            (
+                "a member's parameter missing",
+                vec![
+                    member("api", "checkout", shared),
+                    member("worker", "checkout", Some("/lambda-rollout/gone")),
+                ],
+                vec!["its member worker:live is refused", "does not exist"],
+            ),
+            (
+                "a bad group name",
+                vec![member("api", "check out!", None)],
+                vec!["tag lambda-rollout:group: group \"check out!\" is not a group name"],
+            ),
+            (
+                "an empty group tag is no group",
+                vec![member("api", " ", None)],
+                vec!["managed in None"],
+            ),
+        ];
+        for (name, tagged, want) in cases {
+            let got = reasons(&onboard(&tagged, &policies, parse));
+            assert_eq!(got.len(), want.len(), "{name}: {got:?}");
+            for (g, w) in got.iter().zip(&want) {
+                assert!(g.contains(w), "{name}: {g:?} does not say {w:?}");
+                assert!(g.len() < 400, "{name}: {g}");
+            }
+        }
+        let many: Vec<Tagged> = (0..=MAX_MEMBERS)
+            .map(|i| member(&format!("f{i}"), "big", None))
+            .collect();
+        let got = reasons(&onboard(&many, &HashMap::new(), parse));
+        assert!(
+            got.iter().all(|r| r.contains("group big has 51 functions")),
+            "{:?}",
+            &got[..2]
+        );
+    }
+
+    #[test]
+    fn a_tagged_group_that_meets_the_configuration_is_refused_whole() {
+        let configured = vec![
+            TargetSpec {
+                target: Target::new("api", "live").unwrap(),
+                policy: PolicySpec::default(),
+                group: None,
+            },
+            TargetSpec {
+                target: Target::new("web", "live").unwrap(),
+                policy: PolicySpec::default(),
+                group: Some(GroupName::new("shop").unwrap()),
+            },
+        ];
+        let onboarded = onboard(
+            &[
+                member("api", "checkout", None),
+                member("worker", "checkout", None),
+                member("cart", "shop", None),
+                member("mail", "notify", None),
+                member("sms", "notify", None),
+            ],
+            &HashMap::new(),
+            parse,
+        );
+        let (targets, refused) = merge(&configured, &onboarded);
+        let names: Vec<String> = targets.iter().map(|s| s.target.to_string()).collect();
+        assert_eq!(names, ["api:live", "web:live", "mail:live", "sms:live"]);
+        assert_eq!(targets[0].group, None, "the configured entry wins");
+        assert_eq!(targets[2].group, Some(GroupName::new("notify").unwrap()));
+        let said: Vec<(String, String)> = refused
+            .iter()
+            .map(|r| (r.function.clone(), r.reason.clone()))
+            .collect();
+        assert_eq!(said.len(), 2, "{said:?}");
+        assert_eq!(said[0].0, "worker");
+        assert!(
+            said[0].1.contains("its member api:live is configured"),
+            "{said:?}"
+        );
+        assert_eq!(said[1].0, "cart");
+        assert!(
+            said[1]
+                .1
+                .contains("group shop is configured in TargetsJson"),
+            "{said:?}"
+        );
     }
 
     /// Counts its calls; answers from a list that the test changes.

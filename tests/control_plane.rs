@@ -97,11 +97,6 @@ async fn the_budget_keeps_a_tick_under_the_accounts_quota() {
     assert_eq!(log.iter().filter(|e| e.alias.is_some()).count(), TARGETS);
     let busiest = busiest_second(&log);
     assert!(busiest <= 10, "{busiest} Lambda requests within one second");
-    let decided: Vec<&str> = out["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["decision"].as_str().unwrap())
-        .collect();
-    assert!(decided.iter().all(|d| *d == "idle"), "{decided:?}");
+    let decided = common::decisions(&out);
+    assert!(decided.iter().all(|d| d == "idle"), "{decided:?}");
 }

@@ -7,7 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{blue_and, emulator, finish, json_lines, run_cli, spawn_cli, traffic, Emulator};
+use common::{
+    blue_and, decisions, emulator, finish, json_lines, run_cli, spawn_cli, traffic, Emulator,
+};
 use lambda_rollout::config::Config;
 use lambda_rollout::model::UtcTime;
 use serde_json::{json, Value};
@@ -46,15 +48,6 @@ async fn group_of_three(
     let targets = json!([{"group": name, "targets": members, "policy": quick()}]);
     let cfg = Config::from_values(Some(&targets.to_string()), None);
     (functions, cfg, targets.to_string())
-}
-
-fn decisions(out: &Value) -> Vec<String> {
-    out["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["decision"].as_str().unwrap().to_string())
-        .collect()
 }
 
 /// Ticks the configured group at a moment ahead of the clock (the minutes of

@@ -16,8 +16,8 @@ use lambda_rollout::config::Config;
 use lambda_rollout::executor::Executor;
 use lambda_rollout::handler::Handler;
 use lambda_rollout::model::UtcTime;
-use lambda_rollout::onboarding::{ALIAS_TAG, POLICY_TAG};
-use lambda_rollout::ports::{Discover, DiscoveryError, ParameterText, Tagged};
+use lambda_rollout::onboarding::{ALIAS_TAG, GROUP_TAG, POLICY_TAG};
+use lambda_rollout::ports::{Discover, DiscoveryError, NoAudit, NoChecks, ParameterText, Tagged};
 use serde_json::{json, Value};
 
 /// The team's policy: steps of 10, 50, 100 and auto_start, where the
@@ -205,5 +205,125 @@ async fn a_tagged_function_is_rolled_out_by_its_teams_policy_and_no_other_is_tou
                 e.op, e.path
             );
         }
+    }
+}
+
+/// The handler onboarding by tag the functions named (and no other).
+fn onboarding_handler(
+    em: &Emulator,
+    sdk: &aws_config::SdkConfig,
+    functions: &[String],
+) -> Handler<LambdaAliases, CloudWatchMetrics, NoAudit, NoChecks, Only<TaggedFunctions>> {
+    Handler::new(
+        Executor::new(
+            LambdaAliases::new(em.lambda.clone()),
+            CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(sdk)),
+        ),
+        Config::from_values(None, Some(ORCHESTRATOR_POLICY)),
+    )
+    .with_onboarding(
+        Some(Only {
+            source: TaggedFunctions::new(
+                aws_sdk_resourcegroupstagging::Client::new(sdk),
+                aws_sdk_ssm::Client::new(sdk),
+            ),
+            functions: functions.to_vec(),
+        }),
+        Duration::from_secs(300),
+    )
+}
+
+#[tokio::test]
+async fn functions_tagged_with_one_group_are_one_release_or_refused_whole() {
+    let em = emulator().await;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    let parameter = format!("/lambda-rollout/{}", unique("group-team"));
+    ssm.put_parameter()
+        .name(&parameter)
+        .value(r#"{"steps":[50,100],"bake":"1m"}"#)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .expect("put_parameter");
+    // Group "ok": two functions naming one policy. Group "mixed": one names
+    // it, the other names none.
+    let (ok, mixed) = (unique("ok"), unique("mixed"));
+    let (ok_group, mixed_group) = (ok.as_str(), mixed.as_str());
+    let mut members = Vec::new();
+    for (i, (group, policy)) in [
+        (ok_group, Some(parameter.as_str())),
+        (ok_group, Some(parameter.as_str())),
+        (mixed_group, Some(parameter.as_str())),
+        (mixed_group, None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let f = em.blue_green(&format!("tag-group-{i}")).await;
+        let mut tags = vec![(ALIAS_TAG, "live"), (GROUP_TAG, group)];
+        if let Some(p) = policy {
+            tags.push((POLICY_TAG, p));
+        }
+        tag(&em, &f, &tags).await;
+        members.push(f);
+    }
+    let mixed_before = [
+        em.alias_raw(&members[2], "live").await,
+        em.alias_raw(&members[3], "live").await,
+    ];
+    let handler = onboarding_handler(&em, &sdk, &members);
+    let now = UtcTime::now();
+    let run = |payload: Value| {
+        let handler = &handler;
+        async move {
+            serde_json::to_value(handler.handle(&payload, now).await.expect("handled")).unwrap()
+        }
+    };
+
+    let out = run(json!({"action": "start", "group": ok_group})).await;
+    assert_eq!(common::decisions(&out), ["started"; 2], "{out}");
+    for f in &members[..2] {
+        let a = em.alias_raw(f, "live").await;
+        assert_eq!(a.weight_of("2"), 0.5, "the team's first step: {f}");
+        assert!(
+            a.description.contains(&format!("grp={ok_group}/2")),
+            "{}",
+            a.description
+        );
+    }
+
+    let out = run(json!({"action": "tick", "dry_run": true})).await;
+    let groups = out["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{out}");
+    assert_eq!(groups[0]["group"], ok_group);
+    assert_eq!(groups[0]["members"].as_array().unwrap().len(), 2, "{out}");
+    for f in &members[2..] {
+        let r = result_for(&out, f).expect("the refused group's members are reported");
+        assert_eq!(r["decision"], "error", "{r}");
+        let reason = r["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(&format!(
+                "group {mixed_group}: its members name different policies"
+            )),
+            "{reason}"
+        );
+    }
+    let refused = handler
+        .handle(&json!({"action": "start", "group": mixed_group}), now)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains(&format!("no group {mixed_group}")),
+        "{refused}"
+    );
+    for (f, was) in members[2..].iter().zip(&mixed_before) {
+        assert_eq!(&em.alias_raw(f, "live").await, was, "{f} untouched");
+    }
+
+    let out = run(json!({"action": "rollback", "group": ok_group, "reason": "test"})).await;
+    for r in out["results"].as_array().unwrap() {
+        assert_eq!(r["decision"], "rolled_back", "{r}");
     }
 }

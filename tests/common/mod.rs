@@ -131,6 +131,16 @@ pub fn finish(mut child: std::process::Child) -> (i32, Vec<String>, String) {
     (status.code().expect("exited, not killed"), lines, err)
 }
 
+/// Each result's decision in a handler's response.
+pub fn decisions(out: &Value) -> Vec<String> {
+    out["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["decision"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
 /// Lines of JSON, as `wait --json` writes them.
 pub fn json_lines(lines: &[String]) -> Vec<Value> {
     lines

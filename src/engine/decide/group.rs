@@ -222,19 +222,28 @@ struct Flying<'a> {
 /// and answer alone, and `auto_start` starts one member's version as it is
 /// published; neither yet waits for the group, so a group's policy sets none.
 pub fn rule_g0_policy_fits(group: GroupName, policy: &crate::policy::Policy) -> Result<(), String> {
-    let field = if policy.pre_traffic.is_some() {
-        "pre_traffic"
+    let (field, fix) = if policy.pre_traffic.is_some() {
+        (
+            "pre_traffic",
+            "remove it from the group's policy and from LAMBDA_ROLLOUT_POLICY",
+        )
     } else if policy.post_traffic.is_some() {
-        "post_traffic"
+        (
+            "post_traffic",
+            "remove it from the group's policy and from LAMBDA_ROLLOUT_POLICY",
+        )
     } else if policy.auto_start {
-        "auto_start"
+        (
+            "auto_start",
+            // The group's own layer wins over the environment's.
+            "set \"auto_start\": false in the group's policy (it overrides LAMBDA_ROLLOUT_POLICY)",
+        )
     } else {
         return Ok(());
     };
     Err(format!(
         "group {group}: its policy sets {field}, which a release group does not take yet \
-         (README, Release groups): remove it from the group's policy (and from \
-         LAMBDA_ROLLOUT_POLICY, which is under it), and start the group with \
+         (README, Release groups): {fix}, and start the group with \
          {{\"action\": \"start\", \"group\": \"{group}\"}}"
     ))
 }
@@ -848,6 +857,47 @@ mod tests {
 
     fn obs(green: (u64, u64)) -> Observation {
         fixtures::obs(green, (9000, 9))
+    }
+
+    #[test]
+    fn rule_g0_refuses_what_does_not_wait_for_a_group_and_says_how_to_fix_it() {
+        let layered = |group: &str, env: &str| {
+            let parse = |t: &str| serde_json::from_str::<crate::policy::PolicySpec>(t).unwrap();
+            crate::policy::PolicySpec::resolve(&[&parse(group), &parse(env)]).unwrap()
+        };
+        let cases = [
+            ("{}", "{}", None),
+            (
+                r#"{"pre_traffic":{"function":"smoke"}}"#,
+                "{}",
+                Some("sets pre_traffic"),
+            ),
+            (
+                "{}",
+                r#"{"post_traffic":{"function":"smoke"}}"#,
+                Some("sets post_traffic"),
+            ),
+            (
+                r#"{"auto_start":true}"#,
+                "{}",
+                Some("set \"auto_start\": false in the group's policy"),
+            ),
+            ("{}", r#"{"auto_start":true}"#, Some("sets auto_start")),
+            // The group's own layer turns the environment's auto_start off.
+            (r#"{"auto_start":false}"#, r#"{"auto_start":true}"#, None),
+        ];
+        for (group_policy, env, refused) in cases {
+            let got = rule_g0_policy_fits(group(), &layered(group_policy, env));
+            match (refused, got) {
+                (None, Ok(())) => {}
+                (Some(says), Err(why)) => {
+                    assert!(why.contains(says), "{group_policy} over {env}: {why}");
+                    assert!(why.contains(r#"{"action": "start", "group": "checkout"}"#));
+                    assert!(why.len() < 400, "{why}");
+                }
+                (want, got) => panic!("{group_policy} over {env}: {got:?}, not {want:?}"),
+            }
+        }
     }
 
     fn healthy() -> Observation {

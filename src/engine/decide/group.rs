@@ -616,9 +616,10 @@ fn rule_g6_together(
             .collect();
         return (why, out);
     }
-    let waiting = flying
+    let first_waiting = flying
         .iter()
-        .find(|f| !matches!(f.moves, Move::Forward(_) | Move::Done))
+        .find(|f| !matches!(f.moves, Move::Forward(_) | Move::Done));
+    let waiting = first_waiting
         .map(|f| {
             format!(
                 "{} is {} ({})",
@@ -629,9 +630,18 @@ fn rule_g6_together(
         })
         .unwrap_or_else(|| "its members do not agree on the next move".to_string());
     let why = format!("group {group} holds at {at}: {waiting}");
+    // The member the others wait for has its own reason already: the
+    // group's, which quotes it, would say it twice.
+    let for_it = format!("group {group} holds at {at}: the other members wait for this one");
     (
         why.clone(),
-        flying.iter().map(|f| (f.i, held(f, &why))).collect(),
+        flying
+            .iter()
+            .map(|f| {
+                let cited = first_waiting.is_some_and(|w| w.i == f.i);
+                (f.i, held(f, if cited { &for_it } else { &why }))
+            })
+            .collect(),
     )
 }
 
@@ -1233,6 +1243,36 @@ mod tests {
                 tick.reason
             );
         }
+    }
+
+    #[test]
+    fn a_hold_says_once_which_member_the_group_waits_for() {
+        let p = p();
+        let now = t0();
+        let started = now.minus(minutes(30));
+        let step = now.minus(minutes(10));
+        let at = || member_alias(10.0, started, step, 0);
+        let obs = [Some(healthy()), None, Some(healthy())];
+        let seen: Vec<Seen> = targets()
+            .iter()
+            .zip(&obs)
+            .map(|(t, o)| alone(t, &at(), &p, now, o.as_ref()))
+            .collect();
+        let tick = decide(group(), &members(seen), now);
+        let reason = |i: usize| tick.decisions[i].as_ref().unwrap().reason.clone();
+        assert!(
+            tick.reason
+                .starts_with("group checkout holds at 10%: worker:live is held"),
+            "{}",
+            tick.reason
+        );
+        for i in [0, 2] {
+            assert!(reason(i).contains("worker:live is held ("), "{}", reason(i));
+        }
+        let own = reason(1);
+        assert!(own.contains("the other members wait for this one"), "{own}");
+        assert!(!own.contains("worker:live is held"), "said once: {own}");
+        assert_eq!(own.matches("metrics unavailable").count(), 1, "{own}");
     }
 
     /// Where a member stands in the release, as a number: 1 and 2 the

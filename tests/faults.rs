@@ -271,6 +271,7 @@ fn check(
     let mut fail = |m: String| violations.push(format!("{context}: {m}"));
     let current = replay(
         function,
+        false,
         before,
         before_revision,
         log,

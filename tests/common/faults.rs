@@ -699,7 +699,8 @@ pub fn json_of(b: &Bytes) -> Value {
 /// emulator's (an answer is logged when it comes back, and one tick's read
 /// can be logged after the other's write), so a write's revision is left to
 /// the emulator's own compare-and-swap (a stale one is refused with 412 and
-/// never applied), and only its having a RevisionId is checked here.
+/// never applied), only its having a RevisionId is checked here, and the
+/// exchanges are replayed in the order they were sent.
 /// `ours(current, next, clean, fail)` sees each of our writes applied, with
 /// whether the last metrics answer delivered before it that asked about
 /// `function` held the emulator's own series of it.
@@ -715,6 +716,13 @@ pub fn replay<'a>(
     let mut current = before.clone();
     let mut current_revision = before_revision.to_string();
     let mut last_metrics_clean: Option<bool> = None;
+    let mut log: Vec<&Exchange> = log.into_iter().collect();
+    if concurrent {
+        // Nearer the emulator's order than the log's: a write that depends
+        // on another was sent after that one was answered. A rival's write
+        // went out while the request it rode on waited.
+        log.sort_by_key(|x| x.sent_at.unwrap_or(x.arrived));
+    }
     for x in log {
         match x.op {
             Op::GetMetricData => {

@@ -176,6 +176,34 @@ impl Mode {
         let _ = out.flush();
     }
 
+    /// Writes how the wait ended (`line`; as JSON, `what` was followed
+    /// beside it) and gives its exit code.
+    fn finish(
+        &self,
+        out: &mut impl Write,
+        end: &End,
+        line: String,
+        what: serde_json::Value,
+    ) -> ExitCode {
+        let text = match self {
+            Mode::Json => {
+                let mut v = what;
+                v["at"] = json!(UtcTime::now());
+                v["end"] = json!(end.label());
+                v["exit_code"] = json!(end.exit_code());
+                v["message"] = json!(line);
+                v.to_string()
+            }
+            Mode::Lines => line,
+            Mode::Terminal { .. } => format!("\r\x1b[2K{line}"),
+        };
+        let _ = writeln!(out, "{text}");
+        if let End::Failed(e) = end {
+            say!("lambda-rollout: wait: {e}");
+        }
+        ExitCode::from(end.exit_code())
+    }
+
     fn style(&self) -> Style {
         match self {
             Mode::Terminal { style, .. } => *style,
@@ -244,30 +272,17 @@ pub async fn wait(
         last = Some(p.clone());
     })
     .await;
-    let text = match &mode {
-        Mode::Json => {
-            let message = show::end_line(&end, last.as_ref(), Style { colour: false });
-            serde_json::to_string(&json!({
-                "at": UtcTime::now(),
-                "function": opts.target.function,
-                "alias": opts.target.alias,
-                "version": pinned,
-                "end": end.label(),
-                "exit_code": end.exit_code(),
-                "message": message,
-            }))
-            .unwrap()
-        }
-        Mode::Lines => show::end_line(&end, last.as_ref(), Style { colour: false }),
-        Mode::Terminal { style, .. } => {
-            format!("\r\x1b[2K{}", show::end_line(&end, last.as_ref(), *style))
-        }
-    };
-    let _ = writeln!(out, "{text}");
-    if let End::Failed(e) = &end {
-        say!("lambda-rollout: wait: {e}");
-    }
-    ExitCode::from(end.exit_code())
+    let line = show::end_line(&end, last.as_ref(), mode.style());
+    mode.finish(
+        &mut out,
+        &end,
+        line,
+        json!({
+            "function": opts.target.function,
+            "alias": opts.target.alias,
+            "version": pinned,
+        }),
+    )
 }
 
 /// `wait --group`: every member followed as one release (wait::follow_group).
@@ -306,28 +321,18 @@ async fn wait_group(
     })
     .await;
     let line = show::group_end_line(&end, last.as_ref(), mode.style());
-    let text = match &mode {
-        Mode::Json => serde_json::to_string(&json!({
-            "at": UtcTime::now(),
-            "group": group,
-            "members": opts.members.iter().zip(&pinned).map(|((t, _), v)| json!({
-                "function": t.function,
-                "alias": t.alias,
-                "version": v,
-            })).collect::<Vec<_>>(),
-            "end": end.label(),
-            "exit_code": end.exit_code(),
-            "message": line,
-        }))
-        .unwrap(),
-        Mode::Lines => line,
-        Mode::Terminal { .. } => format!("\r\x1b[2K{line}"),
-    };
-    let _ = writeln!(out, "{text}");
-    if let End::Failed(e) = &end {
-        say!("lambda-rollout: wait: {e}");
-    }
-    ExitCode::from(end.exit_code())
+    let members: Vec<_> = opts
+        .members
+        .iter()
+        .zip(&pinned)
+        .map(|((t, _), v)| json!({"function": t.function, "alias": t.alias, "version": v}))
+        .collect();
+    mode.finish(
+        &mut out,
+        &end,
+        line,
+        json!({"group": group, "members": members}),
+    )
 }
 
 pub async fn status(target: &TargetArgs, json: bool, from: &FromArgs) -> ExitCode {

@@ -190,7 +190,7 @@ async fn against_the_emulator(write: Option<&str>) {
         for _ in 0..RUNS {
             // Back to 10%, outside the measurement.
             back_to_ten_percent(&em, &f, &aliases[..n], &state).await;
-            proxy.take_log();
+            proxy.take_log().await;
             let t = Instant::now();
             let results = executor.tick(&targets, now, false).await;
             let wall = t.elapsed();
@@ -198,7 +198,7 @@ async fn against_the_emulator(write: Option<&str>) {
             let advanced = results.iter().filter(|r| r.decision == "advanced").count();
             assert_eq!(advanced, n, "every target advances: {:?}", results[0]);
             calls = BTreeMap::new();
-            let log = proxy.take_log();
+            let log = proxy.take_log().await;
             for x in &log {
                 *calls.entry(x.op).or_insert(0usize) += 1;
             }
@@ -329,11 +329,11 @@ async fn one_call_fails(
         .iter()
         .map(|a| (Target::new(f, a).unwrap(), policy.clone()))
         .collect();
-    proxy.take_log();
+    proxy.take_log().await;
     proxy.fail_metrics_carrying(Some(b"t0_"));
     let results = executor.tick(&targets, now, false).await;
     proxy.fail_metrics_carrying(None);
-    let log = proxy.take_log();
+    let log = proxy.take_log().await;
     let calls: Vec<_> = log.iter().filter(|x| x.op == Op::GetMetricData).collect();
     let failed = calls.iter().filter(|x| x.upstream_status.is_none()).count();
     let answered = calls

@@ -82,7 +82,7 @@ async fn the_budget_keeps_a_tick_under_the_accounts_quota() {
 
     // Without a budget, sixteen reads at a time run into the quota.
     tick(None).await;
-    let log = proxy.take_log();
+    let log = proxy.take_log().await;
     assert!(
         throttled(&log) > 0,
         "the simulated quota never throttled: {}",
@@ -92,7 +92,7 @@ async fn the_budget_keeps_a_tick_under_the_accounts_quota() {
     // Spaced out, the quota never throttles and every target is read.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let out: Value = tick(Some(10)).await;
-    let log = proxy.take_log();
+    let log = proxy.take_log().await;
     assert_eq!(throttled(&log), 0, "{} requests", log.len());
     assert_eq!(log.iter().filter(|e| e.alias.is_some()).count(), TARGETS);
     let busiest = busiest_second(&log);

@@ -186,13 +186,13 @@ async fn scenario(
         };
         proxy.set_rate(0.0);
         let (before, before_revision) = wire(em, f).await;
-        proxy.take_log();
+        proxy.take_log().await;
         proxy.set_rate(rate);
         let op_started = std::time::Instant::now();
         let result = handler.handle(&payload, now).await;
         let op_time = op_started.elapsed();
         proxy.set_rate(0.0);
-        let log = proxy.take_log();
+        let log = proxy.take_log().await;
         let (after, _) = wire(em, f).await;
         report.operations += 1;
         let action = payload["action"].as_str().unwrap_or_default();

@@ -173,14 +173,14 @@ impl Scenario<'_> {
                 }
             };
             let before = self.read().await;
-            self.proxy.take_log();
+            self.proxy.take_log().await;
             self.proxy.set_rate(if settling { 0.0 } else { rate });
             let results = futures_util::future::join_all(
                 payloads.iter().map(|p| self.handler.handle(p, now)),
             )
             .await;
             self.proxy.set_rate(0.0);
-            let log = self.proxy.take_log();
+            let log = self.proxy.take_log().await;
             let after = self.read().await;
             report.operations += 1;
             let action = if payloads.len() > 1 {

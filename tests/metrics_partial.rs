@@ -61,7 +61,7 @@ async fn a_failed_metrics_call_holds_only_the_targets_it_carried() {
         .await
         .unwrap();
     let out: Value = serde_json::to_value(out).unwrap();
-    let log = proxy.take_log();
+    let log = proxy.take_log().await;
     let calls: Vec<_> = log.iter().filter(|e| e.op == Op::GetMetricData).collect();
     assert!(
         calls.iter().any(|e| e.upstream_status == Some(200)),

@@ -190,7 +190,7 @@ async fn a_tagged_function_is_rolled_out_by_its_teams_policy_and_no_other_is_tou
     // RevisionId; the untagged one was not so much as named in a request.
     assert_eq!(em.alias_raw(&untagged, "live").await, untagged_before);
     assert_eq!(em.alias_raw(&broken, "live").await, broken_before);
-    let log = proxy.take_log();
+    let log = proxy.take_log().await;
     assert!(
         log.iter().any(|e| e.path.contains(tagged.as_str())),
         "the proxy saw the ticks"

@@ -137,6 +137,8 @@ struct Inner {
     /// Every GetMetricData request whose body holds these bytes fails (every
     /// attempt of that call: a call that cannot be answered).
     fail_metrics_with: Option<Vec<u8>>,
+    /// Requests still on their way to being logged.
+    pending: usize,
 }
 
 #[derive(Clone)]
@@ -147,6 +149,22 @@ pub struct FaultProxy {
     rival: Rival,
     /// How long a timeout fault holds a request: past the client's timeout.
     hold: Duration,
+}
+
+/// A request counted from its arrival until its exchange is logged.
+struct Pending(Arc<Mutex<Inner>>);
+
+impl Pending {
+    fn new(inner: &Arc<Mutex<Inner>>) -> Self {
+        inner.lock().unwrap().pending += 1;
+        Self(inner.clone())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().pending -= 1;
+    }
 }
 
 /// What the service answers instead of a response: the connection closes.
@@ -182,6 +200,7 @@ impl FaultProxy {
                 quota: None,
                 lambda_arrivals: Default::default(),
                 fail_metrics_with: None,
+                pending: 0,
             })),
             rival,
             hold,
@@ -194,9 +213,16 @@ impl FaultProxy {
                 };
                 let p = p.clone();
                 tokio::spawn(async move {
+                    // Served in a task of its own: a client that gives up drops
+                    // the connection, and hyper then drops the service future,
+                    // which must not cut a forwarded write off before its log.
                     let service = hyper::service::service_fn(move |req| {
                         let p = p.clone();
-                        async move { p.serve(req).await }
+                        async move {
+                            tokio::spawn(async move { p.serve(req).await })
+                                .await
+                                .unwrap_or_else(|e| Err(closed(e)))
+                        }
                     });
                     // A service error closes the connection: that is how a
                     // dropped connection is injected.
@@ -260,8 +286,12 @@ impl FaultProxy {
         self.inner.lock().unwrap().rate = rate;
     }
 
-    /// The exchanges logged since the last call.
-    pub fn take_log(&self) -> Vec<Exchange> {
+    /// The exchanges logged since the last call, once every request that
+    /// has arrived is logged (a client's timeout does not wait for that).
+    pub async fn take_log(&self) -> Vec<Exchange> {
+        while self.inner.lock().unwrap().pending > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         std::mem::take(&mut self.inner.lock().unwrap().log)
     }
 
@@ -306,6 +336,7 @@ impl FaultProxy {
     }
 
     async fn serve(&self, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, BoxError> {
+        let pending = Pending::new(&self.inner);
         let (parts, body) = req.into_parts();
         let body = body.collect().await.map_err(closed)?.to_bytes();
         let (op, alias) = classify(&parts);
@@ -347,6 +378,7 @@ impl FaultProxy {
             }
             Fault::Timeout => {
                 self.log(exchange);
+                drop(pending);
                 tokio::time::sleep(self.hold).await;
                 return Err(closed("injected timeout"));
             }
@@ -397,6 +429,7 @@ impl FaultProxy {
         exchange.upstream_status = Some(head.status.as_u16());
         exchange.response = Some(upstream_body);
         self.log(exchange);
+        drop(pending);
         match fault {
             Fault::TimeoutAfterForward => {
                 tokio::time::sleep(self.hold).await;

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
-use common::faults::{faulty_clients, replay, Exchange, Fault, FaultProxy, Wire};
+use common::faults::{conclude, faulty_clients, replay, Exchange, Fault, FaultProxy, Wire};
 use common::{emulator, sim_start, Emulator};
 use lambda_rollout::aws::{CloudWatchMetrics, LambdaAliases};
 use lambda_rollout::config::Config;
@@ -97,20 +97,11 @@ async fn injected_faults_never_break_the_invariants() {
     }
     let elapsed = started.elapsed();
     let text = render(&report, scenarios, seed, elapsed);
-    println!("{text}");
-    if let Ok(path) = std::env::var("FAULT_REPORT") {
-        common::write_section(&path, "faults", "Fault injection", &text);
-    }
-    assert!(
-        report.violations.is_empty(),
-        "{} invariant violations:\n{}",
-        report.violations.len(),
-        report.violations.join("\n")
-    );
-    assert_eq!(
-        report.operations,
-        scenarios * OPERATIONS,
-        "every scenario ran"
+    conclude(
+        &text,
+        ("faults", "Fault injection"),
+        &report.violations,
+        (report.operations, scenarios * OPERATIONS),
     );
 }
 

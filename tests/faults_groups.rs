@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
-use common::faults::{faulty_clients, replay, Exchange, Fault, FaultProxy, Wire};
+use common::faults::{conclude, faulty_clients, replay, Exchange, Fault, FaultProxy, Wire};
 use common::{emulator, sim_start, Emulator};
 use lambda_rollout::aws::{CloudWatchMetrics, LambdaAliases};
 use lambda_rollout::config::Config;
@@ -62,16 +62,42 @@ fn policy() -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_under_injected_faults_keeps_its_invariants() {
-    let scenarios: usize = std::env::var("FAULT_SCENARIOS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
-    let seed: u64 = std::env::var("FAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2026);
+    let number = |var: &str, default: u64| {
+        std::env::var(var)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
+    let scenarios = number("FAULT_SCENARIOS", 10) as usize;
+    let seed = number("FAULT_SEED", 2026);
+    // Lanes of scenarios at once, each with its own proxy and groups: a
+    // scenario mostly waits (timeouts, backoff), so lanes share the machine
+    // well and a thousand fit in a fraction of the time.
+    let lanes = (number("FAULT_LANES", 1) as usize).clamp(1, scenarios.max(1));
     let em = emulator().await;
-    let (proxy, lambda, cloudwatch) = faulty_clients(&em, seed ^ 0x6709).await;
+    let started = std::time::Instant::now();
+    let mut report = Report::default();
+    for lane in futures_util::future::join_all(
+        (0..lanes).map(|lane| run_lane(&em, seed, lane, lanes, scenarios)),
+    )
+    .await
+    {
+        report.merge(lane);
+    }
+    let text = render(&report, scenarios, seed, lanes, started.elapsed());
+    conclude(
+        &text,
+        ("group-faults", "Fault injection: groups"),
+        &report.violations,
+        (report.operations, scenarios * (OPERATIONS + SETTLE)),
+    );
+}
+
+/// Scenarios `lane`, `lane + lanes`, ... of `scenarios`, one after another
+/// on this lane's proxy and groups. Scenario `i` is the same whatever the
+/// lanes: its time, its random choices and its seed come from `i`.
+async fn run_lane(em: &Emulator, seed: u64, lane: usize, lanes: usize, scenarios: usize) -> Report {
+    let (proxy, lambda, cloudwatch) = faulty_clients(em, seed ^ 0x6709 ^ (lane as u64) << 40).await;
     let mut pools = Vec::new();
     for g in 0..GROUPS {
         let mut functions = Vec::new();
@@ -84,7 +110,7 @@ async fn a_group_under_injected_faults_keeps_its_invariants() {
             .iter()
             .map(|f| json!({"function": f, "alias": "live"}))
             .collect();
-        let name = format!("g{g}");
+        let name = format!("g{}", lane * GROUPS + g);
         let targets = json!([{"group": name, "targets": members, "policy": policy()}]);
         let handler = Handler::new(
             Executor::new(
@@ -96,13 +122,12 @@ async fn a_group_under_injected_faults_keeps_its_invariants() {
         pools.push((name, functions, handler));
     }
     let base = UtcTime::from_unix(sim_start().unix() - 20 * 24 * 3600);
-    let started = std::time::Instant::now();
     let mut report = Report::default();
-    for i in 0..scenarios {
-        let (name, functions, handler) = &pools[i % GROUPS];
+    for (n, i) in (lane..scenarios).step_by(lanes).enumerate() {
+        let (name, functions, handler) = &pools[n % GROUPS];
         let t0 = UtcTime::from_unix(base.unix() + i as i64 * 15 * 60);
         let mut s = Scenario {
-            em: &em,
+            em,
             proxy: &proxy,
             handler,
             name,
@@ -115,22 +140,21 @@ async fn a_group_under_injected_faults_keeps_its_invariants() {
         s.run(t0, &mut report).await;
         report.scenarios += 1;
     }
-    let text = render(&report, scenarios, seed, started.elapsed());
-    println!("{text}");
-    if let Ok(path) = std::env::var("FAULT_REPORT") {
-        common::write_section(&path, "group-faults", "Fault injection: groups", &text);
+    report
+}
+
+impl Report {
+    fn merge(&mut self, other: Report) {
+        self.scenarios += other.scenarios;
+        self.operations += other.operations;
+        for (k, n) in other.faults {
+            *self.faults.entry(k).or_default() += n;
+        }
+        for (k, n) in other.outcomes {
+            *self.outcomes.entry(k).or_default() += n;
+        }
+        self.violations.extend(other.violations);
     }
-    assert!(
-        report.violations.is_empty(),
-        "{} invariant violations:\n{}",
-        report.violations.len(),
-        report.violations.join("\n")
-    );
-    assert_eq!(
-        report.operations,
-        scenarios * (OPERATIONS + SETTLE),
-        "every scenario ran"
-    );
 }
 
 struct Scenario<'a> {
@@ -530,15 +554,15 @@ fn members(seen: &[Seen]) -> Vec<Option<Member>> {
         .collect()
 }
 
-fn render(r: &Report, scenarios: usize, seed: u64, elapsed: Duration) -> String {
+fn render(r: &Report, scenarios: usize, seed: u64, lanes: usize, elapsed: Duration) -> String {
     let mut t = String::new();
     t.push_str("<!-- group-faults:begin -->\n");
     t.push_str(&format!(
-        "Command: `make faults` (`FAULT_SCENARIOS={scenarios} FAULT_SEED={seed}`, \
-         tests/faults_groups.rs). {} scenarios of a group of {MEMBERS}, {} operations (a group \
+        "Command: `make faults` (`FAULT_SCENARIOS={scenarios} FAULT_SEED={seed} \
+         FAULT_LANES={lanes}`, tests/faults_groups.rs). {} scenarios of a group of {MEMBERS}, {} operations (a group \
          start, ticks, two ticks at once, the group's rollback, promote, pause and resume, one \
          member's rollback, a member's alias deleted, then {SETTLE} ticks without faults; the \
-         emulator behind the fault-injecting proxy), in {:.0} s. Invariant violations: **{}**.\n\n",
+         emulator behind a fault-injecting proxy per lane of scenarios run at once), in {:.0} s. Invariant violations: **{}**.\n\n",
         r.scenarios,
         r.operations,
         elapsed.as_secs_f64(),

@@ -725,6 +725,73 @@ pub fn json_of(b: &Bytes) -> Value {
     serde_json::from_slice(b).unwrap_or(Value::Null)
 }
 
+/// The end of a fault suite: its figures printed (and written into
+/// FAULT_REPORT's section `section`), then its verdict.
+pub fn conclude(
+    text: &str,
+    (section, title): (&str, &str),
+    violations: &[String],
+    (operations, expected): (usize, usize),
+) {
+    println!("{text}");
+    if let Ok(path) = std::env::var("FAULT_REPORT") {
+        super::write_section(&path, section, title, text);
+    }
+    assert!(
+        violations.is_empty(),
+        "{} invariant violations:\n{}",
+        violations.len(),
+        violations.join("\n")
+    );
+    assert_eq!(operations, expected, "every scenario ran");
+}
+
+/// A concurrent op's writes that applied, in the order the emulator
+/// applied them: neither the log's order nor the send times are that order
+/// when two ticks (and a rival riding on one) write at once. Each write of
+/// ours that applied did so on the revision current then (the emulator
+/// refuses any other with 412), so the revisions chain them; a rival's
+/// write carries none and comes where the chain needs it (before the write
+/// of ours made on its revision), else in send order. Only writes matter
+/// to a concurrent op's checks: its metrics reads interleave, and each
+/// tick's pass is checked from its own report.
+fn applied_order<'a>(log: Vec<&'a Exchange>, before_revision: &str) -> Vec<&'a Exchange> {
+    let revision_of = |b: Option<&Bytes>| {
+        b.map(json_of)
+            .and_then(|v| v["RevisionId"].as_str().map(str::to_string))
+    };
+    let mut writes: Vec<&Exchange> = log
+        .into_iter()
+        .filter(|x| x.op == Op::UpdateAlias && x.upstream_status == Some(200))
+        .collect();
+    writes.sort_by_key(|x| x.sent_at.unwrap_or(x.arrived));
+    let on = |x: &Exchange| {
+        (x.fault != Fault::RivalWrite)
+            .then(|| revision_of(Some(&x.request)))
+            .flatten()
+    };
+    let mut current = before_revision.to_string();
+    let mut ordered = Vec::with_capacity(writes.len());
+    while !writes.is_empty() {
+        let i = writes
+            .iter()
+            .position(|w| on(w).as_deref() == Some(current.as_str()))
+            .or_else(|| {
+                writes.iter().position(|r| {
+                    r.fault == Fault::RivalWrite
+                        && writes
+                            .iter()
+                            .any(|w| on(w).is_some() && on(w) == revision_of(r.response.as_ref()))
+                })
+            })
+            .unwrap_or(0);
+        let w = writes.remove(i);
+        current = revision_of(w.response.as_ref()).unwrap_or_default();
+        ordered.push(w);
+    }
+    ordered
+}
+
 /// The exchanges of one alias replayed from `before`: the alias as the
 /// emulator holds it afterwards. Every write of ours must be a
 /// compare-and-swap on the revision current at that moment (else `fail`);
@@ -751,10 +818,7 @@ pub fn replay<'a>(
     let mut last_metrics_clean: Option<bool> = None;
     let mut log: Vec<&Exchange> = log.into_iter().collect();
     if concurrent {
-        // Nearer the emulator's order than the log's: a write that depends
-        // on another was sent after that one was answered. A rival's write
-        // went out while the request it rode on waited.
-        log.sort_by_key(|x| x.sent_at.unwrap_or(x.arrived));
+        log = applied_order(log, before_revision);
     }
     for x in log {
         match x.op {

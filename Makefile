@@ -61,7 +61,8 @@ bench:
 bench-profiles:
 	scripts/bench_profiles.sh
 
-# The fault-injection suite at full size (1,000 scenarios, about 20 minutes);
+# The fault-injection suites at full size (1,000 scenarios each: about 55 min
+# for one target, about 50 for groups in 6 lanes);
 # writes its figures into BENCHMARKS.md.
 faults:
 	scripts/faults.sh

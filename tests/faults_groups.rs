@@ -242,6 +242,13 @@ impl Scenario<'_> {
                         .collect::<Vec<_>>()
                 );
             }
+            // A human promoting one member in the console is a promotion by
+            // hand as much as an operator's: the group completes it as a split
+            // (README, Release groups), one member a human's write ahead.
+            self.promoted_by_hand |= log.iter().any(|x| {
+                x.fault == Fault::RivalWrite
+                    && common::faults::json_of(&x.request)["FunctionVersion"] == "2"
+            });
             let mut fail = |m: String| report.violations.push(format!("{context}: {m}"));
             self.check(
                 &action,

@@ -20,7 +20,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
-use common::faults::{conclude, faulty_clients, replay, Exchange, Fault, FaultProxy, Wire};
+use common::faults::{
+    conclude, env_number, faulty_clients, replay, Exchange, Fault, FaultProxy, Wire,
+};
 use common::{emulator, sim_start, Emulator};
 use lambda_rollout::aws::{CloudWatchMetrics, LambdaAliases};
 use lambda_rollout::config::Config;
@@ -51,14 +53,8 @@ const PUBLISHED: [&str; 3] = ["1", "2", "3"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_faults_never_break_the_invariants() {
-    let scenarios: usize = std::env::var("FAULT_SCENARIOS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(30);
-    let seed: u64 = std::env::var("FAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2026);
+    let scenarios = env_number("FAULT_SCENARIOS", 30) as usize;
+    let seed = env_number("FAULT_SEED", 2026);
     let em = emulator().await;
     let (proxy, lambda, cloudwatch) = faulty_clients(&em, seed).await;
     let handler = Handler::new(

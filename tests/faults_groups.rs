@@ -25,7 +25,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
-use common::faults::{conclude, faulty_clients, replay, Exchange, Fault, FaultProxy, Wire};
+use common::faults::{
+    conclude, env_number, faulty_clients, json_of, replay, Exchange, Fault, FaultProxy, Wire,
+};
 use common::{emulator, sim_start, Emulator};
 use lambda_rollout::aws::{CloudWatchMetrics, LambdaAliases};
 use lambda_rollout::config::Config;
@@ -62,18 +64,12 @@ fn policy() -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_under_injected_faults_keeps_its_invariants() {
-    let number = |var: &str, default: u64| {
-        std::env::var(var)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(default)
-    };
-    let scenarios = number("FAULT_SCENARIOS", 10) as usize;
-    let seed = number("FAULT_SEED", 2026);
+    let scenarios = env_number("FAULT_SCENARIOS", 10) as usize;
+    let seed = env_number("FAULT_SEED", 2026);
     // Lanes of scenarios at once, each with its own proxy and groups: a
     // scenario mostly waits (timeouts, backoff), so lanes share the machine
     // well and a thousand fit in a fraction of the time.
-    let lanes = (number("FAULT_LANES", 1) as usize).clamp(1, scenarios.max(1));
+    let lanes = (env_number("FAULT_LANES", 1) as usize).clamp(1, scenarios.max(1));
     let em = emulator().await;
     let started = std::time::Instant::now();
     let mut report = Report::default();
@@ -246,8 +242,7 @@ impl Scenario<'_> {
             // hand as much as an operator's: the group completes it as a split
             // (README, Release groups), one member a human's write ahead.
             self.promoted_by_hand |= log.iter().any(|x| {
-                x.fault == Fault::RivalWrite
-                    && common::faults::json_of(&x.request)["FunctionVersion"] == "2"
+                x.fault == Fault::RivalWrite && json_of(&x.request)["FunctionVersion"] == "2"
             });
             let mut fail = |m: String| report.violations.push(format!("{context}: {m}"));
             self.check(

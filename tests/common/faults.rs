@@ -725,6 +725,14 @@ pub fn json_of(b: &Bytes) -> Value {
     serde_json::from_slice(b).unwrap_or(Value::Null)
 }
 
+/// A fault suite's knob from the environment (FAULT_SCENARIOS, ...).
+pub fn env_number(var: &str, default: u64) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The end of a fault suite: its figures printed (and written into
 /// FAULT_REPORT's section `section`), then its verdict.
 pub fn conclude(
@@ -756,37 +764,35 @@ pub fn conclude(
 /// to a concurrent op's checks: its metrics reads interleave, and each
 /// tick's pass is checked from its own report.
 fn applied_order<'a>(log: Vec<&'a Exchange>, before_revision: &str) -> Vec<&'a Exchange> {
-    let revision_of = |b: Option<&Bytes>| {
-        b.map(json_of)
-            .and_then(|v| v["RevisionId"].as_str().map(str::to_string))
-    };
-    let mut writes: Vec<&Exchange> = log
+    let revision_of = |b: &Bytes| json_of(b)["RevisionId"].as_str().map(str::to_string);
+    // Each write with the revision it was made on (a rival's: none) and the
+    // one it made.
+    let mut writes: Vec<(&Exchange, Option<String>, Option<String>)> = log
         .into_iter()
         .filter(|x| x.op == Op::UpdateAlias && x.upstream_status == Some(200))
+        .map(|x| {
+            let on = (x.fault != Fault::RivalWrite)
+                .then(|| revision_of(&x.request))
+                .flatten();
+            (x, on, x.response.as_ref().and_then(revision_of))
+        })
         .collect();
-    writes.sort_by_key(|x| x.sent_at.unwrap_or(x.arrived));
-    let on = |x: &Exchange| {
-        (x.fault != Fault::RivalWrite)
-            .then(|| revision_of(Some(&x.request)))
-            .flatten()
-    };
-    let mut current = before_revision.to_string();
+    writes.sort_by_key(|(x, ..)| x.sent_at.unwrap_or(x.arrived));
+    let mut current = Some(before_revision.to_string());
     let mut ordered = Vec::with_capacity(writes.len());
     while !writes.is_empty() {
         let i = writes
             .iter()
-            .position(|w| on(w).as_deref() == Some(current.as_str()))
+            .position(|(_, on, _)| on.is_some() && *on == current)
             .or_else(|| {
-                writes.iter().position(|r| {
-                    r.fault == Fault::RivalWrite
-                        && writes
-                            .iter()
-                            .any(|w| on(w).is_some() && on(w) == revision_of(r.response.as_ref()))
+                writes.iter().position(|(x, _, made)| {
+                    x.fault == Fault::RivalWrite
+                        && writes.iter().any(|(_, o, _)| o.is_some() && o == made)
                 })
             })
             .unwrap_or(0);
-        let w = writes.remove(i);
-        current = revision_of(w.response.as_ref()).unwrap_or_default();
+        let (w, _, made) = writes.remove(i);
+        current = made;
         ordered.push(w);
     }
     ordered
@@ -794,13 +800,13 @@ fn applied_order<'a>(log: Vec<&'a Exchange>, before_revision: &str) -> Vec<&'a E
 
 /// The exchanges of one alias replayed from `before`: the alias as the
 /// emulator holds it afterwards. Every write of ours must be a
-/// compare-and-swap on the revision current at that moment (else `fail`);
+/// compare-and-swap on the revision current at that moment (else `fail`).
 /// With `concurrent` (two ticks at once) the log's order is not the
 /// emulator's (an answer is logged when it comes back, and one tick's read
 /// can be logged after the other's write), so a write's revision is left to
 /// the emulator's own compare-and-swap (a stale one is refused with 412 and
-/// never applied), only its having a RevisionId is checked here, and the
-/// exchanges are replayed in the order they were sent.
+/// never applied), only its having a RevisionId is checked here, and only
+/// the writes are replayed, in the order they applied (`applied_order`).
 /// `ours(current, next, clean, fail)` sees each of our writes applied, with
 /// whether the last metrics answer delivered before it that asked about
 /// `function` held the emulator's own series of it.

@@ -62,7 +62,7 @@ bench-profiles:
 	scripts/bench_profiles.sh
 
 # The fault-injection suites at full size (1,000 scenarios each: about 55 min
-# for one target, about 50 for groups in 6 lanes);
+# for one target, about 32 for groups in 8 lanes);
 # writes its figures into BENCHMARKS.md.
 faults:
 	scripts/faults.sh

@@ -13,5 +13,5 @@ source ".tools/emulator-$EMULATOR_PORT/env"
 # FAULT_LANES: the group suite's scenarios run in that many lanes at once
 # (each its own proxy and groups; the one-target suite runs one lane).
 FAULT_SCENARIOS="${FAULT_SCENARIOS:-1000}" FAULT_SEED="${FAULT_SEED:-2026}" \
-    FAULT_LANES="${FAULT_LANES:-6}" FAULT_REPORT="$ROOT/BENCHMARKS.md" \
+    FAULT_LANES="${FAULT_LANES:-8}" FAULT_REPORT="$ROOT/BENCHMARKS.md" \
     cargo test --test faults --test faults_groups -- --nocapture

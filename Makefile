@@ -61,9 +61,9 @@ bench:
 bench-profiles:
 	scripts/bench_profiles.sh
 
-# The fault-injection suites at full size (1,000 scenarios each: about 55 min
-# for one target, about 32 for groups in 8 lanes);
-# writes its figures into BENCHMARKS.md.
+# The fault-injection suites at full size (1,000 scenarios each, 8 lanes, each
+# suite on a fresh emulator; times in BENCHMARKS.md, about 32 min for groups);
+# writes their figures into BENCHMARKS.md.
 faults:
 	scripts/faults.sh
 

@@ -16,12 +16,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use common::faults::{
-    conclude, env_number, faulty_clients, replay, Exchange, Fault, FaultProxy, Wire,
+    conclude, env_number, faulty_clients, replay, Exchange, FaultProxy, Report, Wire,
 };
 use common::{emulator, sim_start, Emulator};
 use lambda_rollout::aws::{CloudWatchMetrics, LambdaAliases};
@@ -32,15 +31,6 @@ use lambda_rollout::handler::Handler;
 use lambda_rollout::memory::Rng;
 use lambda_rollout::model::UtcTime;
 use serde_json::json;
-
-#[derive(Default)]
-struct Report {
-    scenarios: usize,
-    operations: usize,
-    faults: BTreeMap<String, usize>,
-    outcomes: BTreeMap<String, usize>,
-    violations: Vec<String>,
-}
 
 const FUNCTIONS: usize = 6;
 /// Operations per scenario, a minute apart: a start, then ticks and manual
@@ -55,8 +45,27 @@ const PUBLISHED: [&str; 3] = ["1", "2", "3"];
 async fn injected_faults_never_break_the_invariants() {
     let scenarios = env_number("FAULT_SCENARIOS", 30) as usize;
     let seed = env_number("FAULT_SEED", 2026);
+    // As in the group suite: a scenario mostly waits on timeouts and backoff,
+    // so lanes of scenarios at once, each with its own proxy and functions,
+    // share the machine well.
+    let lanes = (env_number("FAULT_LANES", 1) as usize).clamp(1, scenarios.max(1));
     let em = emulator().await;
-    let (proxy, lambda, cloudwatch) = faulty_clients(&em, seed).await;
+    let started = std::time::Instant::now();
+    let report = Report::of_lanes(lanes, |lane| run_lane(&em, seed, lane, lanes, scenarios)).await;
+    let text = render(&report, scenarios, seed, lanes, started.elapsed());
+    conclude(
+        &text,
+        ("faults", "Fault injection"),
+        &report.violations,
+        (report.operations, scenarios * OPERATIONS),
+    );
+}
+
+/// Scenarios `lane`, `lane + lanes`, ... of `scenarios` on this lane's proxy
+/// and functions. Scenario `i` keeps its time and seed whatever the lanes;
+/// lane 0's proxy has the suite's seed, so one lane runs as before lanes.
+async fn run_lane(em: &Emulator, seed: u64, lane: usize, lanes: usize, scenarios: usize) -> Report {
+    let (proxy, lambda, cloudwatch) = faulty_clients(em, seed ^ (lane as u64) << 40).await;
     let handler = Handler::new(
         Executor::new(
             LambdaAliases::new(lambda),
@@ -64,7 +73,6 @@ async fn injected_faults_never_break_the_invariants() {
         ),
         Config::from_values(None, None),
     );
-
     let mut pool = Vec::new();
     for _ in 0..FUNCTIONS {
         let f = em.blue_green("faults").await;
@@ -72,15 +80,14 @@ async fn injected_faults_never_break_the_invariants() {
         pool.push(f);
     }
     let base = UtcTime::from_unix(sim_start().unix() - 12 * 24 * 3600);
-    let started = std::time::Instant::now();
     let mut report = Report::default();
-    for i in 0..scenarios {
+    for i in (lane..scenarios).step_by(lanes) {
         let f = &pool[i % FUNCTIONS];
         // Each scenario has its own stretch of simulated time, so the metrics
         // of earlier scenarios on the same function never leak in.
         let t0 = UtcTime::from_unix(base.unix() + i as i64 * 15 * 60);
         scenario(
-            &em,
+            em,
             &handler,
             &proxy,
             f,
@@ -91,14 +98,7 @@ async fn injected_faults_never_break_the_invariants() {
         .await;
         report.scenarios += 1;
     }
-    let elapsed = started.elapsed();
-    let text = render(&report, scenarios, seed, elapsed);
-    conclude(
-        &text,
-        ("faults", "Fault injection"),
-        &report.violations,
-        (report.operations, scenarios * OPERATIONS),
-    );
+    report
 }
 
 async fn scenario(
@@ -204,11 +204,7 @@ async fn scenario(
             println!("{f} {now} {outcome} ({} ms): {reason}", op_time.as_millis());
         }
         *report.outcomes.entry(outcome).or_default() += 1;
-        for x in &log {
-            if x.fault != Fault::None {
-                *report.faults.entry(format!("{:?}", x.fault)).or_default() += 1;
-            }
-        }
+        report.count_faults(&log);
         let context = format!(
             "{f} at {now} ({action}, green {})",
             if green_bad { "bad" } else { "healthy" }
@@ -318,27 +314,20 @@ fn check(
     }
 }
 
-fn render(r: &Report, scenarios: usize, seed: u64, elapsed: Duration) -> String {
+fn render(r: &Report, scenarios: usize, seed: u64, lanes: usize, elapsed: Duration) -> String {
     let mut t = String::new();
     t.push_str("<!-- faults:begin -->\n");
     t.push_str(&format!(
-        "Command: `make faults` (`FAULT_SCENARIOS={scenarios} FAULT_SEED={seed}`, tests/faults.rs). \
-         {} scenarios, {} operations (start, tick, rollback, promote, pause, resume through the real \
-         handler, executor and adapters; the emulator behind a fault-injecting proxy on loopback), \
-         in {:.0} s. Invariant violations: **{}**.\n\n",
+        "Command: `make faults` (`FAULT_SCENARIOS={scenarios} FAULT_SEED={seed} \
+         FAULT_LANES={lanes}`, tests/faults.rs). {} scenarios, {} operations (start, tick, rollback, \
+         promote, pause, resume through the real handler, executor and adapters; the emulator behind \
+         a fault-injecting proxy on loopback, one per lane of scenarios run at once), in {:.0} s. Invariant violations: **{}**.\n\n",
         r.scenarios,
         r.operations,
         elapsed.as_secs_f64(),
         r.violations.len()
     ));
-    t.push_str("| fault injected | requests |\n|---|---|\n");
-    for (k, n) in &r.faults {
-        t.push_str(&format!("| {k} | {n} |\n"));
-    }
-    t.push_str("\n| operation: outcome | count |\n|---|---|\n");
-    for (k, n) in &r.outcomes {
-        t.push_str(&format!("| {k} | {n} |\n"));
-    }
+    t.push_str(&r.tables("operation: outcome"));
     t.push_str("<!-- faults:end -->");
     t
 }

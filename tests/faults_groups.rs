@@ -21,12 +21,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use common::faults::{
-    conclude, env_number, faulty_clients, json_of, replay, Exchange, Fault, FaultProxy, Wire,
+    conclude, env_number, faulty_clients, json_of, replay, Exchange, Fault, FaultProxy, Report,
+    Wire,
 };
 use common::{emulator, sim_start, Emulator};
 use lambda_rollout::aws::{CloudWatchMetrics, LambdaAliases};
@@ -48,15 +48,6 @@ const RPM: u64 = 3000;
 
 type Group = Handler<LambdaAliases, CloudWatchMetrics>;
 
-#[derive(Default)]
-struct Report {
-    scenarios: usize,
-    operations: usize,
-    faults: BTreeMap<String, usize>,
-    outcomes: BTreeMap<String, usize>,
-    violations: Vec<String>,
-}
-
 fn policy() -> Value {
     json!({"steps":[10, 50, 100], "bake":"1m", "metric_lag":"1m", "min_invocations":20,
            "error_floor":5, "latency_stat":"Average"})
@@ -72,14 +63,7 @@ async fn a_group_under_injected_faults_keeps_its_invariants() {
     let lanes = (env_number("FAULT_LANES", 1) as usize).clamp(1, scenarios.max(1));
     let em = emulator().await;
     let started = std::time::Instant::now();
-    let mut report = Report::default();
-    for lane in futures_util::future::join_all(
-        (0..lanes).map(|lane| run_lane(&em, seed, lane, lanes, scenarios)),
-    )
-    .await
-    {
-        report.merge(lane);
-    }
+    let report = Report::of_lanes(lanes, |lane| run_lane(&em, seed, lane, lanes, scenarios)).await;
     let text = render(&report, scenarios, seed, lanes, started.elapsed());
     conclude(
         &text,
@@ -137,20 +121,6 @@ async fn run_lane(em: &Emulator, seed: u64, lane: usize, lanes: usize, scenarios
         report.scenarios += 1;
     }
     report
-}
-
-impl Report {
-    fn merge(&mut self, other: Report) {
-        self.scenarios += other.scenarios;
-        self.operations += other.operations;
-        for (k, n) in other.faults {
-            *self.faults.entry(k).or_default() += n;
-        }
-        for (k, n) in other.outcomes {
-            *self.outcomes.entry(k).or_default() += n;
-        }
-        self.violations.extend(other.violations);
-    }
 }
 
 struct Scenario<'a> {
@@ -220,11 +190,7 @@ impl Scenario<'_> {
                 };
                 *report.outcomes.entry(outcome).or_default() += 1;
             }
-            for x in &log {
-                if x.fault != Fault::None {
-                    *report.faults.entry(format!("{:?}", x.fault)).or_default() += 1;
-                }
-            }
+            report.count_faults(&log);
             let context = format!(
                 "{} at {now} ({action}, op {op}, bad {:?})",
                 self.name, self.bad
@@ -570,14 +536,7 @@ fn render(r: &Report, scenarios: usize, seed: u64, lanes: usize, elapsed: Durati
         elapsed.as_secs_f64(),
         r.violations.len()
     ));
-    t.push_str("| fault injected | requests |\n|---|---|\n");
-    for (k, n) in &r.faults {
-        t.push_str(&format!("| {k} | {n} |\n"));
-    }
-    t.push_str("\n| operation: group state found | count |\n|---|---|\n");
-    for (k, n) in &r.outcomes {
-        t.push_str(&format!("| {k} | {n} |\n"));
-    }
+    t.push_str(&r.tables("operation: group state found"));
     t.push_str("<!-- group-faults:end -->");
     t
 }

@@ -726,6 +726,58 @@ pub fn json_of(b: &Bytes) -> Value {
 }
 
 /// A fault suite's knob from the environment (FAULT_SCENARIOS, ...).
+/// A fault suite's figures, one per lane of scenarios, merged at the end.
+#[derive(Default)]
+pub struct Report {
+    pub scenarios: usize,
+    pub operations: usize,
+    pub faults: BTreeMap<String, usize>,
+    pub outcomes: BTreeMap<String, usize>,
+    pub violations: Vec<String>,
+}
+
+impl Report {
+    /// The lanes' reports of `lane(0) .. lane(lanes - 1)`, run at once, merged.
+    pub async fn of_lanes<F, Fut>(lanes: usize, lane: F) -> Report
+    where
+        F: Fn(usize) -> Fut,
+        Fut: Future<Output = Report>,
+    {
+        let mut report = Report::default();
+        for other in futures_util::future::join_all((0..lanes).map(lane)).await {
+            report.scenarios += other.scenarios;
+            report.operations += other.operations;
+            for (k, n) in other.faults {
+                *report.faults.entry(k).or_default() += n;
+            }
+            for (k, n) in other.outcomes {
+                *report.outcomes.entry(k).or_default() += n;
+            }
+            report.violations.extend(other.violations);
+        }
+        report
+    }
+
+    pub fn count_faults(&mut self, log: &[Exchange]) {
+        for x in log.iter().filter(|x| x.fault != Fault::None) {
+            *self.faults.entry(format!("{:?}", x.fault)).or_default() += 1;
+        }
+    }
+
+    /// The faults table, then the outcomes' under `outcome_heading`.
+    pub fn tables(&self, outcome_heading: &str) -> String {
+        let mut t = String::from("| fault injected | requests |\n|---|---|\n");
+        for (k, n) in &self.faults {
+            t.push_str(&format!("| {k} | {n} |\n"));
+        }
+        t.push_str(&format!("\n| {outcome_heading} | count |\n|---|---|\n"));
+        for (k, n) in &self.outcomes {
+            t.push_str(&format!("| {k} | {n} |\n"));
+        }
+        t
+    }
+}
+
 pub fn env_number(var: &str, default: u64) -> u64 {
     std::env::var(var)
         .ok()

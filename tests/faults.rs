@@ -19,9 +19,7 @@ mod common;
 use std::time::Duration;
 
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
-use common::faults::{
-    conclude, env_number, faulty_clients, replay, Exchange, FaultProxy, Report, Wire,
-};
+use common::faults::{conclude, faulty_clients, knobs, replay, Exchange, FaultProxy, Report, Wire};
 use common::{emulator, sim_start, Emulator};
 use lambda_rollout::aws::{CloudWatchMetrics, LambdaAliases};
 use lambda_rollout::config::Config;
@@ -43,12 +41,10 @@ const PUBLISHED: [&str; 3] = ["1", "2", "3"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_faults_never_break_the_invariants() {
-    let scenarios = env_number("FAULT_SCENARIOS", 30) as usize;
-    let seed = env_number("FAULT_SEED", 2026);
-    // As in the group suite: a scenario mostly waits on timeouts and backoff,
-    // so lanes of scenarios at once, each with its own proxy and functions,
-    // share the machine well.
-    let lanes = (env_number("FAULT_LANES", 1) as usize).clamp(1, scenarios.max(1));
+    // Lanes as in the group suite: a scenario mostly waits on timeouts and
+    // backoff, so lanes of scenarios at once, each with its own proxy and
+    // functions, share the machine well.
+    let (scenarios, seed, lanes) = knobs(30);
     let em = emulator().await;
     let started = std::time::Instant::now();
     let report = Report::of_lanes(lanes, |lane| run_lane(&em, seed, lane, lanes, scenarios)).await;

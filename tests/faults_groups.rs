@@ -25,8 +25,7 @@ use std::time::Duration;
 
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use common::faults::{
-    conclude, env_number, faulty_clients, json_of, replay, Exchange, Fault, FaultProxy, Report,
-    Wire,
+    conclude, faulty_clients, json_of, knobs, replay, Exchange, Fault, FaultProxy, Report, Wire,
 };
 use common::{emulator, sim_start, Emulator};
 use lambda_rollout::aws::{CloudWatchMetrics, LambdaAliases};
@@ -55,12 +54,10 @@ fn policy() -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_under_injected_faults_keeps_its_invariants() {
-    let scenarios = env_number("FAULT_SCENARIOS", 10) as usize;
-    let seed = env_number("FAULT_SEED", 2026);
     // Lanes of scenarios at once, each with its own proxy and groups: a
     // scenario mostly waits (timeouts, backoff), so lanes share the machine
     // well and a thousand fit in a fraction of the time.
-    let lanes = (env_number("FAULT_LANES", 1) as usize).clamp(1, scenarios.max(1));
+    let (scenarios, seed, lanes) = knobs(10);
     let em = emulator().await;
     let started = std::time::Instant::now();
     let report = Report::of_lanes(lanes, |lane| run_lane(&em, seed, lane, lanes, scenarios)).await;

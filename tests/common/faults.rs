@@ -725,7 +725,6 @@ pub fn json_of(b: &Bytes) -> Value {
     serde_json::from_slice(b).unwrap_or(Value::Null)
 }
 
-/// A fault suite's knob from the environment (FAULT_SCENARIOS, ...).
 /// A fault suite's figures, one per lane of scenarios, merged at the end.
 #[derive(Default)]
 pub struct Report {
@@ -778,7 +777,18 @@ impl Report {
     }
 }
 
-pub fn env_number(var: &str, default: u64) -> u64 {
+/// A fault suite's knobs: FAULT_SCENARIOS (`default_scenarios` unless set),
+/// FAULT_SEED and FAULT_LANES, the lanes at least one and at most one per
+/// scenario.
+pub fn knobs(default_scenarios: u64) -> (usize, u64, usize) {
+    let scenarios = env_number("FAULT_SCENARIOS", default_scenarios) as usize;
+    let seed = env_number("FAULT_SEED", 2026);
+    let lanes = (env_number("FAULT_LANES", 1) as usize).clamp(1, scenarios.max(1));
+    (scenarios, seed, lanes)
+}
+
+/// A fault suite's knob from the environment (FAULT_SCENARIOS, ...).
+fn env_number(var: &str, default: u64) -> u64 {
     std::env::var(var)
         .ok()
         .and_then(|s| s.parse().ok())

@@ -61,6 +61,40 @@ def fix_update_alias_routing():
             _target.version = None
 
 
+# Below the default priority: runs after fix_update_alias_routing, so that its
+# lock is the outermost wrapper of update_alias and covers that fix's reads too.
+@hooks.on_infra_start(priority=-10)
+def fix_alias_writes_atomic():
+    """Concurrent alias writes lose updates; a compare-and-swap is undone.
+
+    Upstream defect: LambdaProvider.update_alias reads the alias, checks the
+    RevisionId, builds the new alias from the one it read and stores it, with
+    no lock, and requests run in a thread pool. An UpdateAlias without
+    RevisionId (a human in the console) that read the alias before a
+    concurrent compare-and-swap stored its write then stores the old alias
+    with its own change: the compare-and-swap applied, was answered 200, and
+    is gone. AWS serializes writes to an alias. We hold one lock over every
+    alias write (create, update, delete); they are in-memory and short.
+    """
+    from localstack.services.lambda_.provider import LambdaProvider
+    from localstack.utils.patch import patch
+
+    lock = threading.Lock()
+
+    def serialized(method):
+        @patch(method)
+        def write(fn, self, *args, **kwargs):
+            with lock:
+                return fn(self, *args, **kwargs)
+
+    for method in (
+        LambdaProvider.create_alias,
+        LambdaProvider.update_alias,
+        LambdaProvider.delete_alias,
+    ):
+        serialized(method)
+
+
 @hooks.on_infra_start()
 def fix_dimension_value_prefix_match():
     """A query for ExecutedVersion=1 also returns ExecutedVersion=12's data.

@@ -127,7 +127,10 @@ async fn settled(em: &Emulator, f: &str) -> (common::AliasView, Vec<common::Alia
 async fn a_passing_hook_is_told_the_versions_and_lets_green_have_its_first_step() {
     let em = emulator().await;
     let f = function(&em, "pre-pass", false).await;
-    let smoke = hook(&em, "hook-pass", json!({"status": "Succeeded"}), 0).await;
+    // The hook takes a second, so that the alias is normally read while
+    // checked; the start's own write is what proves green got no traffic
+    // (a read right after it raced a fast check's answer under load).
+    let smoke = hook(&em, "hook-pass", json!({"status": "Succeeded"}), 1).await;
     let h = handler(&em, CLI);
     let policy = json!({"steps": [10, 100], "pre_traffic": {"function": smoke}});
     let out = run(&h, start(&f, policy), UtcTime::now()).await;
@@ -138,9 +141,8 @@ async fn a_passing_hook_is_told_the_versions_and_lets_green_have_its_first_step(
         "{reason}"
     );
     assert_eq!(
-        em.alias_raw(&f, "live").await.weights,
-        vec![],
-        "no traffic yet"
+        out["results"][0]["weight_after"], 0.0,
+        "no traffic yet: {out}"
     );
 
     let (after, before) = settled(&em, &f).await;
@@ -299,7 +301,9 @@ async fn a_green_that_fails_its_smoke_invokes_never_gets_traffic() {
 async fn a_post_traffic_check_runs_after_the_last_step_and_before_the_promotion() {
     let em = emulator().await;
     let f = function(&em, "post", false).await;
-    let smoke = hook(&em, "hook-post", json!({"status": "Succeeded"}), 0).await;
+    // A second's hook, as in the pre-traffic test: the tick's own result
+    // proves the check held green at its last step.
+    let smoke = hook(&em, "hook-post", json!({"status": "Succeeded"}), 1).await;
     let h = handler(&em, CLI);
     let policy = json!({"steps": [50, 100], "bake": "0s", "metric_lag": "0s",
         "min_invocations": 10, "error_floor": 10, "latency_stat": "Average",
@@ -337,9 +341,8 @@ async fn a_post_traffic_check_runs_after_the_last_step_and_before_the_promotion(
         "{reason}"
     );
     assert_eq!(
-        em.alias_raw(&f, "live").await.weight_of("2"),
-        0.5,
-        "still at the last step"
+        out["results"][0]["weight_after"], 50.0,
+        "still at the last step: {out}"
     );
     let (after, _) = settled(&em, &f).await;
     assert_eq!(

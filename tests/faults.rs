@@ -19,7 +19,9 @@ mod common;
 use std::time::Duration;
 
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
-use common::faults::{conclude, faulty_clients, knobs, replay, Exchange, FaultProxy, Report, Wire};
+use common::faults::{
+    conclude, exchanges, faulty_clients, knobs, replay, Exchange, FaultProxy, Report, Wire,
+};
 use common::{emulator, sim_start, Emulator};
 use lambda_rollout::aws::{CloudWatchMetrics, LambdaAliases};
 use lambda_rollout::config::Config;
@@ -205,6 +207,7 @@ async fn scenario(
             "{f} at {now} ({action}, green {})",
             if green_bad { "bad" } else { "healthy" }
         );
+        let found = report.violations.len();
         check(
             &context,
             f,
@@ -217,6 +220,9 @@ async fn scenario(
             &result,
             &mut report.violations,
         );
+        for v in &mut report.violations[found..] {
+            v.push_str(&exchanges(&log));
+        }
         now = UtcTime::from_unix(now.unix() + 60);
     }
 }

@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use common::faults::{
-    conclude, faulty_clients, json_of, knobs, replay, Exchange, Fault, FaultProxy, Report, Wire,
+    conclude, exchanges, faulty_clients, json_of, knobs, replay, Exchange, Fault, FaultProxy,
+    Report, Wire,
 };
 use common::{emulator, sim_start, Emulator};
 use lambda_rollout::aws::{CloudWatchMetrics, LambdaAliases};
@@ -207,6 +208,7 @@ impl Scenario<'_> {
             self.promoted_by_hand |= log.iter().any(|x| {
                 x.fault == Fault::RivalWrite && json_of(&x.request)["FunctionVersion"] == "2"
             });
+            let found = report.violations.len();
             let mut fail = |m: String| report.violations.push(format!("{context}: {m}"));
             self.check(
                 &action,
@@ -217,6 +219,9 @@ impl Scenario<'_> {
                 &results,
                 &mut fail,
             );
+            for v in &mut report.violations[found..] {
+                v.push_str(&exchanges(&log));
+            }
             now = UtcTime::from_unix(now.unix() + 60);
         }
     }

@@ -860,6 +860,79 @@ fn applied_order<'a>(log: Vec<&'a Exchange>, before_revision: &str) -> Vec<&'a E
     ordered
 }
 
+/// An operation's exchanges, a line each, to read a violation by: when each
+/// arrived and was answered (ms from the first), the fault, the emulator's
+/// status, a write's RevisionId and what it set, a metrics answer's spoiled
+/// series. Appended to the violations the operation found.
+pub fn exchanges(log: &[Exchange]) -> String {
+    let Some(t0) = log.iter().map(|x| x.arrived).min() else {
+        return String::new();
+    };
+    let ms = |t: std::time::Instant| t.duration_since(t0).as_millis();
+    log.iter()
+        .map(|x| {
+            let answered = match (x.sent_at, x.upstream_time) {
+                (Some(s), Some(d)) => format!("-{}", ms(s + d)),
+                _ => String::new(),
+            };
+            let what = match x.op {
+                Op::UpdateAlias => {
+                    let b = json_of(&x.request);
+                    let made = x.response.as_ref().map(json_of).unwrap_or_default();
+                    format!(
+                        " on {} made {} {}",
+                        b["RevisionId"].as_str().unwrap_or("-"),
+                        made["RevisionId"].as_str().unwrap_or("-"),
+                        serde_json::json!({
+                            "v": b["FunctionVersion"],
+                            "w": b["RoutingConfig"],
+                            "d": b["Description"],
+                        })
+                    )
+                }
+                Op::GetMetricData => format!(
+                    " body#{:x} spoiled {:?}",
+                    x.request
+                        .iter()
+                        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(*b as u32)),
+                    x.spoiled
+                ),
+                _ => String::new(),
+            };
+            format!(
+                "\n    +{}{answered}ms {:?} {:?} {} {:?}{what}",
+                ms(x.arrived),
+                x.op,
+                x.fault,
+                x.alias.as_ref().map_or("-", |(f, _)| f.as_str()),
+                x.upstream_status,
+            )
+        })
+        .collect()
+}
+
+/// Whether `x` is a GetMetricData attempt its client gave up on: the SDK
+/// sends the same request again only once an attempt failed or timed out,
+/// so an attempt followed by one with the same body, with no write of ours
+/// between them, never reached the decision, whatever the proxy answered it
+/// (a slow emulator can answer it after the retry, logging it last). A
+/// conflict's second decision sends the same body again too, but after the
+/// write that conflicted.
+fn abandoned(x: &Exchange, log: &[&Exchange]) -> bool {
+    x.op == Op::GetMetricData
+        && log.iter().any(|y| {
+            y.op == Op::GetMetricData
+                && y.arrived > x.arrived
+                && y.request == x.request
+                && !log.iter().any(|w| {
+                    w.op == Op::UpdateAlias
+                        && w.fault != Fault::RivalWrite
+                        && w.arrived > x.arrived
+                        && w.arrived < y.arrived
+                })
+        })
+}
+
 /// The exchanges of one alias replayed from `before`: the alias as the
 /// emulator holds it afterwards. Every write of ours must be a
 /// compare-and-swap on the revision current at that moment (else `fail`).
@@ -871,7 +944,8 @@ fn applied_order<'a>(log: Vec<&'a Exchange>, before_revision: &str) -> Vec<&'a E
 /// the writes are replayed, in the order they applied (`applied_order`).
 /// `ours(current, next, clean, fail)` sees each of our writes applied, with
 /// whether the last metrics answer delivered before it that asked about
-/// `function` held the emulator's own series of it.
+/// `function` held the emulator's own series of it (an attempt the client
+/// abandoned is not delivered: `abandoned`).
 pub fn replay<'a>(
     function: &str,
     concurrent: bool,
@@ -885,6 +959,9 @@ pub fn replay<'a>(
     let mut current_revision = before_revision.to_string();
     let mut last_metrics_clean: Option<bool> = None;
     let mut log: Vec<&Exchange> = log.into_iter().collect();
+    let abandoned: Vec<bool> = log.iter().map(|x| abandoned(x, &log)).collect();
+    let mut keep = abandoned.iter().map(|a| !a);
+    log.retain(|_| keep.next().unwrap_or(true));
     if concurrent {
         log = applied_order(log, before_revision);
     }

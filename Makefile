@@ -62,7 +62,7 @@ bench-profiles:
 	scripts/bench_profiles.sh
 
 # The fault-injection suites at full size (1,000 scenarios each, 8 lanes, each
-# suite on a fresh emulator; times in BENCHMARKS.md, about 32 min for groups);
+# suite on a fresh emulator; times in BENCHMARKS.md, about 30 to 55 min each);
 # writes their figures into BENCHMARKS.md.
 faults:
 	scripts/faults.sh

@@ -958,10 +958,12 @@ pub fn replay<'a>(
     let mut current = before.clone();
     let mut current_revision = before_revision.to_string();
     let mut last_metrics_clean: Option<bool> = None;
-    let mut log: Vec<&Exchange> = log.into_iter().collect();
-    let abandoned: Vec<bool> = log.iter().map(|x| abandoned(x, &log)).collect();
-    let mut keep = abandoned.iter().map(|a| !a);
-    log.retain(|_| keep.next().unwrap_or(true));
+    let all: Vec<&Exchange> = log.into_iter().collect();
+    let mut log: Vec<&Exchange> = all
+        .iter()
+        .copied()
+        .filter(|x| !abandoned(x, &all))
+        .collect();
     if concurrent {
         log = applied_order(log, before_revision);
     }
